@@ -1,0 +1,316 @@
+//! The configuration as the operator writes it: one struct per resource,
+//! field names in the platform's own vocabulary (snake_case of Operator Nexus
+//! NetworkCloud / ManagedNetworkFabric resources).
+//!
+//! These types only describe the file; nothing here is checked beyond TOML
+//! types. [`crate::resolve`] validates them and turns names into indices.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::mac::MacAddr;
+
+/// A whole cnfwd configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Engine settings (burst size).
+    #[serde(default)]
+    pub engine: Engine,
+    /// Packet I/O endpoints.
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    /// L3 isolation domains (VRFs).
+    #[serde(default)]
+    pub l3_isolation_domains: Vec<L3IsolationDomain>,
+    /// L2 networks: a VLAN, bridged.
+    #[serde(default)]
+    pub l2_networks: Vec<L2Network>,
+    /// L3 networks: a VLAN in a VRF, routed.
+    #[serde(default)]
+    pub l3_networks: Vec<L3Network>,
+    /// Sets of VLANs carried tagged on one trunk port.
+    #[serde(default)]
+    pub trunked_networks: Vec<TrunkedNetwork>,
+    /// The Cloud Services Network, if this site has one.
+    #[serde(default)]
+    pub cloud_services_network: Option<CloudServicesNetwork>,
+}
+
+/// `[engine]`: how workers process packets.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Engine {
+    /// Packets taken from a port per poll and processed together (1..=256).
+    #[serde(default = "default_burst_size")]
+    pub burst_size: u32,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self {
+            burst_size: default_burst_size(),
+        }
+    }
+}
+
+fn default_burst_size() -> u32 {
+    32
+}
+
+/// Which I/O backend drives a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Replays `rx_pcap` as RX, writes TX to `tx_pcap`.
+    Pcap,
+    /// A Linux interface through AF_PACKET (`interface`).
+    AfPacket,
+    /// A DPDK device: PCI address or vdev string (`device`).
+    Dpdk,
+}
+
+impl BackendKind {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Pcap => "pcap",
+            BackendKind::AfPacket => "af_packet",
+            BackendKind::Dpdk => "dpdk",
+        }
+    }
+}
+
+/// How networks are carried on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortMode {
+    /// Exactly one network, untagged.
+    Access,
+    /// A trunked network: each VLAN tagged.
+    Trunk,
+}
+
+/// `[[ports]]`: one packet I/O endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Unique port name.
+    pub name: String,
+    /// The backend driving it.
+    pub backend: BackendKind,
+    /// The port's own MAC address (source MAC of routed packets; the
+    /// destination MAC routed packets must carry). Required for pcap ports.
+    #[serde(default)]
+    pub mac: Option<MacAddr>,
+    /// Largest IP packet (L3 MTU) the port carries, 64..=9200. Default: the
+    /// largest MTU of its networks.
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    /// NUMA node of the device, when known.
+    #[serde(default)]
+    pub numa_node: Option<u32>,
+    /// Access or trunk.
+    pub mode: PortMode,
+    /// Access ports: the one network carried untagged.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Trunk ports: the trunked network carried.
+    #[serde(default)]
+    pub trunked_network: Option<String>,
+    /// pcap backend: capture replayed as RX (pcap or pcapng).
+    #[serde(default)]
+    pub rx_pcap: Option<String>,
+    /// pcap backend: capture file written with TX.
+    #[serde(default)]
+    pub tx_pcap: Option<String>,
+    /// af_packet backend: Linux interface name.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// dpdk backend: PCI address or vdev string.
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+/// `[[l3_isolation_domains]]`: a VRF.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct L3IsolationDomain {
+    /// Unique VRF name.
+    pub name: String,
+    /// Static routes of this VRF.
+    #[serde(default)]
+    pub static_routes: Vec<StaticRoute>,
+}
+
+/// A static route: `prefix` via `next_hop`, or to `network`, or both.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    /// Destination prefix (host bits zero).
+    pub prefix: IpNet,
+    /// Next-hop address; must lie in a connected prefix (of `network` when given).
+    #[serde(default)]
+    pub next_hop: Option<IpAddr>,
+    /// Egress L3 network; may belong to another VRF (explicit leak).
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+/// `[[l2_networks]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct L2Network {
+    /// Unique network name (shared namespace with L3 networks).
+    pub name: String,
+    /// VLAN id, 1..=4094.
+    pub vlan: u32,
+    /// Largest frame payload after the VLAN tag, 64..=9200.
+    #[serde(default = "default_mtu")]
+    pub mtu: u32,
+    /// Interface name of this network inside the workload (informational).
+    #[serde(default)]
+    pub interface_name: Option<String>,
+}
+
+/// Which address families an L3 network carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum IpAllocationType {
+    /// IPv4 only: needs `ipv4_connected_prefix`.
+    #[serde(rename = "IPV4")]
+    Ipv4,
+    /// IPv6 only: needs `ipv6_connected_prefix`.
+    #[serde(rename = "IPV6")]
+    Ipv6,
+    /// Both prefixes (the platform's default).
+    #[default]
+    DualStack,
+}
+
+/// `[[l3_networks]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct L3Network {
+    /// Unique network name (shared namespace with L2 networks).
+    pub name: String,
+    /// VLAN id, 1..=4094.
+    pub vlan: u32,
+    /// The VRF this network routes in.
+    pub l3_isolation_domain: String,
+    /// Address families; decides which prefixes are required.
+    #[serde(default)]
+    pub ip_allocation_type: IpAllocationType,
+    /// IPv4 connected prefix.
+    #[serde(default)]
+    pub ipv4_connected_prefix: Option<Ipv4Net>,
+    /// IPv6 connected prefix.
+    #[serde(default)]
+    pub ipv6_connected_prefix: Option<Ipv6Net>,
+    /// cnfwd's own IPv4 address on the network. Default: first host of the prefix.
+    #[serde(default)]
+    pub ipv4_gateway: Option<Ipv4Addr>,
+    /// cnfwd's own IPv6 address on the network. Default: prefix + 1.
+    #[serde(default)]
+    pub ipv6_gateway: Option<Ipv6Addr>,
+    /// Largest IP packet, 64..=9200.
+    #[serde(default = "default_mtu")]
+    pub mtu: u32,
+    /// Interface name of this network inside the workload (informational).
+    #[serde(default)]
+    pub interface_name: Option<String>,
+    /// Static neighbours (IP -> MAC) on this network.
+    #[serde(default)]
+    pub neighbors: Vec<Neighbor>,
+}
+
+fn default_mtu() -> u32 {
+    1500
+}
+
+/// A static neighbour entry.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbor {
+    /// The neighbour's address, inside the network's connected prefix.
+    pub ip: IpAddr,
+    /// Its MAC address.
+    pub mac: MacAddr,
+}
+
+/// `[[trunked_networks]]`: VLANs carried tagged on one port.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkedNetwork {
+    /// Unique name.
+    pub name: String,
+    /// VLANs carried; tagged traffic for any other VLAN is dropped.
+    pub vlans: Vec<u32>,
+    /// When given, L3 networks a VLAN may map to must be in these VRFs.
+    #[serde(default)]
+    pub isolation_domains: Vec<String>,
+    /// Interface name of the trunk inside the workload (informational).
+    #[serde(default)]
+    pub interface_name: Option<String>,
+}
+
+/// `[cloud_services_network]`: the egress allowlist of the CSN.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudServicesNetwork {
+    /// The L3 network that is the CSN.
+    pub network: String,
+    /// Whether `default_egress_endpoints` are allowed. Accepts the platform's
+    /// string form `"True"` / `"False"` too.
+    #[serde(default = "default_true", deserialize_with = "bool_or_platform_string")]
+    pub enable_default_egress_endpoints: bool,
+    /// The platform's default endpoints (carried in config, not in code).
+    #[serde(default)]
+    pub default_egress_endpoints: Vec<EgressEndpointCategory>,
+    /// Endpoints the operator adds.
+    #[serde(default)]
+    pub additional_egress_endpoints: Vec<EgressEndpointCategory>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn bool_or_platform_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum BoolOrString {
+        Bool(bool),
+        Str(String),
+    }
+    match BoolOrString::deserialize(d)? {
+        BoolOrString::Bool(b) => Ok(b),
+        BoolOrString::Str(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        BoolOrString::Str(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        BoolOrString::Str(s) => Err(serde::de::Error::custom(format!(
+            "expected true, false, \"True\" or \"False\", got {s:?}"
+        ))),
+    }
+}
+
+/// A category of egress endpoints (`{ category, endpoints = [...] }`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressEndpointCategory {
+    /// Free-form category name.
+    pub category: String,
+    /// The endpoints.
+    pub endpoints: Vec<EgressEndpoint>,
+}
+
+/// One allowlisted endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressEndpoint {
+    /// Exact name, `.suffix` / `*.suffix` name, URL, IP address or CIDR.
+    pub domain_name: String,
+    /// Destination port; absent: the URL scheme's port, else any port.
+    #[serde(default)]
+    pub port: Option<u32>,
+}

@@ -1,0 +1,889 @@
+//! Validation: checks every rule of the model and resolves names to indices.
+//!
+//! All violations are collected, not just the first, each naming the field
+//! path and the value. A configuration that passes is a [`Resolved`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::egress::{parse_endpoint, EgressRule};
+use crate::error::FieldError;
+use crate::model::{BackendKind, Config, IpAllocationType, PortMode};
+use crate::resolved::*;
+
+/// Smallest MTU the platform accepts.
+pub const MTU_MIN: u32 = 64;
+/// Largest MTU the platform accepts.
+pub const MTU_MAX: u32 = 9200;
+/// Largest burst a worker takes from a port.
+pub const BURST_MAX: u32 = 256;
+
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(
+        &mut self,
+        field: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) {
+        self.0.push(FieldError::new(field, value, reason));
+    }
+}
+
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Validates `config` and resolves it. On failure returns every violation.
+pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
+    let mut errs = Errors(Vec::new());
+
+    let burst = config.engine.burst_size;
+    if !(1..=BURST_MAX).contains(&burst) {
+        errs.push(
+            "engine.burst_size",
+            burst.to_string(),
+            format!("must be in 1..={BURST_MAX}"),
+        );
+    }
+
+    // --- VRFs -------------------------------------------------------------
+    let mut vrf_ids: HashMap<&str, VrfId> = HashMap::new();
+    for (i, d) in config.l3_isolation_domains.iter().enumerate() {
+        check_name(
+            &mut errs,
+            &format!("l3_isolation_domains[{i}].name"),
+            &d.name,
+        );
+        if vrf_ids.insert(&d.name, i as VrfId).is_some() {
+            errs.push(
+                format!("l3_isolation_domains[{i}].name"),
+                q(&d.name),
+                "duplicate isolation domain name",
+            );
+        }
+    }
+
+    // --- networks (L2 first, then L3) --------------------------------------
+    let mut networks: Vec<ResolvedNetwork> = Vec::new();
+    let mut net_paths: Vec<String> = Vec::new();
+    let mut net_ids: HashMap<&str, NetworkId> = HashMap::new();
+    for (i, n) in config.l2_networks.iter().enumerate() {
+        let path = format!("l2_networks[{i}]");
+        check_name(&mut errs, &format!("{path}.name"), &n.name);
+        let vlan = check_vlan(&mut errs, &format!("{path}.vlan"), n.vlan);
+        check_mtu(&mut errs, &format!("{path}.mtu"), n.mtu);
+        if net_ids
+            .insert(&n.name, networks.len() as NetworkId)
+            .is_some()
+        {
+            errs.push(
+                format!("{path}.name"),
+                q(&n.name),
+                "duplicate network name (L2 and L3 networks share names)",
+            );
+        }
+        networks.push(ResolvedNetwork {
+            name: n.name.clone(),
+            vlan,
+            mtu: n.mtu,
+            l3: None,
+            ports: Vec::new(),
+            interface_name: n.interface_name.clone(),
+        });
+        net_paths.push(path);
+    }
+    for (i, n) in config.l3_networks.iter().enumerate() {
+        let path = format!("l3_networks[{i}]");
+        check_name(&mut errs, &format!("{path}.name"), &n.name);
+        let vlan = check_vlan(&mut errs, &format!("{path}.vlan"), n.vlan);
+        check_mtu(&mut errs, &format!("{path}.mtu"), n.mtu);
+        if net_ids
+            .insert(&n.name, networks.len() as NetworkId)
+            .is_some()
+        {
+            errs.push(
+                format!("{path}.name"),
+                q(&n.name),
+                "duplicate network name (L2 and L3 networks share names)",
+            );
+        }
+        let vrf = match vrf_ids.get(n.l3_isolation_domain.as_str()) {
+            Some(&v) => v,
+            None => {
+                errs.push(
+                    format!("{path}.l3_isolation_domain"),
+                    q(&n.l3_isolation_domain),
+                    "no l3_isolation_domains entry has this name",
+                );
+                0
+            }
+        };
+        let (want4, want6) = match n.ip_allocation_type {
+            IpAllocationType::Ipv4 => (true, false),
+            IpAllocationType::Ipv6 => (false, true),
+            IpAllocationType::DualStack => (true, true),
+        };
+        let kind = format!("{:?}", n.ip_allocation_type)
+            .replace("Ipv4", "IPV4")
+            .replace("Ipv6", "IPV6");
+        let ipv4 = match (want4, n.ipv4_connected_prefix) {
+            (true, None) => {
+                errs.push(
+                    format!("{path}.ipv4_connected_prefix"),
+                    "(absent)",
+                    format!("required by ip_allocation_type = {kind}"),
+                );
+                None
+            }
+            (false, Some(p)) => {
+                errs.push(
+                    format!("{path}.ipv4_connected_prefix"),
+                    p.to_string(),
+                    format!("not allowed with ip_allocation_type = {kind}"),
+                );
+                None
+            }
+            (_, None) => {
+                if let Some(g) = n.ipv4_gateway {
+                    errs.push(
+                        format!("{path}.ipv4_gateway"),
+                        g.to_string(),
+                        "given without ipv4_connected_prefix",
+                    );
+                }
+                None
+            }
+            (true, Some(p)) => {
+                check_prefix(
+                    &mut errs,
+                    &format!("{path}.ipv4_connected_prefix"),
+                    IpNet::V4(p),
+                );
+                let p = p.trunc();
+                let gw = n.ipv4_gateway.unwrap_or_else(|| default_gw4(p));
+                if !p.contains(&gw) {
+                    errs.push(
+                        format!("{path}.ipv4_gateway"),
+                        gw.to_string(),
+                        format!("outside ipv4_connected_prefix {p}"),
+                    );
+                } else if p.prefix_len() < 31 && (gw == p.network() || gw == p.broadcast()) {
+                    errs.push(
+                        format!("{path}.ipv4_gateway"),
+                        gw.to_string(),
+                        format!("is the network or broadcast address of {p}"),
+                    );
+                }
+                Some((p, gw))
+            }
+        };
+        let ipv6 = match (want6, n.ipv6_connected_prefix) {
+            (true, None) => {
+                errs.push(
+                    format!("{path}.ipv6_connected_prefix"),
+                    "(absent)",
+                    format!("required by ip_allocation_type = {kind}"),
+                );
+                None
+            }
+            (false, Some(p)) => {
+                errs.push(
+                    format!("{path}.ipv6_connected_prefix"),
+                    p.to_string(),
+                    format!("not allowed with ip_allocation_type = {kind}"),
+                );
+                None
+            }
+            (_, None) => {
+                if let Some(g) = n.ipv6_gateway {
+                    errs.push(
+                        format!("{path}.ipv6_gateway"),
+                        g.to_string(),
+                        "given without ipv6_connected_prefix",
+                    );
+                }
+                None
+            }
+            (true, Some(p)) => {
+                check_prefix(
+                    &mut errs,
+                    &format!("{path}.ipv6_connected_prefix"),
+                    IpNet::V6(p),
+                );
+                let p = p.trunc();
+                let gw = n.ipv6_gateway.unwrap_or_else(|| default_gw6(p));
+                if !p.contains(&gw) {
+                    errs.push(
+                        format!("{path}.ipv6_gateway"),
+                        gw.to_string(),
+                        format!("outside ipv6_connected_prefix {p}"),
+                    );
+                }
+                Some((p, gw))
+            }
+        };
+        let mut neighbors = Vec::new();
+        let mut seen = HashSet::new();
+        for (j, nb) in n.neighbors.iter().enumerate() {
+            let npath = format!("{path}.neighbors[{j}].ip");
+            let inside = match nb.ip {
+                IpAddr::V4(a) => ipv4.is_some_and(|(p, _)| p.contains(&a)),
+                IpAddr::V6(a) => ipv6.is_some_and(|(p, _)| p.contains(&a)),
+            };
+            if !inside {
+                errs.push(
+                    npath,
+                    nb.ip.to_string(),
+                    "not inside the network's connected prefix",
+                );
+            } else if !seen.insert(nb.ip) {
+                errs.push(npath, nb.ip.to_string(), "duplicate neighbour address");
+            } else if Some(nb.ip) == ipv4.map(|(_, g)| IpAddr::V4(g))
+                || Some(nb.ip) == ipv6.map(|(_, g)| IpAddr::V6(g))
+            {
+                errs.push(
+                    npath,
+                    nb.ip.to_string(),
+                    "is the network's own gateway address",
+                );
+            } else if nb.mac.is_multicast() {
+                errs.push(
+                    format!("{path}.neighbors[{j}].mac"),
+                    nb.mac.to_string(),
+                    "a neighbour MAC must be unicast",
+                );
+            } else {
+                neighbors.push((nb.ip, nb.mac));
+            }
+        }
+        networks.push(ResolvedNetwork {
+            name: n.name.clone(),
+            vlan,
+            mtu: n.mtu,
+            l3: Some(L3Info {
+                vrf,
+                ipv4,
+                ipv6,
+                neighbors,
+            }),
+            ports: Vec::new(),
+            interface_name: n.interface_name.clone(),
+        });
+        net_paths.push(path);
+    }
+
+    // --- trunked networks -------------------------------------------------
+    let mut trunk_ids: HashMap<&str, usize> = HashMap::new();
+    let mut trunk_maps: Vec<Vec<(u16, NetworkId)>> = Vec::new();
+    for (i, t) in config.trunked_networks.iter().enumerate() {
+        let path = format!("trunked_networks[{i}]");
+        check_name(&mut errs, &format!("{path}.name"), &t.name);
+        if trunk_ids.insert(&t.name, i).is_some() {
+            errs.push(
+                format!("{path}.name"),
+                q(&t.name),
+                "duplicate trunked network name",
+            );
+        }
+        let mut domains = HashSet::new();
+        for (j, d) in t.isolation_domains.iter().enumerate() {
+            match vrf_ids.get(d.as_str()) {
+                Some(&v) => {
+                    domains.insert(v);
+                }
+                None => errs.push(
+                    format!("{path}.isolation_domains[{j}]"),
+                    q(d),
+                    "no l3_isolation_domains entry has this name",
+                ),
+            }
+        }
+        if t.vlans.is_empty() {
+            errs.push(
+                format!("{path}.vlans"),
+                "[]",
+                "a trunked network carries at least one VLAN",
+            );
+        }
+        let mut map = Vec::new();
+        let mut seen = HashSet::new();
+        for (j, &v) in t.vlans.iter().enumerate() {
+            let vpath = format!("{path}.vlans[{j}]");
+            let vlan = check_vlan(&mut errs, &vpath, v);
+            if vlan == 0 {
+                continue;
+            }
+            if !seen.insert(vlan) {
+                errs.push(vpath, v.to_string(), "VLAN used twice on the same trunk");
+                continue;
+            }
+            let candidates: Vec<NetworkId> = networks
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.vlan == vlan)
+                .filter(|(_, n)| match &n.l3 {
+                    Some(l3) => domains.is_empty() || domains.contains(&l3.vrf),
+                    None => true,
+                })
+                .map(|(k, _)| k as NetworkId)
+                .collect();
+            match candidates.as_slice() {
+                [one] => map.push((vlan, *one)),
+                [] => errs.push(
+                    vpath,
+                    v.to_string(),
+                    "no L2 or L3 network (in the listed isolation_domains) has this VLAN",
+                ),
+                many => {
+                    let names: Vec<&str> = many
+                        .iter()
+                        .map(|&k| networks[k as usize].name.as_str())
+                        .collect();
+                    errs.push(vpath, v.to_string(), format!("ambiguous: networks {names:?} all have this VLAN; list isolation_domains to choose"));
+                }
+            }
+        }
+        map.sort_unstable();
+        trunk_maps.push(map);
+    }
+
+    // --- ports --------------------------------------------------------------
+    let mut ports = Vec::new();
+    let mut port_names = HashSet::new();
+    let first_backend = config.ports.first().map(|p| p.backend);
+    for (i, p) in config.ports.iter().enumerate() {
+        let path = format!("ports[{i}]");
+        check_name(&mut errs, &format!("{path}.name"), &p.name);
+        if !port_names.insert(p.name.as_str()) {
+            errs.push(format!("{path}.name"), q(&p.name), "duplicate port name");
+        }
+        if Some(p.backend) != first_backend {
+            errs.push(
+                format!("{path}.backend"),
+                q(p.backend.as_str()),
+                format!(
+                    "all ports must use one backend (ports[0] uses {:?})",
+                    first_backend.map(BackendKind::as_str).unwrap_or("")
+                ),
+            );
+        }
+        let backend = resolve_backend(&mut errs, &path, p);
+        if p.backend == BackendKind::Pcap && p.mac.is_none() {
+            errs.push(
+                format!("{path}.mac"),
+                "(absent)",
+                "pcap ports need a mac (there is no device to read it from)",
+            );
+        }
+        if let Some(m) = p.mac {
+            if m.is_multicast() {
+                errs.push(
+                    format!("{path}.mac"),
+                    m.to_string(),
+                    "a port MAC must be unicast",
+                );
+            }
+        }
+        let attachment = match p.mode {
+            PortMode::Access => {
+                if let Some(t) = &p.trunked_network {
+                    errs.push(
+                        format!("{path}.trunked_network"),
+                        q(t),
+                        "only trunk ports carry a trunked network (mode = \"trunk\")",
+                    );
+                }
+                match p.networks.as_slice() {
+                    [one] => match net_ids.get(one.as_str()) {
+                        Some(&id) => Some(Attachment::Access(id)),
+                        None => {
+                            errs.push(
+                                format!("{path}.networks[0]"),
+                                q(one),
+                                "no L2 or L3 network has this name",
+                            );
+                            None
+                        }
+                    },
+                    other => {
+                        errs.push(
+                            format!("{path}.networks"),
+                            format!("{other:?}"),
+                            format!(
+                                "an access port carries exactly one network, got {}",
+                                other.len()
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+            PortMode::Trunk => {
+                if !p.networks.is_empty() {
+                    errs.push(
+                        format!("{path}.networks"),
+                        format!("{:?}", p.networks),
+                        "a trunk port carries a trunked_network, not networks",
+                    );
+                }
+                match &p.trunked_network {
+                    None => {
+                        errs.push(
+                            format!("{path}.trunked_network"),
+                            "(absent)",
+                            "required for mode = \"trunk\"",
+                        );
+                        None
+                    }
+                    Some(t) => match trunk_ids.get(t.as_str()) {
+                        Some(&k) => Some(Attachment::Trunk(trunk_maps[k].clone())),
+                        None => {
+                            errs.push(
+                                format!("{path}.trunked_network"),
+                                q(t),
+                                "no trunked_networks entry has this name",
+                            );
+                            None
+                        }
+                    },
+                }
+            }
+        };
+        let Some(attachment) = attachment else {
+            continue;
+        };
+        let attached: Vec<NetworkId> = match &attachment {
+            Attachment::Access(n) => vec![*n],
+            Attachment::Trunk(map) => map.iter().map(|&(_, n)| n).collect(),
+        };
+        let max_net_mtu = attached
+            .iter()
+            .map(|&n| networks[n as usize].mtu)
+            .max()
+            .unwrap_or(1500);
+        let mtu = match p.mtu {
+            Some(m) => {
+                check_mtu(&mut errs, &format!("{path}.mtu"), m);
+                if m < max_net_mtu {
+                    errs.push(
+                        format!("{path}.mtu"),
+                        m.to_string(),
+                        format!("smaller than the MTU {max_net_mtu} of a network it carries"),
+                    );
+                }
+                m
+            }
+            None => max_net_mtu,
+        };
+        let id = ports.len() as PortId;
+        for n in attached {
+            networks[n as usize].ports.push(id);
+        }
+        ports.push(ResolvedPort {
+            name: p.name.clone(),
+            backend,
+            mac: p.mac,
+            mtu,
+            numa_node: p.numa_node,
+            attachment,
+        });
+    }
+    for (n, path) in networks.iter().zip(&net_paths) {
+        if n.l3.is_some() && n.ports.len() > 1 {
+            let names: Vec<&str> = n
+                .ports
+                .iter()
+                .map(|&p| ports[p as usize].name.as_str())
+                .collect();
+            errs.push(
+                format!("{path}.name"),
+                q(&n.name),
+                format!("an L3 network is attached to at most one port, found {names:?}"),
+            );
+        }
+    }
+
+    // --- VRF routing tables ------------------------------------------------
+    let mut vrfs: Vec<ResolvedVrf> = config
+        .l3_isolation_domains
+        .iter()
+        .map(|d| ResolvedVrf {
+            name: d.name.clone(),
+            routes: Vec::new(),
+        })
+        .collect();
+    // Connected prefixes and gateway addresses, per VRF, checked for overlap.
+    let mut table: Vec<BTreeMap<IpNet, (Route, String)>> = vec![BTreeMap::new(); vrfs.len()];
+    for (id, (n, path)) in networks.iter().zip(&net_paths).enumerate() {
+        let Some(l3) = &n.l3 else { continue };
+        let id = id as NetworkId;
+        let connected = [
+            l3.ipv4
+                .map(|(p, g)| (IpNet::V4(p), IpNet::from(IpAddr::V4(g)), "ipv4")),
+            l3.ipv6
+                .map(|(p, g)| (IpNet::V6(p), IpNet::from(IpAddr::V6(g)), "ipv6")),
+        ];
+        let Some(t) = table.get_mut(l3.vrf as usize) else {
+            continue;
+        };
+        for (prefix, gw, fam) in connected.into_iter().flatten() {
+            let field = format!("{path}.{fam}_connected_prefix");
+            if let Some((_, other)) = t.values().find(|(r, _)| {
+                !r.is_static
+                    && overlaps(r.prefix, prefix)
+                    && matches!(r.target, RouteTarget::Attached(_))
+            }) {
+                errs.push(
+                    field,
+                    prefix.to_string(),
+                    format!("overlaps {other} in the same isolation domain"),
+                );
+                continue;
+            }
+            t.insert(
+                prefix,
+                (
+                    Route {
+                        prefix,
+                        target: RouteTarget::Attached(id),
+                        is_static: false,
+                    },
+                    field.clone(),
+                ),
+            );
+            t.insert(
+                gw,
+                (
+                    Route {
+                        prefix: gw,
+                        target: RouteTarget::Local(id),
+                        is_static: false,
+                    },
+                    format!("{path}.{fam}_gateway"),
+                ),
+            );
+        }
+    }
+    for (v, d) in config.l3_isolation_domains.iter().enumerate() {
+        for (j, r) in d.static_routes.iter().enumerate() {
+            let path = format!("l3_isolation_domains[{v}].static_routes[{j}]");
+            check_prefix(&mut errs, &format!("{path}.prefix"), r.prefix);
+            let prefix = r.prefix.trunc();
+            let net = match &r.network {
+                None => None,
+                Some(name) => match net_ids.get(name.as_str()) {
+                    Some(&id) if networks[id as usize].l3.is_some() => Some(id),
+                    Some(_) => {
+                        errs.push(
+                            format!("{path}.network"),
+                            q(name),
+                            "is an L2 network; routes lead to L3 networks",
+                        );
+                        continue;
+                    }
+                    None => {
+                        errs.push(
+                            format!("{path}.network"),
+                            q(name),
+                            "no L3 network has this name",
+                        );
+                        continue;
+                    }
+                },
+            };
+            let target = match (r.next_hop, net) {
+                (None, None) => {
+                    errs.push(
+                        format!("{path}.prefix"),
+                        prefix.to_string(),
+                        "a static route needs next_hop, network, or both",
+                    );
+                    continue;
+                }
+                (Some(nh), _) if is_v4(nh) != is_v4_net(prefix) => {
+                    errs.push(
+                        format!("{path}.next_hop"),
+                        nh.to_string(),
+                        format!("address family differs from prefix {prefix}"),
+                    );
+                    continue;
+                }
+                (Some(nh), Some(id)) => {
+                    if !network_holds(&networks[id as usize], nh) {
+                        errs.push(
+                            format!("{path}.next_hop"),
+                            nh.to_string(),
+                            format!(
+                                "not inside a connected prefix of network {:?}",
+                                networks[id as usize].name
+                            ),
+                        );
+                        continue;
+                    }
+                    RouteTarget::Via(nh, id)
+                }
+                (Some(nh), None) => {
+                    let holder = table[v].values().find_map(|(r, _)| match r.target {
+                        RouteTarget::Attached(id) if !r.is_static && r.prefix.contains(&nh) => {
+                            Some(id)
+                        }
+                        _ => None,
+                    });
+                    match holder {
+                        Some(id) => RouteTarget::Via(nh, id),
+                        None => {
+                            errs.push(
+                                format!("{path}.next_hop"),
+                                nh.to_string(),
+                                format!(
+                                    "not inside any connected prefix of isolation domain {:?}",
+                                    d.name
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                (None, Some(id)) => {
+                    let fam_ok = match networks[id as usize].l3.as_ref() {
+                        Some(l3) if is_v4_net(prefix) => l3.ipv4.is_some(),
+                        Some(l3) => l3.ipv6.is_some(),
+                        None => false,
+                    };
+                    if !fam_ok {
+                        errs.push(
+                            format!("{path}.network"),
+                            q(&networks[id as usize].name),
+                            format!("has no connected prefix of the family of {prefix}"),
+                        );
+                        continue;
+                    }
+                    RouteTarget::Attached(id)
+                }
+            };
+            if let Some((_, other)) = table[v].get(&prefix) {
+                errs.push(
+                    format!("{path}.prefix"),
+                    prefix.to_string(),
+                    format!("already routed by {other}"),
+                );
+                continue;
+            }
+            table[v].insert(
+                prefix,
+                (
+                    Route {
+                        prefix,
+                        target,
+                        is_static: true,
+                    },
+                    path,
+                ),
+            );
+        }
+    }
+    for (vrf, t) in vrfs.iter_mut().zip(table) {
+        vrf.routes = t.into_values().map(|(r, _)| r).collect();
+    }
+
+    // --- CSN ----------------------------------------------------------------
+    let csn = config.cloud_services_network.as_ref().and_then(|c| {
+        let network = match net_ids.get(c.network.as_str()) {
+            Some(&id) if networks[id as usize].l3.is_some() => id,
+            Some(_) => {
+                errs.push(
+                    "cloud_services_network.network",
+                    q(&c.network),
+                    "the CSN must be an L3 network",
+                );
+                return None;
+            }
+            None => {
+                errs.push(
+                    "cloud_services_network.network",
+                    q(&c.network),
+                    "no L3 network has this name",
+                );
+                return None;
+            }
+        };
+        let mut allow = Vec::new();
+        let lists = [
+            (
+                "default_egress_endpoints",
+                &c.default_egress_endpoints,
+                c.enable_default_egress_endpoints,
+            ),
+            (
+                "additional_egress_endpoints",
+                &c.additional_egress_endpoints,
+                true,
+            ),
+        ];
+        for (list_name, list, enabled) in lists {
+            for (i, cat) in list.iter().enumerate() {
+                for (j, e) in cat.endpoints.iter().enumerate() {
+                    match parse_endpoint(&e.domain_name, e.port) {
+                        Ok((target, port)) if enabled => allow.push(EgressRule {
+                            category: cat.category.clone(),
+                            target,
+                            port,
+                        }),
+                        Ok(_) => {}
+                        Err(why) => errs.push(
+                            format!("cloud_services_network.{list_name}[{i}].endpoints[{j}]"),
+                            format!(
+                                "{{ domain_name = {:?}, port = {:?} }}",
+                                e.domain_name, e.port
+                            ),
+                            why,
+                        ),
+                    }
+                }
+            }
+        }
+        Some(ResolvedCsn { network, allow })
+    });
+
+    if errs.0.is_empty() {
+        Ok(Resolved {
+            burst_size: burst as usize,
+            ports,
+            networks,
+            vrfs,
+            csn,
+        })
+    } else {
+        Err(errs.0)
+    }
+}
+
+fn resolve_backend(errs: &mut Errors, path: &str, p: &crate::model::Port) -> PortBackend {
+    let mut not_for = |field: &str, v: &Option<String>, kind: &str| {
+        if let Some(v) = v {
+            errs.push(
+                format!("{path}.{field}"),
+                q(v),
+                format!("only for backend = {kind:?}"),
+            );
+        }
+    };
+    match p.backend {
+        BackendKind::Pcap => {
+            not_for("interface", &p.interface, "af_packet");
+            not_for("device", &p.device, "dpdk");
+            PortBackend::Pcap {
+                rx: p.rx_pcap.clone(),
+                tx: p.tx_pcap.clone(),
+            }
+        }
+        BackendKind::AfPacket => {
+            not_for("rx_pcap", &p.rx_pcap, "pcap");
+            not_for("tx_pcap", &p.tx_pcap, "pcap");
+            not_for("device", &p.device, "dpdk");
+            let interface = p.interface.clone().unwrap_or_default();
+            if interface.is_empty() || interface.len() > 15 || interface.contains(['/', ' ']) {
+                errs.push(format!("{path}.interface"), q(&interface), "backend af_packet needs a Linux interface name (1..=15 characters, no '/' or space)");
+            }
+            PortBackend::AfPacket { interface }
+        }
+        BackendKind::Dpdk => {
+            not_for("rx_pcap", &p.rx_pcap, "pcap");
+            not_for("tx_pcap", &p.tx_pcap, "pcap");
+            not_for("interface", &p.interface, "af_packet");
+            let device = p.device.clone().unwrap_or_default();
+            if device.is_empty() {
+                errs.push(
+                    format!("{path}.device"),
+                    "(absent)",
+                    "backend dpdk needs a PCI address or vdev string",
+                );
+            }
+            PortBackend::Dpdk { device }
+        }
+    }
+}
+
+fn check_name(errs: &mut Errors, field: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok {
+        errs.push(
+            field,
+            q(name),
+            "names are 1..=64 characters of letters, digits, '-', '_' and '.'",
+        );
+    }
+}
+
+fn check_vlan(errs: &mut Errors, field: &str, vlan: u32) -> u16 {
+    if (1..=4094).contains(&vlan) {
+        vlan as u16
+    } else {
+        errs.push(field, vlan.to_string(), "VLAN id must be in 1..=4094");
+        0
+    }
+}
+
+fn check_mtu(errs: &mut Errors, field: &str, mtu: u32) {
+    if !(MTU_MIN..=MTU_MAX).contains(&mtu) {
+        errs.push(
+            field,
+            mtu.to_string(),
+            format!("MTU must be in {MTU_MIN}..={MTU_MAX}"),
+        );
+    }
+}
+
+fn check_prefix(errs: &mut Errors, field: &str, p: IpNet) {
+    if p.trunc() != p {
+        errs.push(
+            field,
+            p.to_string(),
+            format!("host bits set; did you mean {}?", p.trunc()),
+        );
+    }
+}
+
+fn default_gw4(p: Ipv4Net) -> Ipv4Addr {
+    if p.prefix_len() >= 31 {
+        p.network()
+    } else {
+        Ipv4Addr::from(u32::from(p.network()) + 1)
+    }
+}
+
+fn default_gw6(p: Ipv6Net) -> Ipv6Addr {
+    if p.prefix_len() == 128 {
+        p.network()
+    } else {
+        Ipv6Addr::from(u128::from(p.network()) + 1)
+    }
+}
+
+fn overlaps(a: IpNet, b: IpNet) -> bool {
+    a.contains(&b) || b.contains(&a)
+}
+
+fn is_v4(a: IpAddr) -> bool {
+    a.is_ipv4()
+}
+
+fn is_v4_net(p: IpNet) -> bool {
+    matches!(p, IpNet::V4(_))
+}
+
+fn network_holds(n: &ResolvedNetwork, a: IpAddr) -> bool {
+    match (&n.l3, a) {
+        (Some(l3), IpAddr::V4(a)) => l3.ipv4.is_some_and(|(p, _)| p.contains(&a)),
+        (Some(l3), IpAddr::V6(a)) => l3.ipv6.is_some_and(|(p, _)| p.contains(&a)),
+        (None, _) => false,
+    }
+}

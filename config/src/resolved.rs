@@ -1,0 +1,163 @@
+//! The validated model: names replaced by indices, defaults filled in, every
+//! cross-reference checked. The data plane builds its tables from this and
+//! never sees a name it has to look up.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::egress::EgressRule;
+use crate::mac::MacAddr;
+use crate::model::BackendKind;
+
+/// Index into [`Resolved::ports`].
+pub type PortId = u16;
+/// Index into [`Resolved::networks`].
+pub type NetworkId = u16;
+/// Index into [`Resolved::vrfs`].
+pub type VrfId = u16;
+
+/// A configuration that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Packets per burst, 1..=256.
+    pub burst_size: usize,
+    /// Ports in configuration order.
+    pub ports: Vec<ResolvedPort>,
+    /// L2 networks then L3 networks, each in configuration order.
+    pub networks: Vec<ResolvedNetwork>,
+    /// VRFs in configuration order.
+    pub vrfs: Vec<ResolvedVrf>,
+    /// The CSN and its allowlist, if configured.
+    pub csn: Option<ResolvedCsn>,
+}
+
+/// Backend-specific settings of a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortBackend {
+    /// Capture replay: RX from `rx`, TX to `tx` (either may be absent).
+    Pcap {
+        /// Capture read as RX.
+        rx: Option<String>,
+        /// Capture written with TX.
+        tx: Option<String>,
+    },
+    /// AF_PACKET on a Linux interface.
+    AfPacket {
+        /// Interface name.
+        interface: String,
+    },
+    /// DPDK device (PCI address or vdev).
+    Dpdk {
+        /// Device string.
+        device: String,
+    },
+}
+
+impl PortBackend {
+    /// The backend kind.
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            PortBackend::Pcap { .. } => BackendKind::Pcap,
+            PortBackend::AfPacket { .. } => BackendKind::AfPacket,
+            PortBackend::Dpdk { .. } => BackendKind::Dpdk,
+        }
+    }
+}
+
+/// How a port carries networks, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attachment {
+    /// One network, untagged.
+    Access(NetworkId),
+    /// VLAN -> network, sorted by VLAN, VLANs unique.
+    Trunk(Vec<(u16, NetworkId)>),
+}
+
+/// A validated port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedPort {
+    /// Name.
+    pub name: String,
+    /// Backend and its settings.
+    pub backend: PortBackend,
+    /// The port's MAC (`None` only for backends that read it from the device).
+    pub mac: Option<MacAddr>,
+    /// L3 MTU, >= every attached network's MTU.
+    pub mtu: u32,
+    /// NUMA node, when configured.
+    pub numa_node: Option<u32>,
+    /// Networks carried.
+    pub attachment: Attachment,
+}
+
+/// L3 specifics of a network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct L3Info {
+    /// Its VRF.
+    pub vrf: VrfId,
+    /// IPv4 connected prefix and cnfwd's address in it.
+    pub ipv4: Option<(Ipv4Net, Ipv4Addr)>,
+    /// IPv6 connected prefix and cnfwd's address in it.
+    pub ipv6: Option<(Ipv6Net, Ipv6Addr)>,
+    /// Static neighbours, each inside a connected prefix, IPs unique.
+    pub neighbors: Vec<(IpAddr, MacAddr)>,
+}
+
+/// A validated L2 or L3 network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedNetwork {
+    /// Name.
+    pub name: String,
+    /// VLAN id, 1..=4094.
+    pub vlan: u16,
+    /// MTU, 64..=9200.
+    pub mtu: u32,
+    /// `None` for an L2 network.
+    pub l3: Option<L3Info>,
+    /// Ports carrying it, in configuration order (at most one for L3).
+    pub ports: Vec<PortId>,
+    /// Informational interface name.
+    pub interface_name: Option<String>,
+}
+
+/// What a route does with a matching packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Addressed to cnfwd itself (a gateway address).
+    Local(NetworkId),
+    /// The destination is on this network (connected prefix, or a static
+    /// route naming only a network).
+    Attached(NetworkId),
+    /// Forward to this next hop, which is on this network.
+    Via(IpAddr, NetworkId),
+}
+
+/// One entry of a VRF's routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Destination (host bits zero).
+    pub prefix: IpNet,
+    /// Where it goes.
+    pub target: RouteTarget,
+    /// True for configured static routes, false for connected/local ones.
+    pub is_static: bool,
+}
+
+/// A validated VRF: its whole routing table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedVrf {
+    /// Name.
+    pub name: String,
+    /// Connected, gateway (/32, /128) and static routes; prefixes unique.
+    pub routes: Vec<Route>,
+}
+
+/// The validated CSN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedCsn {
+    /// The L3 network that is the CSN.
+    pub network: NetworkId,
+    /// Every allowed endpoint (defaults included only when enabled).
+    pub allow: Vec<EgressRule>,
+}
