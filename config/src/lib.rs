@@ -21,7 +21,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, FieldError};
 pub use mac::MacAddr;
-pub use model::Config;
+pub use model::{BackendKind, Config};
 pub use resolve::{resolve, BURST_MAX, MTU_MAX, MTU_MIN};
 pub use resolved::*;
 

@@ -230,15 +230,17 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         let mut seen = HashSet::new();
         for (j, nb) in n.neighbors.iter().enumerate() {
             let npath = format!("{path}.neighbors[{j}].ip");
-            let inside = match nb.ip {
-                IpAddr::V4(a) => ipv4.is_some_and(|(p, _)| p.contains(&a)),
-                IpAddr::V6(a) => ipv6.is_some_and(|(p, _)| p.contains(&a)),
+            // A neighbour may lie outside the connected prefix: a static route
+            // naming only this network makes such destinations on-link.
+            let has_family = match nb.ip {
+                IpAddr::V4(_) => ipv4.is_some(),
+                IpAddr::V6(_) => ipv6.is_some(),
             };
-            if !inside {
+            if !has_family {
                 errs.push(
                     npath,
                     nb.ip.to_string(),
-                    "not inside the network's connected prefix",
+                    "the network has no connected prefix of this address family",
                 );
             } else if !seen.insert(nb.ip) {
                 errs.push(npath, nb.ip.to_string(), "duplicate neighbour address");

@@ -250,10 +250,13 @@ fn static_route_next_hop_must_be_connected() {
 }
 
 #[test]
-fn neighbor_outside_prefix() {
+fn neighbor_of_a_family_the_network_lacks() {
     assert_error(
-        &BASE.replace("ip = \"10.0.1.10\"", "ip = \"10.9.1.10\""),
-        "l3_networks[0].neighbors[0].ip = 10.9.1.10: not inside the network's connected prefix",
+        &BASE.replace(
+            "ipv4_gateway = \"10.0.2.1\"",
+            "ipv4_gateway = \"10.0.2.1\"\nneighbors = [{ ip = \"2001:db8::9\", mac = \"02:00:00:00:00:09\" }]",
+        ),
+        "l3_networks[1].neighbors[0].ip = 2001:db8::9: the network has no connected prefix of this address family",
     );
 }
 

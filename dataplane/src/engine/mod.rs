@@ -1,0 +1,195 @@
+//! The engine: a worker polls its ports a burst at a time, runs the pipeline
+//! to completion over each burst, hands the results to the egress ports'
+//! TX queues and counts everything.
+//!
+//! This is the single-worker engine of the foundation (pcap replay and
+//! tests): ports are polled in configuration order, `burst_size` packets
+//! each, and each port's TX queue is flushed after every burst, so the output
+//! order is a function of the input alone. Pinned multi-worker operation and
+//! live snapshots arrive with the engine issue.
+
+use cnfwd_config::PortId;
+
+use crate::io::{Backend, IoError};
+use crate::packet::buf::PacketBuf;
+use crate::pipeline::{prepare_flood_copy, DropReason, Pipeline, Verdict, MAX_BURST};
+use crate::stats::Stats;
+use crate::tables::Tables;
+
+/// One worker: its pipeline, burst arrays, TX queues and counters.
+pub struct Worker<B: Backend> {
+    pipeline: Pipeline,
+    burst: usize,
+    rx: Vec<B::Buf>,
+    rx_len: Vec<u32>,
+    verdicts: Vec<Verdict>,
+    txq: Vec<Vec<B::Buf>>,
+    /// This worker's counters.
+    pub stats: Stats,
+}
+
+impl<B: Backend> Worker<B> {
+    /// A worker for `tables`, taking `burst` packets per poll (clamped to
+    /// 1..=[`MAX_BURST`]).
+    pub fn new(tables: &Tables, burst: usize) -> Self {
+        let burst = burst.clamp(1, MAX_BURST);
+        Self {
+            pipeline: Pipeline::new(),
+            burst,
+            rx: Vec::with_capacity(burst),
+            rx_len: vec![0; burst],
+            verdicts: vec![Verdict::Drop(DropReason::NoRoute); burst],
+            txq: (0..tables.ports.len())
+                .map(|_| Vec::with_capacity(2 * burst))
+                .collect(),
+            stats: Stats::new(tables.ports.len(), tables.networks.len()),
+        }
+    }
+
+    /// Receives one burst from `port`, forwards it and flushes the TX
+    /// queues. Returns the number of records received (packets plus
+    /// rejected capture records).
+    pub fn poll(&mut self, backend: &mut B, t: &Tables, port: PortId) -> Result<usize, IoError> {
+        let rejected = backend.rx_rejected(port);
+        let pi = port as usize;
+        if rejected > 0 {
+            let c = &mut self.stats.ports[pi];
+            c.rx_packets += rejected;
+            c.drops[DropReason::RxUnconvertible as usize] += rejected;
+        }
+        self.rx.clear();
+        let n = backend.rx_burst(port, &mut self.rx, self.burst)?;
+        let n = n.min(self.rx.len());
+        if n == 0 {
+            return Ok(rejected as usize);
+        }
+        for (len, b) in self.rx_len.iter_mut().zip(&self.rx) {
+            *len = b.len() as u32;
+            self.stats.ports[pi].rx_packets += 1;
+            self.stats.ports[pi].rx_bytes += u64::from(*len);
+        }
+        self.pipeline
+            .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
+
+        for (i, buf) in self.rx.drain(..).enumerate() {
+            let net = self.pipeline.meta(i).network;
+            if let Some(c) = self.stats.networks.get_mut(net as usize) {
+                c.rx_packets += 1;
+                c.rx_bytes += u64::from(self.rx_len[i]);
+            }
+            match self.verdicts[i] {
+                Verdict::Tx { port: out, network } => {
+                    let c = &mut self.stats.networks[network as usize];
+                    c.tx_packets += 1;
+                    c.tx_bytes += buf.len() as u64;
+                    self.stats.forwarded += 1;
+                    self.txq[out as usize].push(buf);
+                }
+                Verdict::Flood { network } => {
+                    self.stats.forwarded += 1;
+                    let in_tci = self.pipeline.meta(i).eth.tci;
+                    let ports = &t.networks[network as usize].ports;
+                    let last = ports.iter().rposition(|&p| p != port);
+                    let mut original = Some(buf);
+                    for (k, &out) in ports.iter().enumerate() {
+                        if out == port {
+                            continue;
+                        }
+                        let copy = if Some(k) == last {
+                            original.take()
+                        } else {
+                            original.as_ref().and_then(|b| b.try_clone())
+                        };
+                        let Some(mut copy) = copy else {
+                            self.stats.ports[out as usize].drops[DropReason::NoBuffer as usize] +=
+                                1;
+                            continue;
+                        };
+                        if !prepare_flood_copy(t, network, out, in_tci, &mut copy) {
+                            self.stats.ports[out as usize].drops[DropReason::NoBuffer as usize] +=
+                                1;
+                            backend.recycle(copy);
+                            continue;
+                        }
+                        let c = &mut self.stats.networks[network as usize];
+                        c.tx_packets += 1;
+                        c.tx_bytes += copy.len() as u64;
+                        self.txq[out as usize].push(copy);
+                    }
+                }
+                Verdict::Drop(reason) => {
+                    self.stats.ports[pi].drops[reason as usize] += 1;
+                    if let Some(c) = self.stats.networks.get_mut(net as usize) {
+                        c.drops[reason as usize] += 1;
+                    }
+                    backend.recycle(buf);
+                }
+            }
+        }
+        self.flush_tx(backend)?;
+        Ok(n + rejected as usize)
+    }
+
+    /// Sends every queued packet; what a port does not take is freed and
+    /// counted as `tx_full` on that port.
+    pub fn flush_tx(&mut self, backend: &mut B) -> Result<(), IoError> {
+        for (p, q) in self.txq.iter_mut().enumerate() {
+            if q.is_empty() {
+                continue;
+            }
+            let queued = q.len();
+            let bytes: u64 = q.iter().map(|b| b.len() as u64).sum();
+            let sent = backend.tx_burst(p as PortId, q)?.min(queued);
+            let unsent_bytes: u64 = q.iter().map(|b| b.len() as u64).sum();
+            let c = &mut self.stats.ports[p];
+            c.tx_packets += sent as u64;
+            c.tx_bytes += bytes - unsent_bytes;
+            c.drops[DropReason::TxFull as usize] += q.len() as u64;
+            for b in q.drain(..) {
+                backend.recycle(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls every port in order until all of them are finished (finite
+    /// sources: captures, memory). Returns the total records received.
+    pub fn run_to_completion(&mut self, backend: &mut B, t: &Tables) -> Result<u64, IoError> {
+        let mut total = 0u64;
+        loop {
+            let mut progressed = false;
+            for p in 0..backend.port_count() {
+                let p = p as PortId;
+                if backend.rx_finished(p) {
+                    // Count records rejected on the final read.
+                    total += self.poll_rejected_only(backend, p);
+                    continue;
+                }
+                let n = self.poll(backend, t, p)?;
+                total += n as u64;
+                progressed |= n > 0;
+            }
+            let done = (0..backend.port_count()).all(|p| backend.rx_finished(p as PortId));
+            if done && !progressed {
+                break;
+            }
+        }
+        backend.flush()?;
+        Ok(total)
+    }
+
+    fn poll_rejected_only(&mut self, backend: &mut B, port: PortId) -> u64 {
+        let rejected = backend.rx_rejected(port);
+        if rejected > 0 {
+            let c = &mut self.stats.ports[port as usize];
+            c.rx_packets += rejected;
+            c.drops[DropReason::RxUnconvertible as usize] += rejected;
+        }
+        rejected
+    }
+
+    /// The worker's pipeline (its L2 table).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}

@@ -1,0 +1,24 @@
+//! cnfwd's data plane: the packet path from RX to TX.
+//!
+//! - [`packet`]: buffers, header views, per-packet metadata;
+//! - [`pipeline`]: the stages in path order and every drop reason;
+//! - [`fib`]: IPv4/IPv6 longest-prefix match, one pair per VRF;
+//! - [`l2`]: bridging for L2 networks;
+//! - [`tables`]: the immutable forwarding snapshot built from configuration;
+//! - [`io`]: the backend contract and the backends;
+//! - [`engine`]: workers that poll, process and transmit;
+//! - [`stats`]: counters and their JSON;
+//! - [`replay`]: the offline mode (`cnfwd run` on pcap ports).
+//!
+//! Safe Rust everywhere except `io/` backends that talk to the OS or DPDK.
+#![deny(unsafe_code)]
+
+pub mod engine;
+pub mod fib;
+pub mod io;
+pub mod l2;
+pub mod packet;
+pub mod pipeline;
+pub mod replay;
+pub mod stats;
+pub mod tables;

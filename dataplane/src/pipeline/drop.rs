@@ -1,0 +1,102 @@
+//! Every reason cnfwd drops a packet, declared once: its counter name (as it
+//! appears in the stats JSON) and a one-line description, like VPP's `.api`
+//! error counters. The hot path sets a [`DropReason`] (one byte); nothing
+//! else is built per drop.
+
+macro_rules! drop_reasons {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal; )*) => {
+        /// Why a packet was dropped.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order (index = `as usize`).
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant),*];
+            /// Number of reasons.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The counter name, as in the stats JSON.
+            pub fn name(self) -> &'static str {
+                match self { $(DropReason::$variant => $name,)* }
+            }
+
+            /// One line saying what the drop means.
+            pub fn description(self) -> &'static str {
+                match self { $(DropReason::$variant => $desc,)* }
+            }
+
+            /// The reason with this counter name.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($name => Some(DropReason::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Shorter than an Ethernet header, or cut inside a VLAN tag.
+    EthTruncated = "eth_truncated", "frame shorter than its Ethernet header and VLAN tags";
+    /// Tagged frame (VID 1..4094) on an access port.
+    TaggedOnAccess = "tagged_on_access", "VLAN-tagged frame on an access port";
+    /// Untagged or priority-tagged frame on a trunk port.
+    UntaggedOnTrunk = "untagged_on_trunk", "untagged or priority-tagged frame on a trunk port";
+    /// The tag's VID is not carried by the port.
+    UnknownVlan = "unknown_vlan", "VLAN not carried by the trunk port";
+    /// L2: the destination was learned on the ingress port.
+    L2SamePort = "l2_same_port", "L2 destination MAC is behind the ingress port";
+    /// L2: nowhere to flood.
+    L2NoEgress = "l2_no_egress", "L2 network has no other port to flood to";
+    /// ARP on an L3 network.
+    Arp = "arp", "ARP on an L3 network (the slow path that answers it is not built yet)";
+    /// A second VLAN tag inside the network's tag on an L3 network.
+    InnerVlanTag = "inner_vlan_tag", "second VLAN tag on an L3 network (QinQ termination not supported)";
+    /// EtherType neither IPv4 nor IPv6 on an L3 network.
+    NotIp = "not_ip", "EtherType is not IPv4 or IPv6 on an L3 network";
+    /// Broadcast or multicast destination MAC on an L3 network.
+    L3Multicast = "l3_multicast", "broadcast or multicast frame on an L3 network (slow-path protocols not built yet)";
+    /// Unicast destination MAC that is not the ingress port's.
+    L3MacMismatch = "l3_mac_mismatch", "unicast destination MAC is not the ingress port's MAC";
+    /// IPv4 header invalid or truncated.
+    Ip4Malformed = "ip4_malformed", "IPv4 version, IHL or total length invalid, or packet truncated";
+    /// IPv4 header checksum wrong.
+    Ip4BadChecksum = "ip4_bad_checksum", "IPv4 header checksum wrong";
+    /// IPv6 header invalid or truncated.
+    Ip6Malformed = "ip6_malformed", "IPv6 version invalid or payload length beyond the frame";
+    /// Addressed to one of cnfwd's gateway addresses.
+    ToGateway = "to_gateway", "addressed to a gateway address of cnfwd (local delivery not built yet)";
+    /// No route in the VRF.
+    NoRoute = "no_route", "no route to the destination in the network's VRF";
+    /// TTL or hop limit exhausted.
+    TtlExpired = "ttl_expired", "TTL or hop limit <= 1 (ICMP time exceeded not built yet)";
+    /// Larger than the egress network's MTU.
+    MtuExceeded = "mtu_exceeded", "packet larger than the egress network's MTU";
+    /// No MAC for the next hop.
+    NeighborMiss = "neighbor_miss", "no neighbour entry for the next hop";
+    /// The egress network is attached to no port.
+    NoEgressPort = "no_egress_port", "egress network is not attached to any port";
+    /// No buffer (flood copy) or no headroom (tag push).
+    NoBuffer = "no_buffer", "no packet buffer or headroom available (flood copy, tag push)";
+    /// The backend's TX queue did not take the packet.
+    TxFull = "tx_full", "egress TX queue full: the backend did not take the packet";
+    /// A capture record that could not be turned into an Ethernet frame.
+    RxUnconvertible = "rx_unconvertible", "pcap backend: capture record not convertible to Ethernet";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, &r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r as usize, i);
+            assert!(seen.insert(r.name()), "{}", r.name());
+            assert_eq!(DropReason::from_name(r.name()), Some(r));
+            assert!(!r.description().is_empty());
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The packet path, stage by stage over a burst (run to completion):
+//!
+//! 1. [`parse`](crate::packet::ethernet) the Ethernet header and outermost tag;
+//! 2. [`classify`] (port, tag) -> network;
+//! 3. L3 networks: validate (EtherType, MAC, IP headers via
+//!    [`crate::packet::parse`]), then look every destination up in its VRF in
+//!    one pass (independent lookups overlap their cache misses), then apply
+//!    the adjacency: local, TTL, MTU, neighbour, egress port, [`rewrite`];
+//! 4. L2 networks: learn, then forward or flood ([`crate::l2`]).
+//!
+//! The result is one [`Verdict`] per packet. Every drop is a
+//! [`DropReason`] set once; nothing on this path allocates.
+
+pub mod classify;
+pub mod drop;
+pub mod rewrite;
+
+use cnfwd_config::{NetworkId, PortId};
+
+use crate::fib::NO_ROUTE;
+use crate::l2::Bridge;
+use crate::packet::buf::PacketBuf;
+use crate::packet::ethernet::{
+    dst_mac, is_tpid, src_mac, EthView, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+};
+use crate::packet::meta::{Family, Meta};
+use crate::packet::parse::{parse_ipv4, parse_ipv6};
+use crate::tables::{AdjKind, Tables, NO_PORT};
+
+pub use drop::DropReason;
+
+/// Largest burst the pipeline takes.
+pub const MAX_BURST: usize = 256;
+
+/// What happens to one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send on `port`; the frame is already rewritten for it.
+    Tx {
+        /// Egress port.
+        port: PortId,
+        /// Egress network.
+        network: NetworkId,
+    },
+    /// L2 flood: a copy to every other port of `network`; the frame is
+    /// untagged and each copy gets the egress port's tag
+    /// ([`prepare_flood_copy`]).
+    Flood {
+        /// The L2 network.
+        network: NetworkId,
+    },
+    /// Dropped, for this reason.
+    Drop(DropReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Done,
+    L2,
+    L3,
+}
+
+/// A worker's pipeline: its per-burst scratch arrays and its L2 table.
+#[derive(Debug)]
+pub struct Pipeline {
+    bridge: Bridge,
+    meta: Vec<Meta>,
+    next: Vec<Next>,
+    adj: Vec<u32>,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline with an empty MAC table.
+    pub fn new() -> Self {
+        Self {
+            bridge: Bridge::default(),
+            meta: vec![Meta::default(); MAX_BURST],
+            next: vec![Next::Done; MAX_BURST],
+            adj: vec![NO_ROUTE; MAX_BURST],
+        }
+    }
+
+    /// The metadata of packet `i` of the last burst (ingress network etc.).
+    #[inline]
+    pub fn meta(&self, i: usize) -> &Meta {
+        &self.meta[i]
+    }
+
+    /// The L2 learning table.
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
+    /// Processes a burst received on `in_port`, writing one verdict per
+    /// packet into `verdicts`. At most [`MAX_BURST`] packets (extra packets
+    /// and verdict slots are ignored).
+    pub fn process<B: PacketBuf>(
+        &mut self,
+        t: &Tables,
+        in_port: PortId,
+        pkts: &mut [B],
+        verdicts: &mut [Verdict],
+    ) {
+        let n = pkts.len().min(verdicts.len()).min(MAX_BURST);
+        let Some(port) = t.ports.get(in_port as usize) else {
+            return;
+        };
+
+        // Stage 1: parse, classify, L3 validation.
+        for i in 0..n {
+            let frame = pkts[i].data();
+            let m = &mut self.meta[i];
+            *m = Meta::default();
+            m.network = u16::MAX;
+            let r = ingress(t, port, frame, m);
+            match r {
+                Ok(next) => self.next[i] = next,
+                Err(reason) => {
+                    self.next[i] = Next::Done;
+                    verdicts[i] = Verdict::Drop(reason);
+                }
+            }
+        }
+
+        // Stage 2: VRF lookups, independent across the burst.
+        for i in 0..n {
+            if self.next[i] == Next::L3 {
+                let m = &self.meta[i];
+                let vrf = &t.vrfs[t.networks[m.network as usize].vrf as usize];
+                self.adj[i] = match m.family {
+                    Family::V4 => vrf.fib4.lookup(m.dst as u32),
+                    _ => vrf.fib6.lookup(m.dst),
+                };
+            }
+        }
+
+        // Stage 3: adjacency, rewrite; L2 decisions.
+        for i in 0..n {
+            verdicts[i] = match self.next[i] {
+                Next::Done => continue,
+                Next::L3 => route(t, &self.meta[i], self.adj[i], &mut pkts[i]),
+                Next::L2 => bridge(t, &mut self.bridge, in_port, &self.meta[i], &mut pkts[i]),
+            };
+        }
+    }
+}
+
+/// Stage 1 for one packet.
+#[inline]
+fn ingress(
+    t: &Tables,
+    port: &crate::tables::PortEntry,
+    frame: &[u8],
+    m: &mut Meta,
+) -> Result<Next, DropReason> {
+    let eth = EthView::parse(frame).ok_or(DropReason::EthTruncated)?;
+    m.eth = eth;
+    let net = classify::classify(port, &eth)?;
+    m.network = net;
+    if !t.networks[net as usize].l3 {
+        return Ok(Next::L2);
+    }
+    match eth.ethertype {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => {}
+        ETHERTYPE_ARP => return Err(DropReason::Arp),
+        et if is_tpid(et) => return Err(DropReason::InnerVlanTag),
+        _ => return Err(DropReason::NotIp),
+    }
+    let dst = dst_mac(frame);
+    if dst[0] & 1 != 0 {
+        return Err(DropReason::L3Multicast);
+    }
+    if dst != port.mac {
+        return Err(DropReason::L3MacMismatch);
+    }
+    let l3 = &frame[eth.payload_offset as usize..];
+    if eth.ethertype == ETHERTYPE_IPV4 {
+        parse_ipv4(l3, m)?;
+    } else {
+        parse_ipv6(l3, m)?;
+    }
+    Ok(Next::L3)
+}
+
+/// Stage 3 for a routed packet.
+#[inline]
+fn route<B: PacketBuf>(t: &Tables, m: &Meta, adj: u32, buf: &mut B) -> Verdict {
+    if adj == NO_ROUTE {
+        return Verdict::Drop(DropReason::NoRoute);
+    }
+    let Some(a) = t.adjacencies.get(adj as usize) else {
+        return Verdict::Drop(DropReason::NoRoute);
+    };
+    if a.kind == AdjKind::Local {
+        return Verdict::Drop(DropReason::ToGateway);
+    }
+    if m.ttl <= 1 {
+        return Verdict::Drop(DropReason::TtlExpired);
+    }
+    if u32::from(m.ip_len) > a.mtu {
+        return Verdict::Drop(DropReason::MtuExceeded);
+    }
+    let net = &t.networks[a.network as usize];
+    let mac = match a.kind {
+        AdjKind::ViaResolved => a.mac,
+        AdjKind::Attached => {
+            let found = match m.family {
+                Family::V4 => net.neighbors4.get(&(m.dst as u32)),
+                _ => net.neighbors6.get(&m.dst),
+            };
+            match found {
+                Some(&mac) => mac,
+                None => return Verdict::Drop(DropReason::NeighborMiss),
+            }
+        }
+        AdjKind::ViaUnresolved | AdjKind::Local => return Verdict::Drop(DropReason::NeighborMiss),
+    };
+    if a.port == NO_PORT {
+        return Verdict::Drop(DropReason::NoEgressPort);
+    }
+    let out = &t.ports[a.port as usize];
+    let vid = out.trunk.then_some(net.vlan);
+    if !rewrite::rewrite_routed(buf, &m.eth, m.family, mac, out.mac, vid) {
+        return Verdict::Drop(DropReason::NoBuffer);
+    }
+    Verdict::Tx {
+        port: a.port,
+        network: a.network,
+    }
+}
+
+/// Stage 3 for a bridged frame.
+#[inline]
+fn bridge<B: PacketBuf>(
+    t: &Tables,
+    table: &mut Bridge,
+    in_port: PortId,
+    m: &Meta,
+    buf: &mut B,
+) -> Verdict {
+    let net = &t.networks[m.network as usize];
+    let frame = buf.data();
+    let (dst, src) = (dst_mac(frame), src_mac(frame));
+    table.learn(m.network, src, in_port);
+    let tag_len = if m.eth.tci.is_some() { 4 } else { 0 };
+    if frame.len() > 14 + tag_len + net.mtu as usize {
+        return Verdict::Drop(DropReason::MtuExceeded);
+    }
+    let known = if dst[0] & 1 == 0 {
+        table.lookup(m.network, dst)
+    } else {
+        None
+    };
+    match known {
+        Some(p) if p == in_port => Verdict::Drop(DropReason::L2SamePort),
+        Some(p) => {
+            let vid = t.ports[p as usize].trunk.then_some(net.vlan);
+            let pcp = m.eth.tci.map_or(0, |t| t & 0xf000);
+            if !rewrite::set_tag(buf, m.eth.tci, vid.map(|v| v | pcp)) {
+                return Verdict::Drop(DropReason::NoBuffer);
+            }
+            Verdict::Tx {
+                port: p,
+                network: m.network,
+            }
+        }
+        None => {
+            if !net.ports.iter().any(|&p| p != in_port) {
+                return Verdict::Drop(DropReason::L2NoEgress);
+            }
+            if !rewrite::set_tag(buf, m.eth.tci, None) {
+                return Verdict::Drop(DropReason::NoBuffer);
+            }
+            Verdict::Flood { network: m.network }
+        }
+    }
+}
+
+/// Turns an untagged flood frame into the copy for `out_port`: pushes the
+/// network's tag (with the ingress PCP/DEI from `in_tci`) on a trunk port.
+/// Returns false if there is no headroom.
+#[inline]
+pub fn prepare_flood_copy<B: PacketBuf>(
+    t: &Tables,
+    network: NetworkId,
+    out_port: PortId,
+    in_tci: Option<u16>,
+    buf: &mut B,
+) -> bool {
+    if !t.ports[out_port as usize].trunk {
+        return true;
+    }
+    let pcp = in_tci.map_or(0, |t| t & 0xf000);
+    rewrite::set_tag(buf, None, Some(t.networks[network as usize].vlan | pcp))
+}

@@ -1,0 +1,143 @@
+//! Header rewrites: MACs, the egress tag (push, pop or rewrite in place using
+//! headroom, never copying the frame), and the TTL / hop-limit decrement with
+//! the IPv4 checksum updated incrementally (RFC 1624, eqn. 3).
+
+use crate::packet::buf::PacketBuf;
+use crate::packet::ethernet::{field, EthView, TPID_8021Q};
+use crate::packet::meta::Family;
+
+/// Decrements the TTL of the IPv4 header at the start of `ip` and updates its
+/// checksum incrementally. `ip` must hold at least 20 bytes (checked by
+/// parsing).
+#[inline]
+pub fn decrement_ttl_v4(ip: &mut [u8]) {
+    let old = u16::from_be_bytes([ip[8], ip[9]]);
+    ip[8] = ip[8].wrapping_sub(1);
+    let new = u16::from_be_bytes([ip[8], ip[9]]);
+    let hc = u16::from_be_bytes([ip[10], ip[11]]);
+    // HC' = ~(~HC + ~m + m')
+    let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// Rewrites a routed frame for its egress: TTL/hop limit - 1, destination and
+/// source MAC, and the tag (`out_vid` for a trunk egress, `None` for access;
+/// PCP/DEI kept from the ingress tag). Returns false, with the frame
+/// unusable, only if there is no headroom for a tag.
+#[inline]
+pub fn rewrite_routed<B: PacketBuf>(
+    buf: &mut B,
+    eth: &EthView,
+    family: Family,
+    dst: [u8; 6],
+    src: [u8; 6],
+    out_vid: Option<u16>,
+) -> bool {
+    let off = eth.payload_offset as usize;
+    {
+        let d = buf.data_mut();
+        match family {
+            Family::V4 => decrement_ttl_v4(&mut d[off..]),
+            Family::V6 => d[off + 7] = d[off + 7].wrapping_sub(1),
+            Family::None => {}
+        }
+    }
+    if !set_tag(buf, eth.tci, out_vid) {
+        return false;
+    }
+    let d = buf.data_mut();
+    d[field::DST].copy_from_slice(&dst);
+    d[field::SRC].copy_from_slice(&src);
+    true
+}
+
+/// Makes the frame's outermost tag match the egress: rewrite it, push one,
+/// pop it or leave the frame untagged. The MAC bytes are moved along (so L2
+/// frames keep theirs); the EtherType and payload never move.
+#[inline]
+pub fn set_tag<B: PacketBuf>(buf: &mut B, in_tci: Option<u16>, out_vid: Option<u16>) -> bool {
+    match (in_tci, out_vid) {
+        (Some(tci), Some(vid)) => {
+            let d = buf.data_mut();
+            d[field::ETHERTYPE].copy_from_slice(&TPID_8021Q.to_be_bytes());
+            d[field::TCI].copy_from_slice(&((tci & 0xf000) | vid).to_be_bytes());
+        }
+        (None, Some(vid)) => {
+            if !buf.prepend(4) {
+                return false;
+            }
+            let d = buf.data_mut();
+            d.copy_within(4..16, 0);
+            d[field::ETHERTYPE].copy_from_slice(&TPID_8021Q.to_be_bytes());
+            d[field::TCI].copy_from_slice(&vid.to_be_bytes());
+        }
+        (Some(_), None) => {
+            buf.data_mut().copy_within(0..12, 4);
+            return buf.adj(4);
+        }
+        (None, None) => {}
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::HeapBuf;
+    use proptest::prelude::*;
+
+    fn full_checksum(h: &[u8]) -> u16 {
+        let mut s: u32 = 0;
+        for (i, c) in h.chunks(2).enumerate() {
+            if i != 5 {
+                s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+            }
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
+    proptest! {
+        /// The incremental update equals a full recomputation for any header.
+        #[test]
+        fn incremental_checksum_matches_full(mut h in proptest::collection::vec(any::<u8>(), 20), ttl in 1u8..=255) {
+            h[0] = 0x45;
+            h[8] = ttl;
+            let c = full_checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            decrement_ttl_v4(&mut h);
+            prop_assert_eq!(u16::from_be_bytes([h[10], h[11]]), full_checksum(&h));
+            prop_assert_eq!(h[8], ttl - 1);
+        }
+    }
+
+    const MACS: [u8; 12] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2];
+
+    #[test]
+    fn push_pop_rewrite_tags() {
+        let untagged = [&MACS[..], &[0x08, 0x00, 0xaa]].concat();
+        let tagged = [&MACS[..], &[0x88, 0xa8, 0xa0, 0x05, 0x08, 0x00, 0xaa]].concat();
+
+        let mut b = HeapBuf::from_frame(&untagged);
+        assert!(set_tag(&mut b, None, Some(300)));
+        assert_eq!(
+            b.data(),
+            [&MACS[..], &[0x81, 0x00, 0x01, 0x2c, 0x08, 0x00, 0xaa]].concat()
+        );
+
+        let mut b = HeapBuf::from_frame(&tagged);
+        assert!(set_tag(&mut b, Some(0xa005), Some(300)));
+        assert_eq!(
+            b.data(),
+            [&MACS[..], &[0x81, 0x00, 0xa1, 0x2c, 0x08, 0x00, 0xaa]].concat()
+        );
+
+        let mut b = HeapBuf::from_frame(&tagged);
+        assert!(set_tag(&mut b, Some(0xa005), None));
+        assert_eq!(b.data(), untagged.as_slice());
+    }
+}

@@ -1,0 +1,147 @@
+//! Counters: per port, per network, per drop reason. One [`Stats`] per
+//! worker (written only by it), summed by readers; one JSON shape everywhere.
+
+use serde_json::{json, Map, Value};
+
+use crate::pipeline::drop::DropReason;
+use crate::tables::Tables;
+
+/// Packet and byte counters of one port or network, plus its drops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[repr(align(64))]
+pub struct Counters {
+    /// Frames received (port) or classified to it (network).
+    pub rx_packets: u64,
+    /// Bytes of those frames, as received.
+    pub rx_bytes: u64,
+    /// Frames sent (port) or sent out on it (network).
+    pub tx_packets: u64,
+    /// Bytes of those frames, as sent.
+    pub tx_bytes: u64,
+    /// Drops by reason (index = `DropReason as usize`).
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
+}
+
+impl Counters {
+    fn add(&mut self, o: &Counters) {
+        self.rx_packets += o.rx_packets;
+        self.rx_bytes += o.rx_bytes;
+        self.tx_packets += o.tx_packets;
+        self.tx_bytes += o.tx_bytes;
+        for (a, b) in self.drops.iter_mut().zip(o.drops.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Sum of all drops.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// All counters of one worker (or the sum of several).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// By port id.
+    pub ports: Vec<Counters>,
+    /// By network id.
+    pub networks: Vec<Counters>,
+    /// Packets forwarded (a flooded packet once, however many copies).
+    pub forwarded: u64,
+}
+
+impl Stats {
+    /// Zeroed counters for `ports` ports and `networks` networks.
+    pub fn new(ports: usize, networks: usize) -> Self {
+        Self {
+            ports: vec![Counters::default(); ports],
+            networks: vec![Counters::default(); networks],
+            forwarded: 0,
+        }
+    }
+
+    /// Adds another worker's counters into these.
+    pub fn merge(&mut self, o: &Stats) {
+        for (a, b) in self.ports.iter_mut().zip(&o.ports) {
+            a.add(b);
+        }
+        for (a, b) in self.networks.iter_mut().zip(&o.networks) {
+            a.add(b);
+        }
+        self.forwarded += o.forwarded;
+    }
+
+    /// Drops by reason over all ports.
+    pub fn drops(&self) -> [u64; DropReason::COUNT] {
+        let mut d = [0; DropReason::COUNT];
+        for p in &self.ports {
+            for (a, b) in d.iter_mut().zip(p.drops.iter()) {
+                *a += b;
+            }
+        }
+        d
+    }
+
+    /// Totals over ports: (rx packets, tx packets, dropped).
+    pub fn totals(&self) -> (u64, u64, u64) {
+        let rx = self.ports.iter().map(|p| p.rx_packets).sum();
+        let tx = self.ports.iter().map(|p| p.tx_packets).sum();
+        (rx, tx, self.drops().iter().sum())
+    }
+
+    /// The stats JSON (schema in the README): names from `tables`, drops
+    /// listed only when non-zero.
+    pub fn to_json(&self, tables: &Tables) -> Value {
+        let counters = |c: &Counters| {
+            json!({
+                "rx_packets": c.rx_packets,
+                "rx_bytes": c.rx_bytes,
+                "tx_packets": c.tx_packets,
+                "tx_bytes": c.tx_bytes,
+                "drops": drops_json(&c.drops),
+            })
+        };
+        let mut ports = Map::new();
+        for (p, c) in tables.ports.iter().zip(&self.ports) {
+            ports.insert(p.name.clone(), counters(c));
+        }
+        let mut networks = Map::new();
+        for (n, c) in tables.networks.iter().zip(&self.networks) {
+            networks.insert(n.name.clone(), counters(c));
+        }
+        let (rx, tx, dropped) = self.totals();
+        json!({
+            "ports": ports,
+            "networks": networks,
+            "drops": drops_json(&self.drops()),
+            "totals": {
+                "rx_packets": rx,
+                "tx_packets": tx,
+                "forwarded": self.forwarded,
+                "dropped": dropped,
+            },
+        })
+    }
+}
+
+fn drops_json(d: &[u64; DropReason::COUNT]) -> Value {
+    let mut m = Map::new();
+    for (&r, &n) in DropReason::ALL.iter().zip(d.iter()) {
+        if n != 0 {
+            m.insert(r.name().to_string(), n.into());
+        }
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,204 @@
+//! Compare two captures packet by packet and say which header field differs,
+//! the way a person reading two tshark dumps side by side would.
+//!
+//! Frames are decoded into a flat list of named fields (Ethernet, every VLAN
+//! tag, IPv4/IPv6, the L4 ports); the first differing field is reported by
+//! name, with both values. Timestamps are not compared.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use dataplane::io::pcap::file::{CaptureError, CaptureReader};
+
+/// Reads every frame of a capture (Ethernet after conversion).
+pub fn read_frames(path: &Path) -> Result<Vec<Vec<u8>>, CaptureError> {
+    let mut r = CaptureReader::open(path)?;
+    let mut out = Vec::new();
+    while let Some(f) = r.next_frame([0; 6])? {
+        out.push(f.data.to_vec());
+    }
+    Ok(out)
+}
+
+/// The named fields of a frame, outermost first; whatever cannot be decoded
+/// is left in a final `payload` field.
+pub fn fields(frame: &[u8]) -> Vec<(String, String)> {
+    let mut f = Vec::new();
+    let hex = |b: &[u8]| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    if frame.len() < 14 {
+        f.push((
+            "frame".into(),
+            format!("{} bytes: {}", frame.len(), hex(frame)),
+        ));
+        return f;
+    }
+    f.push(("eth.dst".into(), hex(&frame[0..6])));
+    f.push(("eth.src".into(), hex(&frame[6..12])));
+    let mut off = 12;
+    let mut et = u16::from_be_bytes([frame[12], frame[13]]);
+    let mut tag = 0;
+    while matches!(et, 0x8100 | 0x88a8 | 0x9100) && frame.len() >= off + 6 {
+        let tci = u16::from_be_bytes([frame[off + 2], frame[off + 3]]);
+        f.push((format!("vlan[{tag}].tpid"), format!("{et:#06x}")));
+        f.push((format!("vlan[{tag}].pcp"), (tci >> 13).to_string()));
+        f.push((format!("vlan[{tag}].dei"), ((tci >> 12) & 1).to_string()));
+        f.push((format!("vlan[{tag}].vid"), (tci & 0xfff).to_string()));
+        off += 4;
+        et = u16::from_be_bytes([frame[off], frame[off + 1]]);
+        tag += 1;
+    }
+    f.push(("eth.type".into(), format!("{et:#06x}")));
+    let l3 = &frame[off + 2..];
+    let mut l4: Option<(u8, &[u8])> = None;
+    let rest: &[u8] = match et {
+        0x0800 if l3.len() >= 20 => {
+            let ihl = usize::from(l3[0] & 0xf) * 4;
+            f.push(("ip.version".into(), (l3[0] >> 4).to_string()));
+            f.push(("ip.ihl".into(), ihl.to_string()));
+            f.push(("ip.tos".into(), l3[1].to_string()));
+            f.push((
+                "ip.len".into(),
+                u16::from_be_bytes([l3[2], l3[3]]).to_string(),
+            ));
+            f.push((
+                "ip.id".into(),
+                u16::from_be_bytes([l3[4], l3[5]]).to_string(),
+            ));
+            f.push((
+                "ip.flags_frag".into(),
+                format!("{:#06x}", u16::from_be_bytes([l3[6], l3[7]])),
+            ));
+            f.push(("ip.ttl".into(), l3[8].to_string()));
+            f.push(("ip.proto".into(), l3[9].to_string()));
+            f.push((
+                "ip.checksum".into(),
+                format!("{:#06x}", u16::from_be_bytes([l3[10], l3[11]])),
+            ));
+            f.push((
+                "ip.src".into(),
+                format!("{}.{}.{}.{}", l3[12], l3[13], l3[14], l3[15]),
+            ));
+            f.push((
+                "ip.dst".into(),
+                format!("{}.{}.{}.{}", l3[16], l3[17], l3[18], l3[19]),
+            ));
+            if ihl >= 20 && l3.len() >= ihl {
+                l4 = Some((l3[9], &l3[ihl..]));
+                &l3[ihl..]
+            } else {
+                &l3[20..]
+            }
+        }
+        0x86dd if l3.len() >= 40 => {
+            let a = |b: &[u8]| {
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16])).to_string()
+            };
+            f.push(("ipv6.version".into(), (l3[0] >> 4).to_string()));
+            f.push((
+                "ipv6.plen".into(),
+                u16::from_be_bytes([l3[4], l3[5]]).to_string(),
+            ));
+            f.push(("ipv6.nxt".into(), l3[6].to_string()));
+            f.push(("ipv6.hlim".into(), l3[7].to_string()));
+            f.push(("ipv6.src".into(), a(&l3[8..24])));
+            f.push(("ipv6.dst".into(), a(&l3[24..40])));
+            l4 = Some((l3[6], &l3[40..]));
+            &l3[40..]
+        }
+        _ => l3,
+    };
+    let rest = match l4 {
+        Some((6 | 17, b)) if b.len() >= 8 => {
+            let name = if l4.map(|x| x.0) == Some(6) {
+                "tcp"
+            } else {
+                "udp"
+            };
+            f.push((
+                format!("{name}.srcport"),
+                u16::from_be_bytes([b[0], b[1]]).to_string(),
+            ));
+            f.push((
+                format!("{name}.dstport"),
+                u16::from_be_bytes([b[2], b[3]]).to_string(),
+            ));
+            if name == "udp" {
+                f.push((
+                    "udp.checksum".into(),
+                    format!("{:#06x}", u16::from_be_bytes([b[6], b[7]])),
+                ));
+            }
+            b
+        }
+        _ => rest,
+    };
+    f.push(("payload".into(), format!("{} bytes", rest.len())));
+    f.push(("frame.bytes".into(), hex(frame)));
+    f
+}
+
+/// One sentence per difference between the two frame lists; empty when equal.
+pub fn diff(expected: &[Vec<u8>], actual: &[Vec<u8>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+        if e == a {
+            continue;
+        }
+        let (fe, fa) = (fields(e), fields(a));
+        let mut s = format!("packet {}: ", i + 1);
+        match fe.iter().zip(&fa).find(|(x, y)| x != y) {
+            Some(((ne, ve), (na, va))) if ne == na => {
+                let _ = write!(s, "{ne} differs: expected {ve}, got {va}");
+            }
+            Some(((ne, ve), (na, va))) => {
+                let _ = write!(s, "layout differs: expected {ne}={ve}, got {na}={va}");
+            }
+            None => {
+                let _ = write!(s, "{} vs {} bytes", e.len(), a.len());
+            }
+        }
+        if e.len() != a.len() {
+            let _ = write!(s, " (length expected {}, got {})", e.len(), a.len());
+        }
+        out.push(s);
+    }
+    if expected.len() != actual.len() {
+        out.push(format!(
+            "expected {} packets, got {}",
+            expected.len(),
+            actual.len()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_differing_field() {
+        let mut e = vec![0u8; 14];
+        e[12] = 0x08;
+        e.extend_from_slice(&[
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        let mut a = e.clone();
+        a[14 + 8] = 63;
+        let d = diff(&[e.clone()], &[a]);
+        assert_eq!(
+            d,
+            vec!["packet 1: ip.ttl differs: expected 64, got 63".to_string()]
+        );
+        assert!(diff(&[e.clone()], &[e.clone()]).is_empty());
+        assert_eq!(
+            diff(&[e.clone()], &[]),
+            vec!["expected 1 packets, got 0".to_string()]
+        );
+    }
+}
