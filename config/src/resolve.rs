@@ -520,10 +520,11 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         .collect();
     // Connected prefixes and gateway addresses, per VRF, checked for overlap.
     let mut table: Vec<BTreeMap<IpNet, (Route, String)>> = vec![BTreeMap::new(); vrfs.len()];
+    let mut connected: Vec<Vec<(IpNet, NetworkId)>> = vec![Vec::new(); vrfs.len()];
     for (id, (n, path)) in networks.iter().zip(&net_paths).enumerate() {
         let Some(l3) = &n.l3 else { continue };
         let id = id as NetworkId;
-        let connected = [
+        let own = [
             l3.ipv4
                 .map(|(p, g)| (IpNet::V4(p), IpNet::from(IpAddr::V4(g)), "ipv4")),
             l3.ipv6
@@ -532,7 +533,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         let Some(t) = table.get_mut(l3.vrf as usize) else {
             continue;
         };
-        for (prefix, gw, fam) in connected.into_iter().flatten() {
+        for (prefix, gw, fam) in own.into_iter().flatten() {
             let field = format!("{path}.{fam}_connected_prefix");
             if let Some((_, other)) = t.values().find(|(r, _)| {
                 !r.is_static
@@ -546,6 +547,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
                 );
                 continue;
             }
+            connected[l3.vrf as usize].push((prefix, id));
             t.insert(
                 prefix,
                 (
@@ -629,12 +631,11 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
                     RouteTarget::Via(nh, id)
                 }
                 (Some(nh), None) => {
-                    let holder = table[v].values().find_map(|(r, _)| match r.target {
-                        RouteTarget::Attached(id) if !r.is_static && r.prefix.contains(&nh) => {
-                            Some(id)
-                        }
-                        _ => None,
-                    });
+                    // Connected prefixes never overlap inside a VRF, so at most one holds it.
+                    let holder = connected[v]
+                        .iter()
+                        .find(|(p, _)| p.contains(&nh))
+                        .map(|&(_, id)| id);
                     match holder {
                         Some(id) => RouteTarget::Via(nh, id),
                         None => {

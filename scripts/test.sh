@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test of cnfwd, doing its own set-up first.
+# This is what CI runs (.ci/run); run it from anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+
+echo "== clippy (warnings denied)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== pcap-tests corpus is what the generator writes"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$CNFWD_PYTHON" pcap-tests/gen/gen.py --out "$tmp" >/dev/null
+if ! diff -r "$tmp" pcap-tests/cases; then
+    echo "pcap-tests/cases differs from pcap-tests/gen/gen.py's output: run '$CNFWD_PYTHON pcap-tests/gen/gen.py' and commit" >&2
+    exit 1
+fi
+
+echo "== tests"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$tmp/test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$tmp/test.log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$tmp/test.log" | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
+exit "$status"
