@@ -58,8 +58,9 @@ pub struct Stats {
     pub ports: Vec<Counters>,
     /// By network id.
     pub networks: Vec<Counters>,
-    /// Packets forwarded (a flooded packet once, however many copies).
-    pub forwarded: u64,
+    /// Extra frames made by flooding (a packet flooded to 3 ports adds 2),
+    /// so that `rx + replicated = tx + dropped` always.
+    pub replicated: u64,
 }
 
 impl Stats {
@@ -68,7 +69,7 @@ impl Stats {
         Self {
             ports: vec![Counters::default(); ports],
             networks: vec![Counters::default(); networks],
-            forwarded: 0,
+            replicated: 0,
         }
     }
 
@@ -80,7 +81,7 @@ impl Stats {
         for (a, b) in self.networks.iter_mut().zip(&o.networks) {
             a.add(b);
         }
-        self.forwarded += o.forwarded;
+        self.replicated += o.replicated;
     }
 
     /// Drops by reason over all ports.
@@ -129,7 +130,7 @@ impl Stats {
             "totals": {
                 "rx_packets": rx,
                 "tx_packets": tx,
-                "forwarded": self.forwarded,
+                "replicated": self.replicated,
                 "dropped": dropped,
             },
         })

@@ -47,11 +47,11 @@ fn run_case(case: &Path) -> Vec<String> {
             serde_json::from_str(&text).expect("expected-stats.json is JSON");
         problems.extend(subset_mismatches(&want, &stats, "stats"));
     }
-    let (rx, _, dropped) = report.stats.totals();
-    if rx != report.stats.forwarded + dropped {
+    let (rx, tx, dropped) = report.stats.totals();
+    let copies = report.stats.replicated;
+    if rx + copies != tx + dropped {
         problems.push(format!(
-            "rx {rx} != forwarded {} + dropped {dropped}",
-            report.stats.forwarded
+            "rx {rx} + flood copies {copies} != tx {tx} + dropped {dropped}"
         ));
     }
     problems

@@ -123,10 +123,14 @@ fn print_summary(r: &ReplayReport, secs: f64) {
     let s = &r.stats;
     let (rx, tx, dropped) = s.totals();
     let mut out = std::io::stdout().lock();
+    let copies = if s.replicated > 0 {
+        format!(" (incl. {} flood copies)", s.replicated)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "cnfwd: {rx} packets received, {} forwarded ({tx} frames sent), {dropped} dropped, in {secs:.3} s",
-        s.forwarded
+        "cnfwd: {rx} packets received, {tx} frames sent{copies}, {dropped} dropped, in {secs:.3} s"
     );
     let _ = writeln!(
         out,

@@ -82,11 +82,9 @@ impl<B: Backend> Worker<B> {
                     let c = &mut self.stats.networks[network as usize];
                     c.tx_packets += 1;
                     c.tx_bytes += buf.len() as u64;
-                    self.stats.forwarded += 1;
                     self.txq[out as usize].push(buf);
                 }
                 Verdict::Flood { network } => {
-                    self.stats.forwarded += 1;
                     let in_tci = self.pipeline.meta(i).eth.tci;
                     let ports = &t.networks[network as usize].ports;
                     let last = ports.iter().rposition(|&p| p != port);
@@ -98,6 +96,8 @@ impl<B: Backend> Worker<B> {
                         let copy = if Some(k) == last {
                             original.take()
                         } else {
+                            // Each copy beyond the first is a new frame: it is sent or dropped.
+                            self.stats.replicated += 1;
                             original.as_ref().and_then(|b| b.try_clone())
                         };
                         let Some(mut copy) = copy else {
