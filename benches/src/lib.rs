@@ -32,18 +32,29 @@ pub fn load_routes(name: &str) -> Vec<IpNet> {
 pub fn random_dst(table: &[IpNet], rng: &mut impl Rng) -> IpAddr {
     match table[rng.gen_range(0..table.len())] {
         IpNet::V4(p) => {
-            let host = if p.prefix_len() == 32 { 0 } else { rng.gen::<u32>() >> p.prefix_len() };
+            let host = if p.prefix_len() == 32 {
+                0
+            } else {
+                rng.gen::<u32>() >> p.prefix_len()
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(p.network()) | host))
         }
         IpNet::V6(p) => {
-            let host = if p.prefix_len() == 128 { 0 } else { rng.gen::<u128>() >> p.prefix_len() };
+            let host = if p.prefix_len() == 128 {
+                0
+            } else {
+                rng.gen::<u128>() >> p.prefix_len()
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(p.network()) | host))
         }
     }
 }
 
 fn checksum(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
     while s > 0xffff {
         s = (s & 0xffff) + (s >> 16);
     }
@@ -52,7 +63,14 @@ fn checksum(b: &[u8]) -> u16 {
 
 /// A 64-byte 802.1Q-tagged UDP frame (IPv4 or IPv6 by the addresses' family;
 /// IPv6 frames are 86 bytes), TTL/hop limit 64, valid IPv4 header checksum.
-pub fn udp_frame(dst_mac: [u8; 6], src_mac: [u8; 6], vlan: u16, src: IpAddr, dst: IpAddr, sport: u16) -> Vec<u8> {
+pub fn udp_frame(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    vlan: u16,
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(128);
     f.extend_from_slice(&dst_mac);
     f.extend_from_slice(&src_mac);
@@ -117,7 +135,11 @@ pub fn full_path_config(routes: &[IpNet]) -> Config {
         .filter(|p| p.prefix_len() > 0)
         .map(|&prefix| StaticRoute {
             prefix,
-            next_hop: Some(if matches!(prefix, IpNet::V4(_)) { nh4 } else { nh6 }),
+            next_hop: Some(if matches!(prefix, IpNet::V4(_)) {
+                nh4
+            } else {
+                nh6
+            }),
             network: None,
         })
         .collect();
@@ -155,22 +177,40 @@ pub fn full_path_config(routes: &[IpNet]) -> Config {
         interface_name: None,
     };
     Config {
-        l3_isolation_domains: vec![L3IsolationDomain { name: "vrf".into(), static_routes }],
+        l3_isolation_domains: vec![L3IsolationDomain {
+            name: "vrf".into(),
+            static_routes,
+        }],
         l3_networks: vec![
-            l3("app", IN_VLAN as u32, "10.100.0.0/16", "fd00:100::/64", vec![]),
+            l3(
+                "app",
+                IN_VLAN as u32,
+                "10.100.0.0/16",
+                "fd00:100::/64",
+                vec![],
+            ),
             l3(
                 "core",
                 200,
                 "10.200.0.0/16",
                 "fd00:200::/64",
                 vec![
-                    Neighbor { ip: nh4, mac: mac([2, 0xcc, 0, 0, 0, 0xfe]) },
-                    Neighbor { ip: nh6, mac: mac([2, 0xcc, 0, 0, 0, 0xfe]) },
+                    Neighbor {
+                        ip: nh4,
+                        mac: mac([2, 0xcc, 0, 0, 0, 0xfe]),
+                    },
+                    Neighbor {
+                        ip: nh6,
+                        mac: mac([2, 0xcc, 0, 0, 0, 0xfe]),
+                    },
                 ],
             ),
         ],
         trunked_networks: vec![trunk("t-in", IN_VLAN as u32), trunk("t-out", 200)],
-        ports: vec![trunk_port("in", IN_MAC, "t-in"), trunk_port("out", [2, 0, 0, 0, 0, 2], "t-out")],
+        ports: vec![
+            trunk_port("in", IN_MAC, "t-in"),
+            trunk_port("out", [2, 0, 0, 0, 0, 2], "t-out"),
+        ],
         ..Default::default()
     }
 }

@@ -67,6 +67,17 @@ pub struct Pipeline {
     meta: Vec<Meta>,
     next: Vec<Next>,
     adj: Vec<u32>,
+    lookups: Lookups,
+}
+
+/// Destinations of one burst gathered per family for a batched FIB lookup.
+#[derive(Debug)]
+struct Lookups {
+    dst4: Vec<u32>,
+    pos4: Vec<u16>,
+    dst6: Vec<u128>,
+    pos6: Vec<u16>,
+    out: Vec<u32>,
 }
 
 impl Default for Pipeline {
@@ -83,6 +94,13 @@ impl Pipeline {
             meta: vec![Meta::default(); MAX_BURST],
             next: vec![Next::Done; MAX_BURST],
             adj: vec![NO_ROUTE; MAX_BURST],
+            lookups: Lookups {
+                dst4: vec![0; MAX_BURST],
+                pos4: vec![0; MAX_BURST],
+                dst6: vec![0; MAX_BURST],
+                pos6: vec![0; MAX_BURST],
+                out: vec![NO_ROUTE; MAX_BURST],
+            },
         }
     }
 
@@ -112,40 +130,89 @@ impl Pipeline {
             return;
         };
 
+        let (pkts, verdicts) = (&mut pkts[..n], &mut verdicts[..n]);
+        let (meta, next, adj) = (&mut self.meta[..n], &mut self.next[..n], &mut self.adj[..n]);
+
         // Stage 1: parse, classify, L3 validation.
-        for i in 0..n {
-            let frame = pkts[i].data();
-            let m = &mut self.meta[i];
+        for ((buf, m), (nx, v)) in pkts
+            .iter()
+            .zip(meta.iter_mut())
+            .zip(next.iter_mut().zip(verdicts.iter_mut()))
+        {
             *m = Meta::default();
             m.network = u16::MAX;
-            let r = ingress(t, port, frame, m);
-            match r {
-                Ok(next) => self.next[i] = next,
+            *nx = match ingress(t, port, buf.data(), m) {
+                Ok(nx) => nx,
                 Err(reason) => {
-                    self.next[i] = Next::Done;
-                    verdicts[i] = Verdict::Drop(reason);
+                    *v = Verdict::Drop(reason);
+                    Next::Done
+                }
+            };
+        }
+
+        // Stage 2: VRF lookups. A burst nearly always comes from one VRF:
+        // gather each family's destinations and look them up level by level
+        // across the burst, so the cache misses overlap.
+        let l = &mut self.lookups;
+        let (mut n4, mut n6) = (0, 0);
+        let mut burst_vrf = None;
+        let mut one_vrf = true;
+        for (i, (m, _)) in meta
+            .iter()
+            .zip(next.iter())
+            .enumerate()
+            .filter(|(_, (_, nx))| **nx == Next::L3)
+        {
+            let vrf = t.networks[m.network as usize].vrf;
+            one_vrf &= *burst_vrf.get_or_insert(vrf) == vrf;
+            if m.family == Family::V4 {
+                l.dst4[n4] = m.dst as u32;
+                l.pos4[n4] = i as u16;
+                n4 += 1;
+            } else {
+                l.dst6[n6] = m.dst;
+                l.pos6[n6] = i as u16;
+                n6 += 1;
+            }
+        }
+        match burst_vrf.map(|v| &t.vrfs[v as usize]) {
+            Some(vrf) if one_vrf => {
+                vrf.fib4.lookup_burst(&l.dst4[..n4], &mut l.out[..n4]);
+                for (&pos, &a) in l.pos4[..n4].iter().zip(&l.out[..n4]) {
+                    adj[pos as usize] = a;
+                }
+                vrf.fib6.lookup_burst(&l.dst6[..n6], &mut l.out[..n6]);
+                for (&pos, &a) in l.pos6[..n6].iter().zip(&l.out[..n6]) {
+                    adj[pos as usize] = a;
+                }
+            }
+            _ => {
+                for ((m, _), a) in meta
+                    .iter()
+                    .zip(next.iter())
+                    .zip(adj.iter_mut())
+                    .filter(|((_, nx), _)| **nx == Next::L3)
+                {
+                    let vrf = &t.vrfs[t.networks[m.network as usize].vrf as usize];
+                    *a = match m.family {
+                        Family::V4 => vrf.fib4.lookup(m.dst as u32),
+                        _ => vrf.fib6.lookup(m.dst),
+                    };
                 }
             }
         }
 
-        // Stage 2: VRF lookups, independent across the burst.
-        for i in 0..n {
-            if self.next[i] == Next::L3 {
-                let m = &self.meta[i];
-                let vrf = &t.vrfs[t.networks[m.network as usize].vrf as usize];
-                self.adj[i] = match m.family {
-                    Family::V4 => vrf.fib4.lookup(m.dst as u32),
-                    _ => vrf.fib6.lookup(m.dst),
-                };
-            }
-        }
-
         // Stage 3: adjacency, rewrite; L2 decisions.
-        for i in 0..n {
-            verdicts[i] = match self.next[i] {
+        for (((buf, m), (nx, &a)), v) in pkts
+            .iter_mut()
+            .zip(meta.iter())
+            .zip(next.iter().zip(adj.iter()))
+            .zip(verdicts.iter_mut())
+        {
+            *v = match nx {
                 Next::Done => continue,
-                Next::L3 => route(t, &self.meta[i], self.adj[i], &mut pkts[i]),
-                Next::L2 => bridge(t, &mut self.bridge, in_port, &self.meta[i], &mut pkts[i]),
+                Next::L3 => route(t, m, a, buf),
+                Next::L2 => bridge(t, &mut self.bridge, in_port, m, buf),
             };
         }
     }

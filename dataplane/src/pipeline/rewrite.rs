@@ -11,15 +11,17 @@ use crate::packet::meta::Family;
 /// parsing).
 #[inline]
 pub fn decrement_ttl_v4(ip: &mut [u8]) {
-    let old = u16::from_be_bytes([ip[8], ip[9]]);
-    ip[8] = ip[8].wrapping_sub(1);
-    let new = u16::from_be_bytes([ip[8], ip[9]]);
-    let hc = u16::from_be_bytes([ip[10], ip[11]]);
+    use crate::packet::parse::ipv4_field::{CHECKSUM, PROTOCOL, TTL};
+    // m is the 16-bit word holding TTL and protocol.
+    let old = u16::from_be_bytes([ip[TTL], ip[PROTOCOL]]);
+    ip[TTL] = ip[TTL].wrapping_sub(1);
+    let new = u16::from_be_bytes([ip[TTL], ip[PROTOCOL]]);
+    let hc = u16::from_be_bytes([ip[CHECKSUM.start], ip[CHECKSUM.start + 1]]);
     // HC' = ~(~HC + ~m + m')
     let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    ip[CHECKSUM].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
 /// Rewrites a routed frame for its egress: TTL/hop limit - 1, destination and
