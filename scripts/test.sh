@@ -25,5 +25,7 @@ cargo test --workspace --no-fail-fast 2>&1 | tee "$tmp/test.log"
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$tmp/test.log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$tmp/test.log" | awk '{s+=$1} END {print s+0}')
+echo "== FIB scale (1M IPv4 prefixes, 1,024 VRFs, IPv6 table): memory"
+cargo test -q -p dataplane --test fib_scale -- --nocapture --test-threads=1 2>&1 | grep -E "memory|prefixes" || true
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -10,34 +10,27 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::net::IpAddr;
 use std::time::Instant;
 
+use cnfwd_benches::{load_routes, random_dst};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dataplane::fib::{parse_prefix_list, Fib4, Fib6};
+use dataplane::fib::{Fib4, Fib6};
 use ipnet::IpNet;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-const ROUTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/routes/");
 const DESTS: usize = 65_536;
 const BURST: usize = 32;
-
-fn load(name: &str) -> Vec<IpNet> {
-    let path = format!("{ROUTES}{name}");
-    let xz = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut text = Vec::new();
-    lzma_rs::xz_decompress(&mut &xz[..], &mut text).expect("xz");
-    let list = parse_prefix_list(std::str::from_utf8(&text).expect("utf-8")).expect("prefix list");
-    list.into_iter().map(|(n, _)| n).collect()
-}
 
 fn bench(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(0xf1b);
 
     // IPv4.
-    let v4: Vec<_> = load("ipv4-bgp.txt.xz")
-        .into_iter()
-        .filter_map(|n| if let IpNet::V4(n) = n { Some(n) } else { None })
+    let table4 = load_routes("ipv4-bgp.txt.xz");
+    let v4: Vec<_> = table4
+        .iter()
+        .filter_map(|&n| if let IpNet::V4(n) = n { Some(n) } else { None })
         .collect();
     let t = Instant::now();
     let mut fib4 = Fib4::new();
@@ -65,21 +58,17 @@ fn bench(c: &mut Criterion) {
         fib4l.memory_bytes()
     );
     let dst4: Vec<u32> = (0..DESTS)
-        .map(|_| {
-            let p = v4[rng.gen_range(0..v4.len())];
-            let host = if p.prefix_len() == 32 {
-                0
-            } else {
-                u32::MAX >> p.prefix_len()
-            };
-            u32::from(p.network()) | (rng.gen::<u32>() & host)
+        .map(|_| match random_dst(&table4, &mut rng) {
+            IpAddr::V4(a) => u32::from(a),
+            IpAddr::V6(_) => unreachable!("IPv4 table"),
         })
         .collect();
 
     // IPv6.
-    let v6: Vec<_> = load("ipv6-bgp.txt.xz")
-        .into_iter()
-        .filter_map(|n| if let IpNet::V6(n) = n { Some(n) } else { None })
+    let table6 = load_routes("ipv6-bgp.txt.xz");
+    let v6: Vec<_> = table6
+        .iter()
+        .filter_map(|&n| if let IpNet::V6(n) = n { Some(n) } else { None })
         .collect();
     let t = Instant::now();
     let mut fib6 = Fib6::new();
@@ -95,14 +84,9 @@ fn bench(c: &mut Criterion) {
         fib6.memory_bytes()
     );
     let dst6: Vec<u128> = (0..DESTS)
-        .map(|_| {
-            let p = v6[rng.gen_range(0..v6.len())];
-            let host = if p.prefix_len() == 128 {
-                0
-            } else {
-                u128::MAX >> p.prefix_len()
-            };
-            u128::from(p.network()) | (rng.gen::<u128>() & host)
+        .map(|_| match random_dst(&table6, &mut rng) {
+            IpAddr::V6(a) => u128::from(a),
+            IpAddr::V4(_) => unreachable!("IPv6 table"),
         })
         .collect();
 

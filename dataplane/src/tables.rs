@@ -261,6 +261,9 @@ impl Tables {
                     source,
                 })?;
             }
+            // A snapshot is immutable: give back the growth slack.
+            t.fib4.shrink_to_fit();
+            t.fib6.shrink_to_fit();
             vrfs.push(t);
         }
         Ok(Self {
