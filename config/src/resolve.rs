@@ -130,102 +130,32 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         let kind = format!("{:?}", n.ip_allocation_type)
             .replace("Ipv4", "IPV4")
             .replace("Ipv6", "IPV6");
-        let ipv4 = match (want4, n.ipv4_connected_prefix) {
-            (true, None) => {
-                errs.push(
-                    format!("{path}.ipv4_connected_prefix"),
-                    "(absent)",
-                    format!("required by ip_allocation_type = {kind}"),
-                );
-                None
-            }
-            (false, Some(p)) => {
-                errs.push(
-                    format!("{path}.ipv4_connected_prefix"),
-                    p.to_string(),
-                    format!("not allowed with ip_allocation_type = {kind}"),
-                );
-                None
-            }
-            (_, None) => {
-                if let Some(g) = n.ipv4_gateway {
-                    errs.push(
-                        format!("{path}.ipv4_gateway"),
-                        g.to_string(),
-                        "given without ipv4_connected_prefix",
-                    );
-                }
-                None
-            }
-            (true, Some(p)) => {
-                check_prefix(
-                    &mut errs,
-                    &format!("{path}.ipv4_connected_prefix"),
-                    IpNet::V4(p),
-                );
-                let p = p.trunc();
-                let gw = n.ipv4_gateway.unwrap_or_else(|| default_gw4(p));
-                if !p.contains(&gw) {
-                    errs.push(
-                        format!("{path}.ipv4_gateway"),
-                        gw.to_string(),
-                        format!("outside ipv4_connected_prefix {p}"),
-                    );
-                } else if p.prefix_len() < 31 && (gw == p.network() || gw == p.broadcast()) {
-                    errs.push(
-                        format!("{path}.ipv4_gateway"),
-                        gw.to_string(),
-                        format!("is the network or broadcast address of {p}"),
-                    );
-                }
-                Some((p, gw))
-            }
-        };
-        let ipv6 = match (want6, n.ipv6_connected_prefix) {
-            (true, None) => {
-                errs.push(
-                    format!("{path}.ipv6_connected_prefix"),
-                    "(absent)",
-                    format!("required by ip_allocation_type = {kind}"),
-                );
-                None
-            }
-            (false, Some(p)) => {
-                errs.push(
-                    format!("{path}.ipv6_connected_prefix"),
-                    p.to_string(),
-                    format!("not allowed with ip_allocation_type = {kind}"),
-                );
-                None
-            }
-            (_, None) => {
-                if let Some(g) = n.ipv6_gateway {
-                    errs.push(
-                        format!("{path}.ipv6_gateway"),
-                        g.to_string(),
-                        "given without ipv6_connected_prefix",
-                    );
-                }
-                None
-            }
-            (true, Some(p)) => {
-                check_prefix(
-                    &mut errs,
-                    &format!("{path}.ipv6_connected_prefix"),
-                    IpNet::V6(p),
-                );
-                let p = p.trunc();
-                let gw = n.ipv6_gateway.unwrap_or_else(|| default_gw6(p));
-                if !p.contains(&gw) {
-                    errs.push(
-                        format!("{path}.ipv6_gateway"),
-                        gw.to_string(),
-                        format!("outside ipv6_connected_prefix {p}"),
-                    );
-                }
-                Some((p, gw))
-            }
-        };
+        let ipv4 = connected_prefix(
+            &mut errs,
+            &path,
+            "ipv4",
+            &kind,
+            want4,
+            n.ipv4_connected_prefix.map(IpNet::V4),
+            n.ipv4_gateway.map(IpAddr::V4),
+        )
+        .and_then(|c| match c {
+            (IpNet::V4(p), IpAddr::V4(g)) => Some((p, g)),
+            _ => None,
+        });
+        let ipv6 = connected_prefix(
+            &mut errs,
+            &path,
+            "ipv6",
+            &kind,
+            want6,
+            n.ipv6_connected_prefix.map(IpNet::V6),
+            n.ipv6_gateway.map(IpAddr::V6),
+        )
+        .and_then(|c| match c {
+            (IpNet::V6(p), IpAddr::V6(g)) => Some((p, g)),
+            _ => None,
+        });
         let mut neighbors = Vec::new();
         let mut seen = HashSet::new();
         for (j, nb) in n.neighbors.iter().enumerate() {
@@ -807,6 +737,75 @@ fn resolve_backend(errs: &mut Errors, path: &str, p: &crate::model::Port) -> Por
                 );
             }
             PortBackend::Dpdk { device }
+        }
+    }
+}
+
+/// Checks one family's `{fam}_connected_prefix` and `{fam}_gateway` of an
+/// L3 network against its `ip_allocation_type` (`want`), filling in the
+/// default gateway (first host). Returns the prefix (host bits cleared) and
+/// gateway when the family is carried.
+fn connected_prefix(
+    errs: &mut Errors,
+    path: &str,
+    fam: &str,
+    kind: &str,
+    want: bool,
+    prefix: Option<IpNet>,
+    gateway: Option<IpAddr>,
+) -> Option<(IpNet, IpAddr)> {
+    let pfield = format!("{path}.{fam}_connected_prefix");
+    let gfield = format!("{path}.{fam}_gateway");
+    match (want, prefix) {
+        (true, None) => {
+            errs.push(
+                pfield,
+                "(absent)",
+                format!("required by ip_allocation_type = {kind}"),
+            );
+            None
+        }
+        (false, Some(p)) => {
+            errs.push(
+                pfield,
+                p.to_string(),
+                format!("not allowed with ip_allocation_type = {kind}"),
+            );
+            None
+        }
+        (false, None) => {
+            if let Some(g) = gateway {
+                errs.push(
+                    gfield,
+                    g.to_string(),
+                    format!("given without {fam}_connected_prefix"),
+                );
+            }
+            None
+        }
+        (true, Some(p)) => {
+            check_prefix(errs, &pfield, p);
+            let p = p.trunc();
+            let gw = gateway.unwrap_or(match p {
+                IpNet::V4(p) => IpAddr::V4(default_gw4(p)),
+                IpNet::V6(p) => IpAddr::V6(default_gw6(p)),
+            });
+            if !p.contains(&gw) {
+                errs.push(
+                    gfield,
+                    gw.to_string(),
+                    format!("outside {fam}_connected_prefix {p}"),
+                );
+            } else if let (IpNet::V4(p4), IpAddr::V4(g4)) = (p, gw) {
+                if p4.prefix_len() < 31 && (g4 == p4.network() || g4 == p4.broadcast()) {
+                    errs.push(
+                        gfield,
+                        gw.to_string(),
+                        format!("is the network or broadcast address of {p}"),
+                    );
+                }
+            }
+            Some((p, gw))
         }
     }
 }

@@ -28,10 +28,11 @@ impl Default for Bridge {
 }
 
 impl Bridge {
-    /// An empty table holding at most `capacity` addresses.
+    /// An empty table holding at most `capacity` addresses, allocated up
+    /// front so learning never allocates on the packet path.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            table: FxHashMap::default(),
+            table: FxHashMap::with_capacity_and_hasher(capacity, Default::default()),
             capacity,
             learn_refused: 0,
         }
