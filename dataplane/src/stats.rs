@@ -1,5 +1,5 @@
 //! Counters: per port, per network, per drop reason. One [`Stats`] per
-//! worker (written only by it), summed by readers; one JSON shape everywhere.
+//! worker, written only by that worker; one JSON shape everywhere.
 
 use serde_json::{json, Map, Value};
 
@@ -35,16 +35,6 @@ impl Default for Counters {
 }
 
 impl Counters {
-    fn add(&mut self, o: &Counters) {
-        self.rx_packets += o.rx_packets;
-        self.rx_bytes += o.rx_bytes;
-        self.tx_packets += o.tx_packets;
-        self.tx_bytes += o.tx_bytes;
-        for (a, b) in self.drops.iter_mut().zip(o.drops.iter()) {
-            *a += b;
-        }
-    }
-
     /// Sum of all drops.
     pub fn dropped(&self) -> u64 {
         self.drops.iter().sum()
@@ -71,17 +61,6 @@ impl Stats {
             networks: vec![Counters::default(); networks],
             replicated: 0,
         }
-    }
-
-    /// Adds another worker's counters into these.
-    pub fn merge(&mut self, o: &Stats) {
-        for (a, b) in self.ports.iter_mut().zip(&o.ports) {
-            a.add(b);
-        }
-        for (a, b) in self.networks.iter_mut().zip(&o.networks) {
-            a.add(b);
-        }
-        self.replicated += o.replicated;
     }
 
     /// Drops by reason over all ports.

@@ -37,14 +37,6 @@ pub enum IoError {
         /// What failed.
         source: pcap::file::CaptureError,
     },
-    /// The configuration names a backend this build or this call cannot open.
-    #[error("port {port:?}: backend {backend} is not available in this build (it arrives with its own issue)")]
-    BackendUnavailable {
-        /// Port name.
-        port: String,
-        /// Backend name.
-        backend: &'static str,
-    },
     /// Mixed backends were given to one backend type.
     #[error("port {port:?} uses backend {backend}, but this run drives {expected} ports")]
     WrongBackend {
