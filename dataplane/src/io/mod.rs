@@ -17,8 +17,10 @@
 //!   whose headroom lets the pipeline push a tag without copying.
 //!
 //! Backends: [`pcap`] (capture replay, deterministic), [`memory`] (tests and
-//! benchmarks). AF_PACKET and DPDK arrive with their issues.
+//! benchmarks), [`afpacket`] (Linux interfaces, TPACKET_V3). DPDK arrives
+//! with its issue.
 
+pub mod afpacket;
 pub mod memory;
 pub mod pcap;
 

@@ -1,0 +1,689 @@
+//! The AF_PACKET backend: each port is a Linux interface (a veth end, a NIC
+//! without DPDK, a macvlan...) driven through `AF_PACKET` sockets.
+//!
+//! - RX: a TPACKET_V3 memory-mapped ring per socket ([`RingConfig`]). A
+//!   `rx_burst` makes no system call: it walks the blocks the kernel has
+//!   retired, copies each frame into a [`HeapBuf`] and gives a block back
+//!   as soon as all its packets are copied. Outgoing packets (ours and the
+//!   host's) are not received (`PACKET_IGNORE_OUTGOING`, plus a check of
+//!   `sll_pkttype`).
+//! - VLAN tags: the kernel strips the outer 802.1Q/802.1ad tag of received
+//!   frames into `tp_vlan_tci` (`TP_STATUS_VLAN_VALID`) and `tp_vlan_tpid`
+//!   (`TP_STATUS_VLAN_TPID_VALID`; 0x8100 when absent). The backend puts the
+//!   4-byte tag back after the MAC addresses, so the pipeline sees the frame
+//!   as it was on the wire.
+//! - Frames the kernel truncated (larger than a ring block) are not
+//!   delivered: they are reported through [`Backend::rx_rejected`] and the
+//!   engine counts them as received and dropped.
+//! - TX: one `sendmmsg(2)` per burst (chunks of [`TX_CHUNK`]), with
+//!   `PACKET_QDISC_BYPASS`, never blocking. When the kernel pushes back
+//!   (`EAGAIN`, `ENOBUFS`, interface down) the packets not taken stay in
+//!   `pkts` for the engine to count as `tx_full`. A packet the kernel refuses
+//!   on its own (e.g. `EMSGSIZE`: larger than the interface MTU) is also left
+//!   in `pkts` (so counted as `tx_full`), the packets behind it are still
+//!   sent, and [`AfPacketBackend::tx_errors`] counts it with the last error.
+//! - The interface is put in promiscuous mode (a packet-socket membership:
+//!   the kernel drops it when the socket closes).
+//! - Kernel drops: packets the kernel dropped because the ring was full,
+//!   before cnfwd ever saw them ([`AfPacketBackend::kernel_drops`], from
+//!   `PACKET_STATISTICS`). They are not part of the engine's counters.
+//! - Queues: with `queues > 1`, each port gets one socket per queue, joined
+//!   in one `PACKET_FANOUT_HASH` group per port (flows stay on one socket).
+//!   [`AfPacketBackend::split`] turns such a backend into one backend per
+//!   queue, one per worker thread; unsplit, `rx_burst` polls the queues of a
+//!   port in turn.
+//!
+//! Needs `CAP_NET_RAW` and an interface that is up. Received frames whose
+//! checksum the sender left to offload (veth peers with `tx` checksum
+//! offload on, `TP_STATUS_CSUMNOTREADY`) carry a partial checksum; turn the
+//! offload off on such senders (`ethtool -K <peer> tx off`).
+#![allow(unsafe_code)]
+
+mod ring;
+mod sys;
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use cnfwd_config::{PortBackend, PortId, Resolved};
+
+use crate::io::{Backend, IoError};
+use crate::packet::buf::{HeapBuf, PacketBuf};
+use ring::RxRing;
+
+/// Buffers kept for reuse between bursts.
+const POOL_MAX: usize = 4096;
+
+/// Packets handed to one `sendmmsg` call.
+pub const TX_CHUNK: usize = 64;
+
+/// Geometry of each socket's TPACKET_V3 RX ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingConfig {
+    /// Bytes per block; a multiple of the page size. Also the largest frame
+    /// received whole. Default 64 KiB.
+    pub block_size: u32,
+    /// Blocks in the ring. Default 64 (4 MiB per socket).
+    pub block_count: u32,
+    /// Nominal frame slot; TPACKET_V3 packs frames of any size into a block,
+    /// this only has to divide the block (multiple of 16). Default 2048.
+    pub frame_size: u32,
+    /// A block holding at least one packet is handed over after this many
+    /// milliseconds even when not full. Default 1 ms.
+    pub block_timeout_ms: u32,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        Self {
+            block_size: 64 * 1024,
+            block_count: 64,
+            frame_size: 2048,
+            block_timeout_ms: 1,
+        }
+    }
+}
+
+/// Why an AF_PACKET port could not be opened. Each names the interface.
+#[derive(Debug, thiserror::Error)]
+pub enum AfPacketError {
+    /// A port of the configuration uses another backend.
+    #[error("port {port:?} uses backend {backend}, but this run drives af_packet ports")]
+    WrongBackend {
+        /// Port name.
+        port: String,
+        /// Its backend.
+        backend: &'static str,
+    },
+    /// `if_nametoindex` found no such interface.
+    #[error("interface {interface:?} does not exist")]
+    NoSuchInterface {
+        /// Interface name.
+        interface: String,
+    },
+    /// EPERM/EACCES on socket creation or setup.
+    #[error("interface {interface:?}: {op} failed: {source}; AF_PACKET needs CAP_NET_RAW (run as root or grant the capability)")]
+    Permission {
+        /// Interface name.
+        interface: String,
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The interface is administratively down.
+    #[error("interface {interface:?} is down (bring it up: ip link set {interface} up)")]
+    Down {
+        /// Interface name.
+        interface: String,
+    },
+    /// The interface is not Ethernet (loopback, tun, ...).
+    #[error("interface {interface:?} is not an Ethernet interface (hardware type {hatype})")]
+    NotEthernet {
+        /// Interface name.
+        interface: String,
+        /// Its `ARPHRD_*` type.
+        hatype: u16,
+    },
+    /// A bad ring geometry or queue count.
+    #[error("interface {interface:?}: {what}")]
+    Config {
+        /// Interface name.
+        interface: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Any other system call failure, naming the call.
+    #[error("interface {interface:?}: {op} failed: {source}")]
+    Os {
+        /// Interface name.
+        interface: String,
+        /// The system call (and option) that failed.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl AfPacketError {
+    fn os(interface: &str, op: &'static str, source: io::Error) -> Self {
+        match source.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => AfPacketError::Permission {
+                interface: interface.to_owned(),
+                op,
+                source,
+            },
+            _ => AfPacketError::Os {
+                interface: interface.to_owned(),
+                op,
+                source,
+            },
+        }
+    }
+}
+
+/// One socket with its RX ring.
+struct Queue {
+    // Field order: the ring is unmapped before the socket closes.
+    ring: RxRing,
+    fd: OwnedFd,
+}
+
+struct Port {
+    interface: String,
+    device_mac: [u8; 6],
+    mac: [u8; 6],
+    queues: Vec<Queue>,
+    /// Next queue `rx_burst` polls (unsplit multi-queue backends).
+    rx_next: usize,
+    /// Truncated frames and malformed ring entries not yet reported.
+    rejected: u64,
+    kernel_packets: u64,
+    kernel_drops: u64,
+    tx_errors: u64,
+    last_tx_error: Option<io::Error>,
+    /// Indices (in the burst) of packets refused one by one.
+    tx_refused: Vec<usize>,
+}
+
+/// Ports on Linux interfaces through AF_PACKET (see the module doc).
+pub struct AfPacketBackend {
+    ports: Vec<Port>,
+    pool: Vec<HeapBuf>,
+}
+
+impl AfPacketBackend {
+    /// Opens every port of `r` with the default [`RingConfig`]; `queues`
+    /// sockets per port (fanout when more than one).
+    pub fn open(r: &Resolved, queues: usize) -> Result<Self, AfPacketError> {
+        Self::open_with(r, queues, RingConfig::default())
+    }
+
+    /// Opens every port of `r` with ring geometry `cfg`.
+    pub fn open_with(r: &Resolved, queues: usize, cfg: RingConfig) -> Result<Self, AfPacketError> {
+        let mut ports = Vec::with_capacity(r.ports.len());
+        for p in &r.ports {
+            let PortBackend::AfPacket { interface } = &p.backend else {
+                return Err(AfPacketError::WrongBackend {
+                    port: p.name.clone(),
+                    backend: p.backend.kind().as_str(),
+                });
+            };
+            let mut port = open_port(interface, queues, cfg)?;
+            if let Some(m) = p.mac {
+                port.mac = m.octets();
+            }
+            ports.push(port);
+        }
+        Ok(Self {
+            ports,
+            pool: Vec::new(),
+        })
+    }
+
+    /// Each port's MAC for [`crate::tables::Tables::build`]: the configured
+    /// one if given, otherwise the interface's (read with `SIOCGIFHWADDR`).
+    /// Always `Some`.
+    pub fn port_macs(&self) -> Vec<Option<[u8; 6]>> {
+        self.ports.iter().map(|p| Some(p.mac)).collect()
+    }
+
+    /// Each port's interface MAC, whatever the configuration says.
+    pub fn device_macs(&self) -> Vec<[u8; 6]> {
+        self.ports.iter().map(|p| p.device_mac).collect()
+    }
+
+    /// Interface name of `port`.
+    pub fn interface(&self, port: PortId) -> Option<&str> {
+        self.ports.get(port as usize).map(|p| p.interface.as_str())
+    }
+
+    /// Sockets (queues) per port.
+    pub fn queue_count(&self) -> usize {
+        self.ports.first().map_or(0, |p| p.queues.len())
+    }
+
+    /// Packets the kernel dropped on `port` since it was opened because an
+    /// RX ring was full: cnfwd never saw them, so they are in no engine
+    /// counter. Summed over the port's queues. Reads (and resets) the
+    /// sockets' `PACKET_STATISTICS`, accumulating here.
+    pub fn kernel_drops(&mut self, port: PortId) -> u64 {
+        self.read_kernel_stats(port);
+        self.ports.get(port as usize).map_or(0, |p| p.kernel_drops)
+    }
+
+    /// Packets the kernel handed to `port`'s sockets since it was opened
+    /// (including the ones it then dropped), from `PACKET_STATISTICS`.
+    pub fn kernel_packets(&mut self, port: PortId) -> u64 {
+        self.read_kernel_stats(port);
+        self.ports
+            .get(port as usize)
+            .map_or(0, |p| p.kernel_packets)
+    }
+
+    fn read_kernel_stats(&mut self, port: PortId) {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            return;
+        };
+        for q in &p.queues {
+            if let Ok(s) = sys::getsockopt::<libc::tpacket_stats_v3>(
+                &q.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+            ) {
+                p.kernel_packets += u64::from(s.tp_packets);
+                p.kernel_drops += u64::from(s.tp_drops);
+            }
+        }
+    }
+
+    /// Packets on `port` the kernel refused one by one on TX (left in `pkts`
+    /// and so counted as `tx_full` by the engine), and the last such error.
+    pub fn tx_errors(&self, port: PortId) -> (u64, Option<&io::Error>) {
+        self.ports
+            .get(port as usize)
+            .map_or((0, None), |p| (p.tx_errors, p.last_tx_error.as_ref()))
+    }
+
+    /// Splits a multi-queue backend into one backend per queue: backend `i`
+    /// holds queue `i` of every port (all ports, same ids). Each goes to one
+    /// worker thread. Counters start at zero in each part.
+    pub fn split(self) -> Vec<AfPacketBackend> {
+        let n = self.queue_count();
+        let mut parts: Vec<AfPacketBackend> = (0..n)
+            .map(|_| AfPacketBackend {
+                ports: Vec::with_capacity(self.ports.len()),
+                pool: Vec::new(),
+            })
+            .collect();
+        for p in self.ports {
+            for (part, q) in parts.iter_mut().zip(p.queues) {
+                part.ports.push(Port {
+                    interface: p.interface.clone(),
+                    device_mac: p.device_mac,
+                    mac: p.mac,
+                    queues: vec![q],
+                    rx_next: 0,
+                    rejected: 0,
+                    kernel_packets: 0,
+                    kernel_drops: 0,
+                    tx_errors: 0,
+                    last_tx_error: None,
+                    tx_refused: Vec::new(),
+                });
+            }
+        }
+        parts
+    }
+}
+
+/// Opens `queues` sockets on `interface`: checks, ring, options, bind, fanout.
+fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, AfPacketError> {
+    let cfg_err = |what: String| AfPacketError::Config {
+        interface: interface.to_owned(),
+        what,
+    };
+    if queues == 0 || queues > 64 {
+        return Err(cfg_err(format!("{queues} queues requested (1..=64)")));
+    }
+    let page = 4096;
+    if cfg.block_size == 0
+        || !cfg.block_size.is_multiple_of(page)
+        || cfg.frame_size < 64
+        || !cfg.frame_size.is_multiple_of(16)
+        || !cfg.block_size.is_multiple_of(cfg.frame_size)
+        || cfg.block_count == 0
+    {
+        return Err(cfg_err(format!(
+            "bad RX ring geometry {cfg:?}: block_size a multiple of {page}, frame_size a multiple of 16 dividing it, at least one block"
+        )));
+    }
+    let os = |op, e| AfPacketError::os(interface, op, e);
+    let ifindex = sys::if_index(interface)
+        .map_err(|e| os("if_nametoindex", e))?
+        .ok_or_else(|| AfPacketError::NoSuchInterface {
+            interface: interface.to_owned(),
+        })?;
+
+    let mut sockets = Vec::with_capacity(queues);
+    let mut fanout_id: Option<u16> = None;
+    let mut device_mac = [0u8; 6];
+    for qi in 0..queues {
+        let fd = sys::packet_socket().map_err(|e| os("socket(AF_PACKET, SOCK_RAW)", e))?;
+        if qi == 0 {
+            let flags = sys::if_flags(&fd, interface).map_err(|e| os("ioctl(SIOCGIFFLAGS)", e))?;
+            if flags & libc::IFF_UP as u32 == 0 {
+                return Err(AfPacketError::Down {
+                    interface: interface.to_owned(),
+                });
+            }
+            let (hatype, mac) =
+                sys::if_hwaddr(&fd, interface).map_err(|e| os("ioctl(SIOCGIFHWADDR)", e))?;
+            if hatype != libc::ARPHRD_ETHER {
+                return Err(AfPacketError::NotEthernet {
+                    interface: interface.to_owned(),
+                    hatype,
+                });
+            }
+            device_mac = mac;
+        }
+        let ring = RxRing::setup(
+            &fd,
+            cfg.block_size,
+            cfg.block_count,
+            cfg.frame_size,
+            cfg.block_timeout_ms,
+        )
+        .map_err(|(op, e)| os(op, e))?;
+        let one: libc::c_int = 1;
+        sys::setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)
+            .map_err(|e| os("setsockopt(PACKET_QDISC_BYPASS)", e))?;
+        // Best effort (Linux >= 4.20): `rx_burst` also skips PACKET_OUTGOING.
+        match sys::setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOPROTOOPT) => {
+                return Err(os("setsockopt(PACKET_IGNORE_OUTGOING)", e))
+            }
+            _ => {}
+        }
+        // A packet-socket membership: promiscuous while this socket lives.
+        let mreq = libc::packet_mreq {
+            mr_ifindex: ifindex as i32,
+            mr_type: libc::PACKET_MR_PROMISC as u16,
+            mr_alen: 0,
+            mr_address: [0; 8],
+        };
+        sys::setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
+            .map_err(|e| os("setsockopt(PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC)", e))?;
+        sys::bind(&fd, ifindex).map_err(|e| os("bind", e))?;
+        if queues > 1 {
+            // The first socket asks the kernel for an unused group id; the
+            // others join that group (ids are per network namespace, so a
+            // fixed id could collide with another process).
+            let (id, flags) = match fanout_id {
+                None => (0u32, libc::PACKET_FANOUT_FLAG_UNIQUEID),
+                Some(id) => (u32::from(id), 0),
+            };
+            let arg: libc::c_int = (id | ((libc::PACKET_FANOUT_HASH | flags) << 16)) as libc::c_int;
+            sys::setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)
+                .map_err(|e| os("setsockopt(PACKET_FANOUT, PACKET_FANOUT_HASH)", e))?;
+            if fanout_id.is_none() {
+                let got: libc::c_int = sys::getsockopt(&fd, libc::SOL_PACKET, libc::PACKET_FANOUT)
+                    .map_err(|e| os("getsockopt(PACKET_FANOUT)", e))?;
+                fanout_id = Some((got & 0xffff) as u16);
+            }
+        }
+        sockets.push(Queue { ring, fd });
+    }
+    Ok(Port {
+        interface: interface.to_owned(),
+        device_mac,
+        mac: device_mac,
+        queues: sockets,
+        rx_next: 0,
+        rejected: 0,
+        kernel_packets: 0,
+        kernel_drops: 0,
+        tx_errors: 0,
+        last_tx_error: None,
+        tx_refused: Vec::new(),
+    })
+}
+
+/// Copies `frame` into a pooled buffer, putting back the VLAN tag the
+/// kernel stripped (`tag` = TPID, TCI).
+fn fill(pool: &mut Vec<HeapBuf>, frame: &[u8], tag: Option<(u16, u16)>) -> HeapBuf {
+    let mut buf = match pool.pop() {
+        Some(mut b) => {
+            b.set_frame(frame);
+            b
+        }
+        None => HeapBuf::from_frame(frame),
+    };
+    if let Some((tpid, tci)) = tag {
+        if frame.len() >= 12 && buf.prepend(4) {
+            let d = buf.data_mut();
+            d.copy_within(4..16, 0);
+            d[12..14].copy_from_slice(&tpid.to_be_bytes());
+            d[14..16].copy_from_slice(&tci.to_be_bytes());
+        }
+    }
+    buf
+}
+
+/// What to do after a `sendmmsg` error on the first packet of a chunk.
+enum TxFailure {
+    /// The device or socket is out of room (or down): stop, keep the rest.
+    Backpressure,
+    /// Try the same call again.
+    Retry,
+    /// This packet alone is refused: set it aside, continue with the next.
+    Refused,
+}
+
+fn classify_tx_error(e: &io::Error) -> TxFailure {
+    match e.raw_os_error() {
+        Some(libc::EINTR) => TxFailure::Retry,
+        Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::ENETDOWN) | Some(libc::ENXIO)
+        | Some(libc::ENOMEM) => TxFailure::Backpressure,
+        _ => TxFailure::Refused,
+    }
+}
+
+/// Sends the first [`TX_CHUNK`] (at most) of `pkts` with one `sendmmsg`;
+/// returns how many the kernel took.
+fn send_chunk(fd: &OwnedFd, pkts: &[HeapBuf]) -> io::Result<usize> {
+    let n = pkts.len().min(TX_CHUNK);
+    // SAFETY: `iovec` and `mmsghdr` are plain data; all-zero is valid (null
+    // pointers, zero lengths) and every field used is set below.
+    let mut iov: [libc::iovec; TX_CHUNK] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; TX_CHUNK] = unsafe { std::mem::zeroed() };
+    for (i, b) in pkts[..n].iter().enumerate() {
+        let d = b.data();
+        iov[i].iov_base = d.as_ptr() as *mut libc::c_void;
+        iov[i].iov_len = d.len();
+        msgs[i].msg_hdr.msg_iov = &mut iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `msgs[..n]` are valid headers whose iovecs point into `pkts`,
+    // which is borrowed (and so neither freed nor moved) for the whole call;
+    // the kernel only reads the packet bytes and writes `msg_len`. No
+    // destination address: the socket is bound to its interface.
+    let sent = sys::cvt(unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    })?;
+    Ok(sent as usize)
+}
+
+impl Backend for AfPacketBackend {
+    type Buf = HeapBuf;
+
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn rx_burst(
+        &mut self,
+        port: PortId,
+        out: &mut Vec<HeapBuf>,
+        max: usize,
+    ) -> Result<usize, IoError> {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            return Ok(0);
+        };
+        let nq = p.queues.len();
+        let mut got = 0;
+        for _ in 0..nq {
+            let q = &mut p.queues[p.rx_next];
+            p.rx_next = (p.rx_next + 1) % nq;
+            while got < max {
+                let Some(pkt) = q.ring.next_packet() else {
+                    break;
+                };
+                if pkt.pkttype == libc::PACKET_OUTGOING {
+                    continue;
+                }
+                if pkt.data.len() < pkt.wire_len as usize {
+                    p.rejected += 1;
+                    continue;
+                }
+                let tag = (pkt.status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
+                    let tpid = if pkt.status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                        pkt.vlan_tpid
+                    } else {
+                        0x8100
+                    };
+                    (tpid, pkt.vlan_tci)
+                });
+                let ts = pkt.timestamp_ns;
+                let mut buf = fill(&mut self.pool, pkt.data, tag);
+                buf.timestamp_ns = ts;
+                out.push(buf);
+                got += 1;
+            }
+            q.ring.release_if_done();
+            p.rejected += std::mem::take(&mut q.ring.malformed);
+            if got >= max {
+                break;
+            }
+        }
+        Ok(got)
+    }
+
+    fn tx_burst(&mut self, port: PortId, pkts: &mut Vec<HeapBuf>) -> Result<usize, IoError> {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            return Ok(0);
+        };
+        let Some(q) = p.queues.first() else {
+            return Ok(0);
+        };
+        p.tx_refused.clear();
+        let mut i = 0;
+        while i < pkts.len() {
+            match send_chunk(&q.fd, &pkts[i..]) {
+                Ok(n) => i += n,
+                Err(e) => match classify_tx_error(&e) {
+                    TxFailure::Retry => continue,
+                    TxFailure::Backpressure => {
+                        if e.raw_os_error() != Some(libc::EAGAIN)
+                            && e.raw_os_error() != Some(libc::ENOBUFS)
+                        {
+                            p.last_tx_error = Some(e);
+                        }
+                        break;
+                    }
+                    TxFailure::Refused => {
+                        p.tx_refused.push(i);
+                        p.tx_errors += 1;
+                        p.last_tx_error = Some(e);
+                        i += 1;
+                    }
+                },
+            }
+        }
+        let taken = i - p.tx_refused.len();
+        if p.tx_refused.is_empty() {
+            for b in pkts.drain(..i) {
+                if self.pool.len() < POOL_MAX {
+                    self.pool.push(b);
+                }
+            }
+        } else {
+            // Rare: keep the refused packets, in order, ahead of the unsent rest.
+            let rest = pkts.split_off(i);
+            let mut refused = p.tx_refused.iter().peekable();
+            for (k, b) in std::mem::take(pkts).into_iter().enumerate() {
+                if refused.peek() == Some(&&k) {
+                    refused.next();
+                    pkts.push(b);
+                } else if self.pool.len() < POOL_MAX {
+                    self.pool.push(b);
+                }
+            }
+            pkts.extend(rest);
+        }
+        Ok(taken)
+    }
+
+    fn rx_finished(&self, _port: PortId) -> bool {
+        false
+    }
+
+    fn rx_rejected(&mut self, port: PortId) -> u64 {
+        self.ports
+            .get_mut(port as usize)
+            .map_or(0, |p| std::mem::take(&mut p.rejected))
+    }
+
+    fn recycle(&mut self, buf: HeapBuf) {
+        if self.pool.len() < POOL_MAX {
+            self.pool.push(buf);
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_is_rebuilt_after_the_macs() {
+        let frame: Vec<u8> = (0u8..20).collect();
+        let mut pool = Vec::new();
+        let b = fill(&mut pool, &frame, Some((0x8100, 0xa064)));
+        let mut want = frame[..12].to_vec();
+        want.extend_from_slice(&[0x81, 0x00, 0xa0, 0x64]);
+        want.extend_from_slice(&frame[12..]);
+        assert_eq!(b.data(), &want[..]);
+        // A reused buffer gives the same bytes.
+        pool.push(b);
+        let b = fill(&mut pool, &frame, Some((0x88a8, 0x0001)));
+        assert_eq!(&b.data()[12..16], &[0x88, 0xa8, 0x00, 0x01]);
+        assert_eq!(&b.data()[16..], &frame[12..]);
+        let b = fill(&mut pool, &frame, None);
+        assert_eq!(b.data(), &frame[..]);
+    }
+
+    #[test]
+    fn missing_interface_is_named() {
+        let e = open_port("cnfwd-nope0", 1, RingConfig::default())
+            .err()
+            .expect("no such interface");
+        assert_eq!(e.to_string(), "interface \"cnfwd-nope0\" does not exist");
+    }
+
+    #[test]
+    fn permission_error_names_the_capability() {
+        // Only meaningful without CAP_NET_RAW (as root this opens `lo`,
+        // which is then refused as not Ethernet).
+        match open_port("lo", 1, RingConfig::default()) {
+            Err(e @ AfPacketError::Permission { .. }) => {
+                assert!(e.to_string().contains("needs CAP_NET_RAW"), "{e}")
+            }
+            Err(AfPacketError::NotEthernet { .. }) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("lo is not Ethernet"),
+        }
+    }
+
+    #[test]
+    fn bad_geometry_is_refused() {
+        let cfg = RingConfig {
+            block_size: 1000,
+            ..RingConfig::default()
+        };
+        assert!(matches!(
+            open_port("lo", 1, cfg),
+            Err(AfPacketError::Config { .. })
+        ));
+    }
+}
