@@ -663,7 +663,7 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
     )
     .unwrap();
     let stats = dir.join("stats.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+    let child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
         .args(["run", "--stats-interval", "0.2", "--config"])
         .arg(&cfg)
         .arg("--stats-json")
