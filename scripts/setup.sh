@@ -16,7 +16,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "setup: cargo not found. cnfwd needs Rust 1.80 or newer (Debian 12's packaged rustc is too old);" >&2
+    echo "setup: cargo not found. cnfwd needs Rust 1.87 or newer (Debian 12's packaged rustc is too old);" >&2
     echo "       install it with rustup (https://rustup.rs) and run this again." >&2
     exit 1
 fi
