@@ -17,10 +17,12 @@
 //!   whose headroom lets the pipeline push a tag without copying.
 //!
 //! Backends: [`pcap`] (capture replay, deterministic), [`memory`] (tests and
-//! benchmarks), [`afpacket`] (Linux interfaces, TPACKET_V3). DPDK arrives
-//! with its issue.
+//! benchmarks), [`afpacket`] (Linux interfaces, TPACKET_V3), and `dpdk`
+//! (with the `dpdk` feature: SR-IOV VFs and vdevs through DPDK).
 
 pub mod afpacket;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod memory;
 pub mod pcap;
 

@@ -1,0 +1,516 @@
+//! The DPDK backend: ports are DPDK ethdevs (SR-IOV VFs bound to vfio-pci,
+//! or virtual devices such as `net_pcap`, `net_ring`, `net_af_packet`),
+//! driven by poll-mode bursts. Built only with the `dpdk` feature.
+//!
+//! - [`Eal`]: `rte_eal_init`, once per process (a second call is an error,
+//!   never UB); dropping it (or [`Eal::cleanup`]) runs `rte_eal_cleanup`.
+//!   Backends and mbufs borrow it, so they cannot outlive it.
+//! - Devices: a port's `device` is looked up by its name (the part before the
+//!   first `,`) among the ethdevs EAL already knows (PCI devices EAL probed
+//!   at init, e.g. with `-a 0000:3b:02.0`, or `--vdev=` arguments). A device
+//!   EAL does not know is probed with `rte_dev_probe(device)` (the full
+//!   string, devargs included, so `net_pcap0,rx_pcap=a.pcap` works without
+//!   `--vdev`) and removed again (`rte_eal_hotplug_remove`) when the backend
+//!   is dropped. PCI addresses must be given in full form (`0000:3b:02.0`).
+//! - Pools: one pktmbuf pool per NUMA socket of the ports
+//!   (`rte_eth_dev_socket_id`; `SOCKET_ID_ANY` maps to the caller's
+//!   socket), of `ports × queues × (RX ring + TX ring + burst)` mbufs plus
+//!   the per-lcore caches plus [`POOL_SLACK`] for packets held by the
+//!   pipeline. The data room fits the largest configured MTU plus two VLAN
+//!   tags in one segment, so RX never needs scatter.
+//! - Ports: `queues` RX and TX queues (RSS on IPv4/IPv6 and TCP/UDP when
+//!   `queues > 1`, masked by what the device supports), the configured MTU
+//!   (a device that refuses it, e.g. some vdevs, is logged and kept at its
+//!   default), promiscuous mode (logged when refused), started; link status
+//!   logged. Stopped and closed when the backend is dropped.
+//! - RX: one `rte_eth_rx_burst` per call; each mbuf is wrapped in an
+//!   [`Mbuf`] without copying. With several queues an unsplit backend polls
+//!   them in turn. Multi-segment mbufs (never produced with the sizing
+//!   above, but a device could) are freed and reported through
+//!   [`Backend::rx_rejected`], so the engine counts them as received and
+//!   dropped (`rx_unconvertible`).
+//! - TX: `rte_eth_tx_burst` on queue 0 in chunks of [`MAX_BURST`]; the
+//!   packets the device did not take stay in `pkts` in order (the engine
+//!   frees them and counts `tx_full`). Nothing leaks on any path.
+//! - Ports are live: `rx_finished` is always false; `flush` does nothing.
+#![allow(unsafe_code)]
+
+mod eal;
+mod mbuf;
+
+use std::ffi::CString;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cnfwd_config::{PortBackend, PortId, Resolved};
+use dpdk_sys as sys;
+use sys::{rte_mbuf, rte_mempool};
+
+use crate::io::{Backend, IoError};
+use crate::pipeline::MAX_BURST;
+
+pub use eal::{DpdkError, Eal};
+pub use mbuf::Mbuf;
+
+/// RX descriptors per queue asked for (the device may adjust it).
+pub const RX_RING: u16 = 1024;
+/// TX descriptors per queue asked for (the device may adjust it).
+pub const TX_RING: u16 = 1024;
+/// Per-lcore mempool cache.
+pub const POOL_CACHE: u32 = 256;
+/// Extra mbufs per pool for packets held by the pipeline, TX queues and
+/// flood copies.
+pub const POOL_SLACK: u32 = 4096;
+
+/// `RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP` (bindgen cannot
+/// evaluate `RTE_BIT64`, so it is rebuilt from the flow type numbers).
+const RSS_HF: u64 = (1 << sys::RTE_ETH_FLOW_IPV4)
+    | (1 << sys::RTE_ETH_FLOW_FRAG_IPV4)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV4_OTHER)
+    | (1 << sys::RTE_ETH_FLOW_IPV6)
+    | (1 << sys::RTE_ETH_FLOW_FRAG_IPV6)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV6_OTHER)
+    | (1 << sys::RTE_ETH_FLOW_IPV6_EX)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV4_TCP)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV6_TCP)
+    | (1 << sys::RTE_ETH_FLOW_IPV6_TCP_EX)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV4_UDP)
+    | (1 << sys::RTE_ETH_FLOW_NONFRAG_IPV6_UDP)
+    | (1 << sys::RTE_ETH_FLOW_IPV6_UDP_EX);
+
+/// Makes pool names unique within the process (a dropped backend whose pool
+/// still had mbufs out keeps that pool, and its name).
+static POOL_SEQ: AtomicU32 = AtomicU32::new(0);
+
+struct DpdkPort {
+    name: String,
+    port_id: u16,
+    /// Device name to hot-unplug on drop, when this backend probed it.
+    probed: Option<CString>,
+    pool: *mut rte_mempool,
+    queues: u16,
+    next_rxq: u16,
+    configured: bool,
+    started: bool,
+    rejected: u64,
+}
+
+/// Ports driven by DPDK poll-mode drivers (see the module doc).
+pub struct DpdkBackend<'e> {
+    ports: Vec<DpdkPort>,
+    pools: Vec<*mut rte_mempool>,
+    _eal: PhantomData<&'e Eal>,
+}
+
+// SAFETY: the raw pointers are DPDK ports' mempools, usable from any thread;
+// the backend is driven by one thread at a time (the `Backend` contract,
+// enforced by `&mut self`), and DPDK queues are not tied to a thread, only
+// to one user at a time.
+unsafe impl Send for DpdkBackend<'_> {}
+
+fn port_err(p: &str, port_id: u16, op: &'static str, code: i32) -> DpdkError {
+    DpdkError::Port {
+        port: p.to_owned(),
+        port_id,
+        op,
+        code,
+        msg: eal::strerror(code),
+    }
+}
+
+/// Finds (or probes) the ethdev of `device`; returns its port id and, when
+/// this call probed it, its device name for hot-unplug.
+fn find_port(port: &str, device: &str) -> Result<(u16, Option<CString>), DpdkError> {
+    let no_dev = |msg: String| DpdkError::NoDevice {
+        port: port.to_owned(),
+        device: device.to_owned(),
+        msg,
+    };
+    let dev_name = device.split(',').next().unwrap_or(device).trim();
+    let cname = CString::new(dev_name).map_err(|_| no_dev("NUL byte in name".into()))?;
+    let mut id = 0u16;
+    // SAFETY: EAL is initialised (an `Eal` exists); `cname` is a valid C
+    // string and `id` a valid out-pointer.
+    if unsafe { sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) } == 0 {
+        return Ok((id, None));
+    }
+    let cdev = CString::new(device).map_err(|_| no_dev("NUL byte in device".into()))?;
+    // SAFETY: EAL is initialised; `cdev` is a valid C string.
+    let ret = unsafe { sys::rte_dev_probe(cdev.as_ptr()) };
+    if ret < 0 {
+        return Err(no_dev(format!("rte_dev_probe: {}", eal::strerror(ret))));
+    }
+    // SAFETY: as above.
+    if unsafe { sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) } == 0 {
+        return Ok((id, Some(cname)));
+    }
+    Err(no_dev(format!(
+        "probed, but no ethdev is named {dev_name:?}"
+    )))
+}
+
+/// The NUMA socket of DPDK port `id` (`SOCKET_ID_ANY` -> the caller's).
+fn port_socket(id: u16) -> i32 {
+    // SAFETY: EAL is initialised; any port id is accepted.
+    let s = unsafe { sys::rte_eth_dev_socket_id(id) };
+    if s < 0 {
+        // SAFETY: EAL is initialised.
+        unsafe { sys::rte_socket_id() as i32 }
+    } else {
+        s
+    }
+}
+
+impl<'e> DpdkBackend<'e> {
+    /// Opens every port of `r` (all must be `backend = "dpdk"`) with
+    /// `queues` RX/TX queue pairs each (at least 1).
+    pub fn open(r: &Resolved, _eal: &'e Eal, queues: u16) -> Result<Self, DpdkError> {
+        let queues = queues.max(1);
+        let mut b = DpdkBackend {
+            ports: Vec::with_capacity(r.ports.len()),
+            pools: Vec::new(),
+            _eal: PhantomData,
+        };
+        // Devices first: their sockets size the pools.
+        let mut found = Vec::with_capacity(r.ports.len());
+        for p in &r.ports {
+            let PortBackend::Dpdk { device } = &p.backend else {
+                return Err(DpdkError::WrongBackend {
+                    port: p.name.clone(),
+                    backend: p.backend.kind().as_str(),
+                });
+            };
+            let (id, probed) = find_port(&p.name, device)?;
+            // Registered at once so that Drop unplugs it on a later failure.
+            b.ports.push(DpdkPort {
+                name: p.name.clone(),
+                port_id: id,
+                probed,
+                pool: ptr::null_mut(),
+                queues,
+                next_rxq: 0,
+                configured: false,
+                started: false,
+                rejected: 0,
+            });
+            found.push((port_socket(id), p.mtu));
+        }
+
+        // One pool per socket.
+        let mut sockets: Vec<i32> = found.iter().map(|f| f.0).collect();
+        sockets.sort_unstable();
+        sockets.dedup();
+        // SAFETY: EAL is initialised.
+        let lcores = unsafe { sys::rte_lcore_count() };
+        let mut socket_pool = Vec::with_capacity(sockets.len());
+        for &s in &sockets {
+            let on_socket: Vec<u32> = found.iter().filter(|f| f.0 == s).map(|f| f.1).collect();
+            let per_queue = u32::from(RX_RING) + u32::from(TX_RING) + MAX_BURST as u32;
+            let mbufs = on_socket.len() as u32 * u32::from(queues) * per_queue
+                + POOL_CACHE * (lcores + 1)
+                + POOL_SLACK;
+            let max_mtu = on_socket.iter().copied().max().unwrap_or(1500);
+            // Ethernet header, two VLAN tags, CRC; rounded to a cache line.
+            let frame = (max_mtu as usize + 14 + 8 + 4).next_multiple_of(64);
+            let room = frame.max(sys::RTE_MBUF_DEFAULT_DATAROOM as usize)
+                + sys::RTE_PKTMBUF_HEADROOM as usize;
+            let room = u16::try_from(room).unwrap_or(u16::MAX);
+            let name = format!("cnfwd{}-s{}", POOL_SEQ.fetch_add(1, Ordering::Relaxed), s);
+            let cname = CString::new(name.clone()).expect("no NUL");
+            // SAFETY: EAL is initialised; `cname` is a valid C string.
+            let mp = unsafe {
+                sys::rte_pktmbuf_pool_create(cname.as_ptr(), mbufs, POOL_CACHE, 0, room, s)
+            };
+            if mp.is_null() {
+                let e = eal::errno();
+                return Err(DpdkError::Pool {
+                    name,
+                    mbufs,
+                    socket: s,
+                    msg: eal::strerror(e),
+                });
+            }
+            b.pools.push(mp);
+            socket_pool.push((s, mp));
+        }
+
+        for (i, (socket, mtu)) in found.into_iter().enumerate() {
+            let pool = socket_pool
+                .iter()
+                .find(|sp| sp.0 == socket)
+                .map(|sp| sp.1)
+                .expect("a pool per socket");
+            b.ports[i].pool = pool;
+            configure_port(&mut b.ports[i], socket, mtu)?;
+        }
+        Ok(b)
+    }
+
+    /// Each port's MAC address as the device reports it, for
+    /// `Tables::build` (`None` when the device cannot say).
+    pub fn port_macs(&self) -> Vec<Option<[u8; 6]>> {
+        self.ports
+            .iter()
+            .map(|p| {
+                // SAFETY: all-zero is a valid `rte_ether_addr`.
+                let mut a: sys::rte_ether_addr = unsafe { std::mem::zeroed() };
+                // SAFETY: the port exists; `a` is a valid out-pointer.
+                let ret = unsafe { sys::rte_eth_macaddr_get(p.port_id, &mut a) };
+                (ret == 0).then_some(a.addr_bytes)
+            })
+            .collect()
+    }
+
+    /// The DPDK port id of `port`.
+    pub fn dpdk_port_id(&self, port: PortId) -> Option<u16> {
+        self.ports.get(port as usize).map(|p| p.port_id)
+    }
+
+    /// Mbufs currently allocated from `port`'s pool (shared by the ports of
+    /// its NUMA socket), including those the device holds in its rings.
+    pub fn pool_in_use(&self, port: PortId) -> Option<u32> {
+        let p = self.ports.get(port as usize)?;
+        // SAFETY: the pool lives as long as the backend.
+        Some(unsafe { sys::rte_mempool_in_use_count(p.pool) })
+    }
+
+    /// A new mbuf from `port`'s pool holding a copy of `frame` (tests,
+    /// generated traffic); `None` when the pool is empty or the frame too
+    /// large.
+    pub fn alloc_frame(&self, port: PortId, frame: &[u8]) -> Option<Mbuf<'e>> {
+        let p = self.ports.get(port as usize)?;
+        // SAFETY: the pool is a live pktmbuf pool.
+        let m = NonNull::new(unsafe { sys::cnfwd_pktmbuf_alloc(p.pool) })?;
+        // SAFETY: a fresh, reset single-segment mbuf with refcnt 1, ours; its
+        // pool lives until the backend drops, and is leaked rather than freed
+        // while mbufs are out (see Drop).
+        let mut b = unsafe { Mbuf::from_raw(m) };
+        b.set_frame(frame).then_some(b)
+    }
+}
+
+fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkError> {
+    let id = p.port_id;
+    let q = p.queues;
+    // SAFETY: all-zero is a valid `rte_eth_dev_info` to be filled.
+    let mut info: sys::rte_eth_dev_info = unsafe { std::mem::zeroed() };
+    // SAFETY: the port exists; `info` is a valid out-pointer.
+    let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
+    if ret != 0 {
+        return Err(port_err(&p.name, id, "rte_eth_dev_info_get", ret));
+    }
+    // SAFETY: all-zero is the documented default `rte_eth_conf`.
+    let mut conf: sys::rte_eth_conf = unsafe { std::mem::zeroed() };
+    if q > 1 {
+        conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = RSS_HF & info.flow_type_rss_offloads;
+    }
+    // SAFETY: the port exists and is stopped; `conf` outlives the call.
+    let ret = unsafe { sys::rte_eth_dev_configure(id, q, q, &conf) };
+    if ret != 0 {
+        return Err(port_err(&p.name, id, "rte_eth_dev_configure", ret));
+    }
+    p.configured = true;
+    let (mut nb_rx, mut nb_tx) = (RX_RING, TX_RING);
+    // SAFETY: the port is configured; both are valid in/out pointers.
+    let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rx, &mut nb_tx) };
+    if ret != 0 {
+        return Err(port_err(
+            &p.name,
+            id,
+            "rte_eth_dev_adjust_nb_rx_tx_desc",
+            ret,
+        ));
+    }
+    let sock = u32::try_from(socket).unwrap_or(0);
+    for qi in 0..q {
+        // SAFETY: configured with `q` RX queues; null rxconf = defaults; the
+        // pool is a live pktmbuf pool that outlives the port.
+        let ret = unsafe { sys::rte_eth_rx_queue_setup(id, qi, nb_rx, sock, ptr::null(), p.pool) };
+        if ret != 0 {
+            return Err(port_err(&p.name, id, "rte_eth_rx_queue_setup", ret));
+        }
+        // SAFETY: configured with `q` TX queues; null txconf = defaults.
+        let ret = unsafe { sys::rte_eth_tx_queue_setup(id, qi, nb_tx, sock, ptr::null()) };
+        if ret != 0 {
+            return Err(port_err(&p.name, id, "rte_eth_tx_queue_setup", ret));
+        }
+    }
+    let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
+    // SAFETY: the port is configured.
+    let ret = unsafe { sys::rte_eth_dev_set_mtu(id, mtu16) };
+    if ret != 0 {
+        eprintln!(
+            "cnfwd: port {:?} (DPDK port {id}): MTU {mtu} not set ({}); keeping the device's",
+            p.name,
+            eal::strerror(ret)
+        );
+    }
+    // SAFETY: the port is configured.
+    let ret = unsafe { sys::rte_eth_promiscuous_enable(id) };
+    if ret != 0 {
+        eprintln!(
+            "cnfwd: port {:?} (DPDK port {id}): promiscuous mode refused ({})",
+            p.name,
+            eal::strerror(ret)
+        );
+    }
+    // SAFETY: the port is configured and its queues set up.
+    let ret = unsafe { sys::rte_eth_dev_start(id) };
+    if ret != 0 {
+        return Err(port_err(&p.name, id, "rte_eth_dev_start", ret));
+    }
+    p.started = true;
+    // SAFETY: all-zero is a valid `rte_eth_link`.
+    let mut link: sys::rte_eth_link = unsafe { std::mem::zeroed() };
+    // SAFETY: the port is started; `link` is a valid out-pointer.
+    if unsafe { sys::rte_eth_link_get_nowait(id, &mut link) } == 0 {
+        eprintln!(
+            "cnfwd: port {:?} (DPDK port {id}) started: link {} {} Mb/s, {} queue pair(s)",
+            p.name,
+            if link.link_status() != 0 {
+                "up"
+            } else {
+                "down"
+            },
+            link.link_speed,
+            q
+        );
+    }
+    Ok(())
+}
+
+impl<'e> Backend for DpdkBackend<'e> {
+    type Buf = Mbuf<'e>;
+
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn rx_burst(
+        &mut self,
+        port: PortId,
+        out: &mut Vec<Mbuf<'e>>,
+        max: usize,
+    ) -> Result<usize, IoError> {
+        let Some(p) = self.ports.get_mut(port as usize) else {
+            return Ok(0);
+        };
+        let want = max.min(MAX_BURST);
+        if want == 0 {
+            return Ok(0);
+        }
+        let q = p.next_rxq;
+        p.next_rxq = if q + 1 >= p.queues { 0 } else { q + 1 };
+        let mut raw = [ptr::null_mut::<rte_mbuf>(); MAX_BURST];
+        // SAFETY: the port is started with queue `q` set up; `raw` has room
+        // for `want` pointers; `&mut self` makes us the queue's only user.
+        let n = usize::from(unsafe {
+            sys::cnfwd_eth_rx_burst(p.port_id, q, raw.as_mut_ptr(), want as u16)
+        });
+        out.reserve(n);
+        let mut got = 0;
+        for &m in &raw[..n] {
+            let Some(nm) = NonNull::new(m) else { continue };
+            // SAFETY: the driver handed us `m`, a valid mbuf we now own.
+            if unsafe { (*m).nb_segs } != 1 {
+                // SAFETY: ours, freed with all its segments, never used again.
+                unsafe { sys::cnfwd_pktmbuf_free(m) };
+                p.rejected += 1;
+                continue;
+            }
+            // SAFETY: a received single-segment mbuf, refcnt 1, ours; its pool
+            // outlives the Mbuf (pools are never freed while mbufs are out).
+            out.push(unsafe { Mbuf::from_raw(nm) });
+            got += 1;
+        }
+        Ok(got)
+    }
+
+    fn tx_burst(&mut self, port: PortId, pkts: &mut Vec<Mbuf<'e>>) -> Result<usize, IoError> {
+        let Some(p) = self.ports.get(port as usize) else {
+            return Ok(0);
+        };
+        let mut taken = 0;
+        let mut raw = [ptr::null_mut::<rte_mbuf>(); MAX_BURST];
+        while taken < pkts.len() {
+            let chunk = (pkts.len() - taken).min(MAX_BURST);
+            for (r, b) in raw.iter_mut().zip(&pkts[taken..taken + chunk]) {
+                *r = b.as_ptr();
+            }
+            // SAFETY: the port is started with TX queue 0; `raw` holds
+            // `chunk` valid mbufs owned by `pkts`; `&mut self` makes us the
+            // queue's only user. The driver owns the first `sent` afterwards:
+            // they are forgotten below, before anything else can run.
+            let sent = usize::from(unsafe {
+                sys::cnfwd_eth_tx_burst(p.port_id, 0, raw.as_mut_ptr(), chunk as u16)
+            });
+            taken += sent.min(chunk);
+            if sent < chunk {
+                break;
+            }
+        }
+        // Ownership of the first `taken` passed to the driver.
+        for b in pkts.drain(..taken) {
+            let _ = b.into_raw();
+        }
+        Ok(taken)
+    }
+
+    fn rx_finished(&self, _port: PortId) -> bool {
+        false
+    }
+
+    fn rx_rejected(&mut self, port: PortId) -> u64 {
+        self.ports
+            .get_mut(port as usize)
+            .map_or(0, |p| std::mem::take(&mut p.rejected))
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+impl Drop for DpdkBackend<'_> {
+    fn drop(&mut self) {
+        for p in &mut self.ports {
+            if p.started {
+                // SAFETY: the port is started; nothing else uses it.
+                let ret = unsafe { sys::rte_eth_dev_stop(p.port_id) };
+                if ret != 0 {
+                    eprintln!("cnfwd: port {:?}: stop: {}", p.name, eal::strerror(ret));
+                }
+            }
+            if p.configured {
+                // SAFETY: the port is stopped; closing frees its ring mbufs.
+                let ret = unsafe { sys::rte_eth_dev_close(p.port_id) };
+                if ret != 0 {
+                    eprintln!("cnfwd: port {:?}: close: {}", p.name, eal::strerror(ret));
+                }
+            }
+            if let Some(dev) = &p.probed {
+                // SAFETY: the ethdev is closed; `dev` names the vdev we
+                // probed; the bus name is a valid C string.
+                let ret = unsafe { sys::rte_eal_hotplug_remove(c"vdev".as_ptr(), dev.as_ptr()) };
+                if ret != 0 {
+                    // PCI devices probed by us stay probed (harmless).
+                    let _ = ret;
+                }
+            }
+        }
+        for &mp in &self.pools {
+            // SAFETY: the pool is live; the ports using it are closed.
+            let in_use = unsafe { sys::rte_mempool_in_use_count(mp) };
+            if in_use == 0 {
+                // SAFETY: no mbuf of the pool is in use and no port uses it.
+                unsafe { sys::rte_mempool_free(mp) };
+            } else {
+                // Mbufs outlive the backend (they may, up to the EAL): keep
+                // the pool so freeing them stays valid.
+                eprintln!("cnfwd: mbuf pool kept: {in_use} mbufs still in use");
+            }
+        }
+    }
+}
