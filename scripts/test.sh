@@ -34,9 +34,10 @@ cargo clippy -p dataplane --features dpdk --all-targets -- -D warnings
 # run, their counts include these, and the script's status reflects both.
 dpdk_status=0
 cargo test -p dpdk-sys --features bindings 2>&1 | tee "$tmp/test.log" || dpdk_status=$?
-# The DPDK backend over vdevs: a 1,000,000-packet net_ring leak test and every
-# pcap-tests case through net_pcap, compared with the expected captures.
-cargo test -p dataplane --features dpdk --test dpdk 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+# The DPDK backend over vdevs: a 1,000,000-packet net_ring leak test, every
+# pcap-tests case through net_pcap compared with the expected captures, and
+# `cnfwd run` on DPDK ports stopping on --duration and SIGINT.
+cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
 
 echo "== tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee -a "$tmp/test.log"

@@ -19,6 +19,9 @@ pub struct Config {
     /// Engine settings (burst size).
     #[serde(default)]
     pub engine: Engine,
+    /// DPDK settings, for `backend = "dpdk"` ports.
+    #[serde(default)]
+    pub dpdk: Dpdk,
     /// Packet I/O endpoints.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -58,6 +61,18 @@ impl Default for Engine {
 
 fn default_burst_size() -> u32 {
     32
+}
+
+/// `[dpdk]`: how DPDK's EAL is started.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dpdk {
+    /// EAL arguments, as for any DPDK application (e.g. `["-l", "2-3",
+    /// "--no-huge", "-m", "1024", "--no-shconf", "--no-pci"]`). Ports name
+    /// their devices themselves: a vdev string is probed at start, a PCI
+    /// address must be one EAL probed.
+    #[serde(default)]
+    pub eal_args: Vec<String>,
 }
 
 /// Which I/O backend drives a port.

@@ -689,6 +689,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             networks,
             vrfs,
             csn,
+            dpdk_eal_args: config.dpdk.eal_args.clone(),
         })
     } else {
         Err(errs.0)

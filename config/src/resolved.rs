@@ -30,6 +30,8 @@ pub struct Resolved {
     pub vrfs: Vec<ResolvedVrf>,
     /// The CSN and its allowlist, if configured.
     pub csn: Option<ResolvedCsn>,
+    /// EAL arguments for DPDK ports (`[dpdk] eal_args`).
+    pub dpdk_eal_args: Vec<String>,
 }
 
 /// Backend-specific settings of a port.

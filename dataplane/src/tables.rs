@@ -140,16 +140,15 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Builds the snapshot. `port_macs` overrides the configured MAC per port
-    /// (backends that read it from the device); `None` entries use the config.
-    pub fn build(r: &Resolved, port_macs: &[Option<[u8; 6]>]) -> Result<Self, TablesError> {
+    /// Builds the snapshot. A port's MAC is the configured `mac`, else its
+    /// entry in `device_macs` (what the backend read from the device).
+    pub fn build(r: &Resolved, device_macs: &[Option<[u8; 6]>]) -> Result<Self, TablesError> {
         let mut ports = Vec::with_capacity(r.ports.len());
         for (i, p) in r.ports.iter().enumerate() {
-            let mac = port_macs
-                .get(i)
-                .copied()
-                .flatten()
-                .or(p.mac.map(|m| m.octets()))
+            let mac = p
+                .mac
+                .map(|m| m.octets())
+                .or(device_macs.get(i).copied().flatten())
                 .ok_or_else(|| TablesError::NoMac {
                     port: p.name.clone(),
                 })?;

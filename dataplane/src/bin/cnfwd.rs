@@ -143,18 +143,25 @@ fn run(
         .unwrap_or_else(|| PathBuf::from("."));
     let started = Instant::now();
     let report = match resolved.ports.first().map(|p| p.backend.kind()) {
-        None | Some(BackendKind::Pcap) => replay_resolved(&resolved, &base).map_err(|e| e.to_string()),
+        None | Some(BackendKind::Pcap) => {
+            replay_resolved(&resolved, &base).map_err(|e| e.to_string())
+        }
         Some(BackendKind::AfPacket) => AfPacketBackend::open(&resolved, 1)
             .map_err(|e| e.to_string())
             .and_then(|backend| {
                 // Ports without a configured MAC use the interface's.
-                let tables = Tables::build(&resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
-                run_live(backend, tables, resolved.burst_size, duration, interval, quiet)
+                let tables =
+                    Tables::build(&resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
+                run_live(
+                    backend,
+                    tables,
+                    resolved.burst_size,
+                    duration,
+                    interval,
+                    quiet,
+                )
             }),
-        Some(BackendKind::Dpdk) => Err(
-            "backend \"dpdk\" is not in this build: the DPDK backend arrives with its own issue (build with --features dpdk once it has)"
-                .to_string(),
-        ),
+        Some(BackendKind::Dpdk) => run_dpdk(&resolved, duration, interval, quiet),
     };
     let report = match report {
         Ok(r) => r,
@@ -179,6 +186,46 @@ fn run(
         }
         ExitCode::from(3)
     }
+}
+
+/// Starts EAL with `[dpdk] eal_args`, forwards on the DPDK ports until
+/// SIGINT/SIGTERM or the deadline, then stops the ports and cleans EAL up.
+#[cfg(feature = "dpdk")]
+fn run_dpdk(
+    resolved: &cnfwd_config::Resolved,
+    duration: Option<Duration>,
+    interval: Option<Duration>,
+    quiet: bool,
+) -> Result<ReplayReport, String> {
+    use dataplane::io::dpdk::{DpdkBackend, Eal};
+    let eal = Eal::init(&resolved.dpdk_eal_args).map_err(|e| e.to_string())?;
+    let report = {
+        let backend = DpdkBackend::open(resolved, &eal, 1).map_err(|e| e.to_string())?;
+        // Ports without a configured MAC use the device's.
+        let tables = Tables::build(resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
+        // The backend is dropped (ports stopped and closed) inside run_live.
+        run_live(
+            backend,
+            tables,
+            resolved.burst_size,
+            duration,
+            interval,
+            quiet,
+        )?
+    };
+    eal.cleanup().map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+/// Without the `dpdk` feature there is no DPDK backend to run.
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk(
+    _: &cnfwd_config::Resolved,
+    _: Option<Duration>,
+    _: Option<Duration>,
+    _: bool,
+) -> Result<ReplayReport, String> {
+    Err("backend \"dpdk\": this cnfwd was built without DPDK support; rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev)".to_string())
 }
 
 fn fail(message: &str) -> ExitCode {

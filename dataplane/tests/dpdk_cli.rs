@@ -1,0 +1,140 @@
+//! `cnfwd run` on DPDK ports (built with the `dpdk` feature), as a user runs
+//! it: a regression case's pcap ports become `net_pcap` vdevs; the run stops
+//! on `--duration` and on SIGINT, exits 0, writes the stats JSON, and what
+//! the ports sent equals the generator's expected captures.
+#![cfg(feature = "dpdk")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cnfwd_config::model::BackendKind;
+use dataplane::io::pcap::file::CaptureReader;
+
+fn frames(path: &Path) -> Vec<Vec<u8>> {
+    let mut r = CaptureReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut v = Vec::new();
+    while let Some(f) = r.next_frame([0; 6]).expect("readable capture") {
+        v.push(f.data.to_vec());
+    }
+    v
+}
+
+/// Writes `case`'s config with every pcap port turned into a net_pcap vdev
+/// port, into `dir`; returns the config path and the port names.
+fn dpdk_config(case: &Path, dir: &Path, prefix: &str) -> (PathBuf, Vec<String>) {
+    let text = std::fs::read_to_string(case.join("config.toml")).unwrap();
+    let mut cfg = cnfwd_config::parse(&text, "case").unwrap();
+    let mut names = Vec::new();
+    for (i, p) in cfg.ports.iter_mut().enumerate() {
+        let mut dev = format!("net_pcap{i}");
+        if let Some(rx) = p.rx_pcap.take() {
+            dev += &format!(",rx_pcap={}", case.join(rx).display());
+        }
+        dev += &format!(
+            ",tx_pcap={}",
+            dir.join(format!("out-{}.pcap", p.name)).display()
+        );
+        p.tx_pcap = None;
+        p.backend = BackendKind::Dpdk;
+        p.device = Some(dev);
+        names.push(p.name.clone());
+    }
+    cfg.dpdk.eal_args = [
+        "--no-huge",
+        "-m",
+        "512",
+        "--no-pci",
+        "--no-shconf",
+        "-l",
+        "0",
+        "--file-prefix",
+        prefix,
+    ]
+    .map(String::from)
+    .to_vec();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, toml::to_string(&cfg).expect("config serialises")).unwrap();
+    (path, names)
+}
+
+fn check_outputs(case: &Path, dir: &Path, ports: &[String]) {
+    for p in ports {
+        let want = frames(&case.join(format!("expected-{p}.pcap")));
+        let got = frames(&dir.join(format!("out-{p}.pcap")));
+        assert_eq!(
+            got, want,
+            "port {p}: output differs from the expected capture"
+        );
+    }
+}
+
+#[test]
+fn cnfwd_run_on_dpdk_vdevs_stops_on_duration_and_sigint() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcap-tests/cases/04-trunk-vlan-rewrite");
+    let pid = std::process::id();
+
+    // --duration
+    let dir = std::env::temp_dir().join(format!("cnfwd-dpdk-cli-{pid}-a"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("cnfwd-cli-{pid}-a");
+    let (cfg, ports) = dpdk_config(&case, &dir, &prefix);
+    let stats = dir.join("stats.json");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+        .args(["run", "--duration", "1.5", "--config"])
+        .arg(&cfg)
+        .arg("--stats-json")
+        .arg(&stats)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    check_outputs(&case, &dir, &ports);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("expected-stats.json")).unwrap())
+            .unwrap();
+    for p in &ports {
+        for k in ["rx_packets", "tx_packets"] {
+            assert_eq!(json["ports"][p][k], want["ports"][p][k], "port {p} {k}");
+        }
+    }
+    assert_eq!(json["drops"], want["drops"], "drops by reason");
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+
+    // SIGINT
+    let dir = std::env::temp_dir().join(format!("cnfwd-dpdk-cli-{pid}-b"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("cnfwd-cli-{pid}-b");
+    let (cfg, ports) = dpdk_config(&case, &dir, &prefix);
+    let child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+        .args(["run", "--stats-interval", "0.2", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pkt/s"));
+    check_outputs(&case, &dir, &ports);
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
