@@ -291,34 +291,33 @@ fn print_summary(r: &ReplayReport, secs: f64) {
         out,
         "cnfwd: {rx} packets received, {tx} frames sent{copies}, {dropped} dropped, in {secs:.3} s"
     );
-    let _ = writeln!(
-        out,
-        "\n{:<20} {:>12} {:>12} {:>12}",
-        "port", "rx", "tx", "dropped"
-    );
+    let row = |out: &mut std::io::StdoutLock,
+               name: &str,
+               rx: &dyn std::fmt::Display,
+               tx: &dyn std::fmt::Display,
+               dropped: &dyn std::fmt::Display| {
+        let _ = writeln!(out, "{name:<20} {rx:>12} {tx:>12} {dropped:>12}");
+    };
+    let _ = writeln!(out);
+    row(&mut out, "port", &"rx", &"tx", &"dropped");
     for (p, c) in r.tables.ports.iter().zip(&s.ports) {
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>12} {:>12}",
-            p.name,
-            c.rx_packets,
-            c.tx_packets,
-            c.dropped()
+        row(
+            &mut out,
+            &p.name,
+            &c.rx_packets,
+            &c.tx_packets,
+            &c.dropped(),
         );
     }
-    let _ = writeln!(
-        out,
-        "\n{:<20} {:>12} {:>12} {:>12}",
-        "network", "rx", "tx", "dropped"
-    );
+    let _ = writeln!(out);
+    row(&mut out, "network", &"rx", &"tx", &"dropped");
     for (n, c) in r.tables.networks.iter().zip(&s.networks) {
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>12} {:>12}",
-            n.name,
-            c.rx_packets,
-            c.tx_packets,
-            c.dropped()
+        row(
+            &mut out,
+            &n.name,
+            &c.rx_packets,
+            &c.tx_packets,
+            &c.dropped(),
         );
         for (&reason, &count) in DropReason::ALL.iter().zip(c.drops.iter()) {
             if count > 0 {
