@@ -116,6 +116,41 @@ impl PacketBuf for HeapBuf {
     }
 }
 
+/// A bounded free list of [`HeapBuf`]s, so backends that copy frames in
+/// (pcap, AF_PACKET) reuse allocations instead of making one per packet.
+#[derive(Debug, Default)]
+pub struct HeapPool {
+    free: Vec<HeapBuf>,
+}
+
+impl HeapPool {
+    /// Buffers kept for reuse at most; beyond that, returned ones are freed.
+    pub const MAX: usize = 4096;
+
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A buffer holding a copy of `frame`: a reused one when available.
+    pub fn take(&mut self, frame: &[u8]) -> HeapBuf {
+        match self.free.pop() {
+            Some(mut b) => {
+                b.set_frame(frame);
+                b
+            }
+            None => HeapBuf::from_frame(frame),
+        }
+    }
+
+    /// Gives a buffer back for reuse (freed if the pool is full).
+    pub fn put(&mut self, buf: HeapBuf) {
+        if self.free.len() < Self::MAX {
+            self.free.push(buf);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +168,19 @@ mod tests {
         assert!(!b.prepend(HEADROOM + 10));
         b.set_frame(&[7]);
         assert_eq!(b.data(), &[7]);
+    }
+
+    #[test]
+    fn pool_reuses_and_bounds() {
+        let mut pool = HeapPool::new();
+        let b = pool.take(&[1, 2, 3]);
+        assert_eq!(b.data(), &[1, 2, 3]);
+        pool.put(b);
+        let b = pool.take(&[9]);
+        assert_eq!(b.data(), &[9], "a reused buffer holds only the new frame");
+        for _ in 0..HeapPool::MAX + 10 {
+            pool.put(HeapBuf::from_frame(&[0]));
+        }
+        assert_eq!(pool.free.len(), HeapPool::MAX);
     }
 }

@@ -48,11 +48,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use cnfwd_config::{PortBackend, PortId, Resolved};
 
 use crate::io::{Backend, IoError};
-use crate::packet::buf::{HeapBuf, PacketBuf};
+use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
 use ring::RxRing;
-
-/// Buffers kept for reuse between bursts.
-const POOL_MAX: usize = 4096;
 
 /// Packets handed to one `sendmmsg` call.
 pub const TX_CHUNK: usize = 64;
@@ -189,7 +186,7 @@ struct Port {
 /// Ports on Linux interfaces through AF_PACKET (see the module doc).
 pub struct AfPacketBackend {
     ports: Vec<Port>,
-    pool: Vec<HeapBuf>,
+    pool: HeapPool,
 }
 
 impl AfPacketBackend {
@@ -217,7 +214,7 @@ impl AfPacketBackend {
         }
         Ok(Self {
             ports,
-            pool: Vec::new(),
+            pool: HeapPool::new(),
         })
     }
 
@@ -293,7 +290,7 @@ impl AfPacketBackend {
         let mut parts: Vec<AfPacketBackend> = (0..n)
             .map(|_| AfPacketBackend {
                 ports: Vec::with_capacity(self.ports.len()),
-                pool: Vec::new(),
+                pool: HeapPool::new(),
             })
             .collect();
         for p in self.ports {
@@ -431,14 +428,8 @@ fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, Af
 
 /// Copies `frame` into a pooled buffer, putting back the VLAN tag the
 /// kernel stripped (`tag` = TPID, TCI).
-fn fill(pool: &mut Vec<HeapBuf>, frame: &[u8], tag: Option<(u16, u16)>) -> HeapBuf {
-    let mut buf = match pool.pop() {
-        Some(mut b) => {
-            b.set_frame(frame);
-            b
-        }
-        None => HeapBuf::from_frame(frame),
-    };
+fn fill(pool: &mut HeapPool, frame: &[u8], tag: Option<(u16, u16)>) -> HeapBuf {
+    let mut buf = pool.take(frame);
     if let Some((tpid, tci)) = tag {
         if frame.len() >= 12 && buf.prepend(4) {
             let d = buf.data_mut();
@@ -589,9 +580,7 @@ impl Backend for AfPacketBackend {
         let taken = i - p.tx_refused.len();
         if p.tx_refused.is_empty() {
             for b in pkts.drain(..i) {
-                if self.pool.len() < POOL_MAX {
-                    self.pool.push(b);
-                }
+                self.pool.put(b);
             }
         } else {
             // Rare: keep the refused packets, in order, ahead of the unsent rest.
@@ -601,8 +590,8 @@ impl Backend for AfPacketBackend {
                 if refused.peek() == Some(&&k) {
                     refused.next();
                     pkts.push(b);
-                } else if self.pool.len() < POOL_MAX {
-                    self.pool.push(b);
+                } else {
+                    self.pool.put(b);
                 }
             }
             pkts.extend(rest);
@@ -621,9 +610,7 @@ impl Backend for AfPacketBackend {
     }
 
     fn recycle(&mut self, buf: HeapBuf) {
-        if self.pool.len() < POOL_MAX {
-            self.pool.push(buf);
-        }
+        self.pool.put(buf);
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
@@ -638,14 +625,14 @@ mod tests {
     #[test]
     fn tag_is_rebuilt_after_the_macs() {
         let frame: Vec<u8> = (0u8..20).collect();
-        let mut pool = Vec::new();
+        let mut pool = HeapPool::new();
         let b = fill(&mut pool, &frame, Some((0x8100, 0xa064)));
         let mut want = frame[..12].to_vec();
         want.extend_from_slice(&[0x81, 0x00, 0xa0, 0x64]);
         want.extend_from_slice(&frame[12..]);
         assert_eq!(b.data(), &want[..]);
         // A reused buffer gives the same bytes.
-        pool.push(b);
+        pool.put(b);
         let b = fill(&mut pool, &frame, Some((0x88a8, 0x0001)));
         assert_eq!(&b.data()[12..16], &[0x88, 0xa8, 0x00, 0x01]);
         assert_eq!(&b.data()[16..], &frame[12..]);

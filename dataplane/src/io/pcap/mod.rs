@@ -21,11 +21,8 @@ use std::path::Path;
 use cnfwd_config::{PortBackend, PortId, Resolved};
 
 use crate::io::{Backend, IoError};
-use crate::packet::buf::{HeapBuf, PacketBuf};
+use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
 use file::{CaptureError, CaptureReader, CaptureWriter};
-
-/// Buffers kept for reuse between bursts.
-const POOL_MAX: usize = 4096;
 
 struct PcapPort {
     name: String,
@@ -39,7 +36,7 @@ struct PcapPort {
 /// Ports backed by capture files.
 pub struct PcapBackend {
     ports: Vec<PcapPort>,
-    pool: Vec<HeapBuf>,
+    pool: HeapPool,
 }
 
 impl PcapBackend {
@@ -78,7 +75,7 @@ impl PcapBackend {
         }
         Ok(Self {
             ports,
-            pool: Vec::new(),
+            pool: HeapPool::new(),
         })
     }
 
@@ -114,13 +111,7 @@ impl Backend for PcapBackend {
             };
             match reader.next_frame(p.mac) {
                 Ok(Some(frame)) => {
-                    let mut buf = match self.pool.pop() {
-                        Some(mut b) => {
-                            b.set_frame(frame.data);
-                            b
-                        }
-                        None => HeapBuf::from_frame(frame.data),
-                    };
+                    let mut buf = self.pool.take(frame.data);
                     buf.timestamp_ns = frame.timestamp_ns;
                     out.push(buf);
                     got += 1;
@@ -149,9 +140,7 @@ impl Backend for PcapBackend {
                         source,
                     })?;
             }
-            if self.pool.len() < POOL_MAX {
-                self.pool.push(buf);
-            }
+            self.pool.put(buf);
         }
         Ok(n)
     }
@@ -169,9 +158,7 @@ impl Backend for PcapBackend {
     }
 
     fn recycle(&mut self, buf: HeapBuf) {
-        if self.pool.len() < POOL_MAX {
-            self.pool.push(buf);
-        }
+        self.pool.put(buf);
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
