@@ -27,6 +27,8 @@ pub struct Worker<B: Backend> {
     rx_len: Vec<u32>,
     verdicts: Vec<Verdict>,
     txq: Vec<Vec<B::Buf>>,
+    /// Bytes queued in each `txq`, counted when queued.
+    txq_bytes: Vec<u64>,
     /// This worker's counters.
     pub stats: Stats,
 }
@@ -45,6 +47,7 @@ impl<B: Backend> Worker<B> {
             txq: (0..tables.ports.len())
                 .map(|_| Vec::with_capacity(2 * burst))
                 .collect(),
+            txq_bytes: vec![0; tables.ports.len()],
             stats: Stats::new(tables.ports.len(), tables.networks.len()),
         }
     }
@@ -85,6 +88,7 @@ impl<B: Backend> Worker<B> {
                     let c = &mut self.stats.networks[network as usize];
                     c.tx_packets += 1;
                     c.tx_bytes += buf.len() as u64;
+                    self.txq_bytes[out as usize] += buf.len() as u64;
                     self.txq[out as usize].push(buf);
                 }
                 Verdict::Flood { network } => {
@@ -117,6 +121,7 @@ impl<B: Backend> Worker<B> {
                         let c = &mut self.stats.networks[network as usize];
                         c.tx_packets += 1;
                         c.tx_bytes += copy.len() as u64;
+                        self.txq_bytes[out as usize] += copy.len() as u64;
                         self.txq[out as usize].push(copy);
                     }
                 }
@@ -136,13 +141,14 @@ impl<B: Backend> Worker<B> {
     /// Sends every queued packet; what a port does not take is freed and
     /// counted as `tx_full` on that port.
     pub fn flush_tx(&mut self, backend: &mut B) -> Result<(), IoError> {
-        for (p, q) in self.txq.iter_mut().enumerate() {
+        for (p, (q, queued_bytes)) in self.txq.iter_mut().zip(&mut self.txq_bytes).enumerate() {
             if q.is_empty() {
                 continue;
             }
             let queued = q.len();
-            let bytes: u64 = q.iter().map(|b| b.len() as u64).sum();
+            let bytes = std::mem::take(queued_bytes);
             let sent = backend.tx_burst(p as PortId, q)?.min(queued);
+            // Only packets the backend did not take are looked at again.
             let unsent_bytes: u64 = q.iter().map(|b| b.len() as u64).sum();
             let c = &mut self.stats.ports[p];
             c.tx_packets += sent as u64;
