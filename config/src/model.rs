@@ -16,12 +16,15 @@ use crate::mac::MacAddr;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Engine settings (burst size).
+    /// Engine settings (burst size, workers, cores, idle policy).
     #[serde(default)]
     pub engine: Engine,
     /// DPDK settings, for `backend = "dpdk"` ports.
     #[serde(default)]
     pub dpdk: Dpdk,
+    /// AF_PACKET ring settings, for `backend = "af_packet"` ports.
+    #[serde(default)]
+    pub af_packet: AfPacket,
     /// Packet I/O endpoints.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -49,18 +52,96 @@ pub struct Engine {
     /// Packets taken from a port per poll and processed together (1..=256).
     #[serde(default = "default_burst_size")]
     pub burst_size: u32,
+    /// Worker threads (1..=128). Default: the number of `cores`, else 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// Cores to pin the workers to, one each. Default: chosen on the ports'
+    /// NUMA node, core 0 last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cores: Vec<usize>,
+    /// What a worker does when its ports are idle.
+    #[serde(default)]
+    pub idle: IdleMode,
+    /// `idle = "adaptive"`: empty polling rounds before sleeping.
+    #[serde(default = "default_idle_empty_polls")]
+    pub idle_empty_polls: u32,
+    /// `idle = "adaptive"`: microseconds slept per idle round.
+    #[serde(default = "default_idle_sleep_us")]
+    pub idle_sleep_us: u32,
 }
 
 impl Default for Engine {
     fn default() -> Self {
         Self {
             burst_size: default_burst_size(),
+            workers: None,
+            cores: Vec::new(),
+            idle: IdleMode::default(),
+            idle_empty_polls: default_idle_empty_polls(),
+            idle_sleep_us: default_idle_sleep_us(),
         }
     }
 }
 
+/// `engine.idle`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdleMode {
+    /// Poll without pause (DPDK's way): lowest latency, a full core each.
+    #[default]
+    Busy,
+    /// Sleep between polls after a run of empty ones (shared hosts).
+    Adaptive,
+}
+
 fn default_burst_size() -> u32 {
     32
+}
+
+fn default_idle_empty_polls() -> u32 {
+    256
+}
+
+fn default_idle_sleep_us() -> u32 {
+    100
+}
+
+/// `[af_packet]`: ring geometry of every AF_PACKET socket.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AfPacket {
+    /// Bytes per RX ring block: a multiple of 4096, and the largest frame
+    /// received whole.
+    #[serde(default = "default_block_size")]
+    pub block_size: u32,
+    /// Blocks per RX ring (1..=65536).
+    #[serde(default = "default_block_count")]
+    pub block_count: u32,
+    /// A block with packets is handed over after this many ms (1..=1000).
+    #[serde(default = "default_block_timeout_ms")]
+    pub block_timeout_ms: u32,
+}
+
+impl Default for AfPacket {
+    fn default() -> Self {
+        Self {
+            block_size: default_block_size(),
+            block_count: default_block_count(),
+            block_timeout_ms: default_block_timeout_ms(),
+        }
+    }
+}
+
+fn default_block_size() -> u32 {
+    64 * 1024
+}
+
+fn default_block_count() -> u32 {
+    64
+}
+
+fn default_block_timeout_ms() -> u32 {
+    1
 }
 
 /// `[dpdk]`: how DPDK's EAL is started.

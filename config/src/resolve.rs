@@ -50,6 +50,31 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         );
     }
 
+    let engine = resolve_engine(&mut errs, &config.engine);
+    let ring = &config.af_packet;
+    if ring.block_size < 4096 || !ring.block_size.is_multiple_of(4096) || ring.block_size > 1 << 26
+    {
+        errs.push(
+            "af_packet.block_size",
+            ring.block_size.to_string(),
+            "must be a multiple of 4096 between 4096 and 64 MiB",
+        );
+    }
+    if !(1..=65_536).contains(&ring.block_count) {
+        errs.push(
+            "af_packet.block_count",
+            ring.block_count.to_string(),
+            "must be in 1..=65536",
+        );
+    }
+    if !(1..=1000).contains(&ring.block_timeout_ms) {
+        errs.push(
+            "af_packet.block_timeout_ms",
+            ring.block_timeout_ms.to_string(),
+            "must be in 1..=1000",
+        );
+    }
+
     // --- VRFs -------------------------------------------------------------
     let mut vrf_ids: HashMap<&str, VrfId> = HashMap::new();
     for (i, d) in config.l3_isolation_domains.iter().enumerate() {
@@ -690,9 +715,73 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             vrfs,
             csn,
             dpdk_eal_args: config.dpdk.eal_args.clone(),
+            engine,
+            af_packet: config.af_packet.clone(),
         })
     } else {
         Err(errs.0)
+    }
+}
+
+/// Most worker threads one cnfwd runs.
+const WORKERS_MAX: u32 = 128;
+
+fn resolve_engine(errs: &mut Errors, e: &crate::model::Engine) -> ResolvedEngine {
+    let workers = match (e.workers, e.cores.len()) {
+        (Some(w), n) if n > 0 && w as usize != n => {
+            errs.push(
+                "engine.workers",
+                w.to_string(),
+                format!("engine.cores lists {n} cores: one worker runs on each, so workers must be {n} (or left out)"),
+            );
+            n
+        }
+        (Some(w), _) => {
+            if !(1..=WORKERS_MAX).contains(&w) {
+                errs.push(
+                    "engine.workers",
+                    w.to_string(),
+                    format!("must be in 1..={WORKERS_MAX}"),
+                );
+            }
+            w as usize
+        }
+        (None, 0) => 1,
+        (None, n) => n,
+    };
+    let mut seen = HashSet::new();
+    for (i, c) in e.cores.iter().enumerate() {
+        if !seen.insert(c) {
+            errs.push(
+                format!("engine.cores[{i}]"),
+                c.to_string(),
+                "listed twice: two workers on one core would take turns",
+            );
+        }
+    }
+    let idle = match e.idle {
+        crate::model::IdleMode::Busy => ResolvedIdle::Busy,
+        crate::model::IdleMode::Adaptive => {
+            if e.idle_empty_polls == 0 {
+                errs.push("engine.idle_empty_polls", "0", "must be at least 1");
+            }
+            if !(1..=100_000).contains(&e.idle_sleep_us) {
+                errs.push(
+                    "engine.idle_sleep_us",
+                    e.idle_sleep_us.to_string(),
+                    "must be in 1..=100000",
+                );
+            }
+            ResolvedIdle::Adaptive {
+                empty_polls: e.idle_empty_polls,
+                sleep_us: e.idle_sleep_us,
+            }
+        }
+    };
+    ResolvedEngine {
+        workers,
+        cores: e.cores.clone(),
+        idle,
     }
 }
 

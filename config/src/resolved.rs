@@ -32,6 +32,35 @@ pub struct Resolved {
     pub csn: Option<ResolvedCsn>,
     /// EAL arguments for DPDK ports (`[dpdk] eal_args`).
     pub dpdk_eal_args: Vec<String>,
+    /// Workers, cores and idle policy.
+    pub engine: ResolvedEngine,
+    /// AF_PACKET ring geometry (validated).
+    pub af_packet: crate::model::AfPacket,
+}
+
+/// Validated `[engine]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedEngine {
+    /// Worker threads, >= 1; equals `cores.len()` when cores are given.
+    pub workers: usize,
+    /// Configured cores (empty: choose on the ports' NUMA node).
+    pub cores: Vec<usize>,
+    /// Idle policy.
+    pub idle: ResolvedIdle,
+}
+
+/// Validated idle policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolvedIdle {
+    /// Busy polling.
+    Busy,
+    /// Sleep `sleep_us` per round after `empty_polls` empty rounds.
+    Adaptive {
+        /// Empty rounds before sleeping, >= 1.
+        empty_polls: u32,
+        /// Microseconds per sleep, 1..=100000.
+        sleep_us: u32,
+    },
 }
 
 /// Backend-specific settings of a port.

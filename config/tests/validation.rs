@@ -341,3 +341,49 @@ fn platform_string_booleans() {
     );
     assert!(with("\"maybe\"").is_err());
 }
+
+#[test]
+fn engine_and_af_packet_settings() {
+    let ok = format!("[engine]\ncores = [2, 3]\nidle = \"adaptive\"\nidle_sleep_us = 50\n{BASE}");
+    let r = resolve(&parse(&ok, "<t>").unwrap()).unwrap();
+    assert_eq!(r.engine.workers, 2, "one worker per listed core");
+    assert_eq!(r.engine.cores, [2, 3]);
+    assert_eq!(
+        r.engine.idle,
+        cnfwd_config::ResolvedIdle::Adaptive {
+            empty_polls: 256,
+            sleep_us: 50
+        }
+    );
+    let r = resolve(&parse(BASE, "<t>").unwrap()).unwrap();
+    assert_eq!(
+        (r.engine.workers, r.engine.idle),
+        (1, cnfwd_config::ResolvedIdle::Busy)
+    );
+    assert_eq!(r.af_packet.block_size, 65536);
+
+    assert_error(
+        &format!("[engine]\nworkers = 3\ncores = [1, 2]\n{BASE}"),
+        "engine.workers = 3: engine.cores lists 2 cores: one worker runs on each, so workers must be 2 (or left out)",
+    );
+    assert_error(
+        &format!("[engine]\nworkers = 0\n{BASE}"),
+        "engine.workers = 0: must be in 1..=128",
+    );
+    assert_error(
+        &format!("[engine]\ncores = [1, 1]\n{BASE}"),
+        "engine.cores[1] = 1: listed twice: two workers on one core would take turns",
+    );
+    assert_error(
+        &format!("[engine]\nidle = \"adaptive\"\nidle_empty_polls = 0\n{BASE}"),
+        "engine.idle_empty_polls = 0: must be at least 1",
+    );
+    assert_error(
+        &format!("[af_packet]\nblock_size = 5000\n{BASE}"),
+        "af_packet.block_size = 5000: must be a multiple of 4096 between 4096 and 64 MiB",
+    );
+    assert_error(
+        &format!("[af_packet]\nblock_count = 0\n{BASE}"),
+        "af_packet.block_count = 0: must be in 1..=65536",
+    );
+}

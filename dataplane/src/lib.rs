@@ -8,7 +8,8 @@
 //! - [`io`]: the backend contract and the backends;
 //! - [`engine`]: workers that poll, process and transmit;
 //! - [`stats`]: counters and their JSON;
-//! - [`replay`]: the offline mode (`cnfwd run` on pcap ports).
+//! - [`replay`]: the offline mode (`cnfwd run` on pcap ports);
+//! - [`live`]: the live mode (`cnfwd run` on AF_PACKET or DPDK ports).
 //!
 //! Safe Rust everywhere except `io/` backends that talk to the OS or DPDK.
 #![deny(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod fib;
 pub mod io;
 pub mod l2;
+pub mod live;
 pub mod packet;
 pub mod pipeline;
 pub mod replay;

@@ -63,6 +63,28 @@ impl Stats {
         }
     }
 
+    /// Adds `other` into `self` (summing workers), growing `self` to
+    /// `other`'s port and network count.
+    pub fn add(&mut self, other: &Stats) {
+        fn sum(into: &mut Vec<Counters>, from: &[Counters]) {
+            if into.len() < from.len() {
+                into.resize(from.len(), Counters::default());
+            }
+            for (a, b) in into.iter_mut().zip(from) {
+                a.rx_packets += b.rx_packets;
+                a.rx_bytes += b.rx_bytes;
+                a.tx_packets += b.tx_packets;
+                a.tx_bytes += b.tx_bytes;
+                for (x, y) in a.drops.iter_mut().zip(b.drops.iter()) {
+                    *x += y;
+                }
+            }
+        }
+        sum(&mut self.ports, &other.ports);
+        sum(&mut self.networks, &other.networks);
+        self.replicated += other.replicated;
+    }
+
     /// Drops by reason over all ports.
     pub fn drops(&self) -> [u64; DropReason::COUNT] {
         let mut d = [0; DropReason::COUNT];

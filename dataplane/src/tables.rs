@@ -9,10 +9,10 @@
 //! the compact 16-8-8 one, so 1,024 small VRFs stay affordable.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use cnfwd_config::{Attachment, NetworkId, PortId, Resolved, RouteTarget};
 use ipnet::IpNet;
-use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
@@ -116,7 +116,7 @@ pub struct Adjacency {
 }
 
 /// One VRF's lookup tables.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct VrfTables {
     /// Name, for stats.
     pub name: String,
@@ -126,17 +126,188 @@ pub struct VrfTables {
     pub fib6: Fib6,
 }
 
+impl VrfTables {
+    /// Inserts or replaces a route.
+    fn insert(&mut self, prefix: IpNet, adj: u32) -> Result<(), TablesError> {
+        let res = match prefix {
+            IpNet::V4(p) => self.fib4.insert(p, adj),
+            IpNet::V6(p) => self.fib6.insert(p, adj),
+        };
+        res.map(|_| ()).map_err(|source| TablesError::Fib {
+            vrf: self.name.clone(),
+            prefix,
+            source,
+        })
+    }
+}
+
+/// What an adjacency stands for; routes with the same key share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdjKey {
+    /// Addressed to cnfwd on this network.
+    Local(NetworkId),
+    /// Destination on this network.
+    Attached(NetworkId),
+    /// Via this next hop on this network.
+    Via(IpAddr, NetworkId),
+}
+
+impl From<RouteTarget> for AdjKey {
+    fn from(t: RouteTarget) -> Self {
+        match t {
+            RouteTarget::Local(n) => AdjKey::Local(n),
+            RouteTarget::Attached(n) => AdjKey::Attached(n),
+            RouteTarget::Via(nh, n) => AdjKey::Via(nh, n),
+        }
+    }
+}
+
+/// One change to a VRF's routing table, applied with
+/// [`Tables::with_changes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableChange {
+    /// Add (or replace) the route for `prefix` in VRF `vrf`.
+    AddRoute {
+        /// VRF id.
+        vrf: u16,
+        /// The prefix.
+        prefix: IpNet,
+        /// Where it leads.
+        target: RouteTarget,
+    },
+    /// Remove the route for exactly `prefix` from VRF `vrf`.
+    RemoveRoute {
+        /// VRF id.
+        vrf: u16,
+        /// The prefix.
+        prefix: IpNet,
+    },
+    /// Add (or replace) a static neighbour on an L3 network.
+    AddNeighbor {
+        /// The network.
+        network: NetworkId,
+        /// Its address.
+        ip: IpAddr,
+        /// Its MAC.
+        mac: [u8; 6],
+    },
+    /// Remove a static neighbour.
+    RemoveNeighbor {
+        /// The network.
+        network: NetworkId,
+        /// Its address.
+        ip: IpAddr,
+    },
+}
+
+/// Why a [`TableChange`] was refused; the snapshot is then unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No VRF with that id.
+    #[error("no VRF with id {0}")]
+    NoVrf(u16),
+    /// No network with that id, or it is not an L3 network.
+    #[error("no L3 network with id {0}")]
+    NoL3Network(NetworkId),
+    /// The route's network is in another VRF.
+    #[error("network {network:?} is in VRF {network_vrf:?}, not {vrf:?}")]
+    NetworkInOtherVrf {
+        /// The network.
+        network: String,
+        /// Its VRF.
+        network_vrf: String,
+        /// The VRF of the route.
+        vrf: String,
+    },
+    /// Removing a route that is not there.
+    #[error("VRF {vrf:?} has no route for {prefix}")]
+    NoSuchRoute {
+        /// VRF name.
+        vrf: String,
+        /// The prefix.
+        prefix: IpNet,
+    },
+    /// Removing a neighbour that is not there.
+    #[error("network {network:?} has no static neighbour {ip}")]
+    NoSuchNeighbor {
+        /// Network name.
+        network: String,
+        /// The address.
+        ip: IpAddr,
+    },
+    /// The FIB refused the route, or adjacencies ran out.
+    #[error(transparent)]
+    Tables(#[from] TablesError),
+}
+
 /// A complete, immutable forwarding snapshot.
-#[derive(Debug)]
+///
+/// Parts are shared between snapshots ([`Arc`]) so that a change copies
+/// only what it touches: a route change copies one VRF, a neighbour change
+/// the network list and the adjacencies.
+#[derive(Debug, Clone)]
 pub struct Tables {
     /// Ports, by [`PortId`].
-    pub ports: Vec<PortEntry>,
+    pub ports: Arc<[PortEntry]>,
     /// Networks, by [`NetworkId`].
-    pub networks: Vec<NetworkEntry>,
+    pub networks: Arc<[NetworkEntry]>,
     /// VRFs, by VRF id.
-    pub vrfs: Vec<VrfTables>,
+    pub vrfs: Vec<Arc<VrfTables>>,
     /// Adjacencies, indexed by FIB values.
-    pub adjacencies: Vec<Adjacency>,
+    pub adjacencies: Arc<[Adjacency]>,
+    /// What each adjacency stands for (same index as `adjacencies`).
+    pub adj_keys: Arc<[AdjKey]>,
+    /// Set when the snapshot is published (1 for the first); 0 before.
+    pub generation: u64,
+}
+
+/// Resolves an adjacency key against the networks' neighbours.
+fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
+    let (kind, net, mac) = match key {
+        AdjKey::Local(n) => (AdjKind::Local, n, [0; 6]),
+        AdjKey::Attached(n) => (AdjKind::Attached, n, [0; 6]),
+        AdjKey::Via(nh, n) => match networks[n as usize].neighbor(nh) {
+            Some(m) => (AdjKind::ViaResolved, n, m),
+            None => (AdjKind::ViaUnresolved, n, [0; 6]),
+        },
+    };
+    let ne = &networks[net as usize];
+    Adjacency {
+        kind,
+        network: net,
+        port: ne.ports.first().copied().unwrap_or(NO_PORT),
+        mtu: ne.mtu,
+        mac,
+    }
+}
+
+/// Adjacency index for `key`, appending a new adjacency when none exists.
+fn adjacency_index(
+    networks: &[NetworkEntry],
+    adjacencies: &mut Vec<Adjacency>,
+    keys: &mut Vec<AdjKey>,
+    index: &mut FxHashMap<AdjKey, u32>,
+    key: AdjKey,
+) -> Result<u32, TablesError> {
+    if let Some(&i) = index.get(&key) {
+        return Ok(i);
+    }
+    let i = u32::try_from(adjacencies.len())
+        .map_err(|_| TablesError::TooManyRoutes(adjacencies.len()))?;
+    adjacencies.push(resolve_adj(networks, key));
+    keys.push(key);
+    index.insert(key, i);
+    Ok(i)
+}
+
+impl NetworkEntry {
+    /// The static neighbour MAC of `ip`, if configured.
+    pub fn neighbor(&self, ip: IpAddr) -> Option<[u8; 6]> {
+        match ip {
+            IpAddr::V4(a) => self.neighbors4.get(&u32::from(a)).copied(),
+            IpAddr::V6(a) => self.neighbors6.get(&u128::from(a)).copied(),
+        }
+    }
 }
 
 impl Tables {
@@ -198,8 +369,11 @@ impl Tables {
             })
             .collect();
 
+        // Routes with the same next hop share one adjacency (as VPP's do):
+        // a million routes via one router stay one cache line.
         let mut adjacencies = Vec::new();
-        let mut shared: FxHashMap<(AdjKind, NetworkId, [u8; 6]), u32> = FxHashMap::default();
+        let mut adj_keys = Vec::new();
+        let mut index = FxHashMap::default();
         let mut vrfs = Vec::with_capacity(r.vrfs.len());
         for v in &r.vrfs {
             let v4_routes = v
@@ -217,59 +391,136 @@ impl Tables {
                 fib6: Fib6::new(),
             };
             for route in &v.routes {
-                let (kind, net, mac) = match route.target {
-                    RouteTarget::Local(n) => (AdjKind::Local, n, [0; 6]),
-                    RouteTarget::Attached(n) => (AdjKind::Attached, n, [0; 6]),
-                    RouteTarget::Via(nh, n) => {
-                        let ne = &networks[n as usize];
-                        let mac = match nh {
-                            IpAddr::V4(a) => ne.neighbors4.get(&u32::from(a)),
-                            IpAddr::V6(a) => ne.neighbors6.get(&u128::from(a)),
-                        };
-                        match mac {
-                            Some(&m) => (AdjKind::ViaResolved, n, m),
-                            None => (AdjKind::ViaUnresolved, n, [0; 6]),
-                        }
-                    }
-                };
-                // Routes with the same next hop share one adjacency (as VPP's
-                // do): a million routes via one router stay one cache line.
-                let idx = match shared.entry((kind, net, mac)) {
-                    Entry::Occupied(e) => *e.get(),
-                    Entry::Vacant(e) => {
-                        let ne = &networks[net as usize];
-                        let idx = u32::try_from(adjacencies.len())
-                            .map_err(|_| TablesError::TooManyRoutes(adjacencies.len()))?;
-                        adjacencies.push(Adjacency {
-                            kind,
-                            network: net,
-                            port: ne.ports.first().copied().unwrap_or(NO_PORT),
-                            mtu: ne.mtu,
-                            mac,
-                        });
-                        *e.insert(idx)
-                    }
-                };
-                let res = match route.prefix {
-                    IpNet::V4(p) => t.fib4.insert(p, idx),
-                    IpNet::V6(p) => t.fib6.insert(p, idx),
-                };
-                res.map_err(|source| TablesError::Fib {
-                    vrf: v.name.clone(),
-                    prefix: route.prefix,
-                    source,
-                })?;
+                let idx = adjacency_index(
+                    &networks,
+                    &mut adjacencies,
+                    &mut adj_keys,
+                    &mut index,
+                    route.target.into(),
+                )?;
+                t.insert(route.prefix, idx)?;
             }
             // A snapshot is immutable: give back the growth slack.
             t.fib4.shrink_to_fit();
             t.fib6.shrink_to_fit();
-            vrfs.push(t);
+            vrfs.push(Arc::new(t));
         }
         Ok(Self {
-            ports,
+            ports: ports.into(),
+            networks: networks.into(),
+            vrfs,
+            adjacencies: adjacencies.into(),
+            adj_keys: adj_keys.into(),
+            generation: 0,
+        })
+    }
+
+    /// A new snapshot with `changes` applied in order, sharing every part
+    /// they do not touch with `self`. All or nothing: on an error `self` is
+    /// untouched and nothing is returned. A route to a next hop without a
+    /// static neighbour is accepted (its packets count `neighbor_miss`
+    /// until the neighbour is added).
+    pub fn with_changes(&self, changes: &[TableChange]) -> Result<Self, ChangeError> {
+        let mut vrfs = self.vrfs.clone();
+        let mut networks: Option<Vec<NetworkEntry>> = None;
+        let mut adjacencies = self.adjacencies.to_vec();
+        let mut keys = self.adj_keys.to_vec();
+        let mut index: Option<FxHashMap<AdjKey, u32>> = None;
+        let mut touched_neighbors = false;
+        for &change in changes {
+            let nets: &[NetworkEntry] = networks.as_deref().unwrap_or(&self.networks);
+            match change {
+                TableChange::AddRoute {
+                    vrf,
+                    prefix,
+                    target,
+                } => {
+                    let key = AdjKey::from(target);
+                    let (AdjKey::Local(n) | AdjKey::Attached(n) | AdjKey::Via(_, n)) = key;
+                    let v = vrfs.get(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
+                    let net = nets.get(n as usize).filter(|e| e.l3);
+                    let net = net.ok_or(ChangeError::NoL3Network(n))?;
+                    if net.vrf != vrf {
+                        return Err(ChangeError::NetworkInOtherVrf {
+                            network: net.name.clone(),
+                            network_vrf: vrfs[net.vrf as usize].name.clone(),
+                            vrf: v.name.clone(),
+                        });
+                    }
+                    let index = index.get_or_insert_with(|| {
+                        keys.iter()
+                            .enumerate()
+                            .map(|(i, k)| (*k, i as u32))
+                            .collect()
+                    });
+                    let idx = adjacency_index(nets, &mut adjacencies, &mut keys, index, key)?;
+                    Arc::make_mut(&mut vrfs[vrf as usize]).insert(prefix, idx)?;
+                }
+                TableChange::RemoveRoute { vrf, prefix } => {
+                    let v = vrfs.get_mut(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
+                    let present = match prefix {
+                        IpNet::V4(p) => v.fib4.get(p).is_some(),
+                        IpNet::V6(p) => v.fib6.get(p).is_some(),
+                    };
+                    if !present {
+                        return Err(ChangeError::NoSuchRoute {
+                            vrf: v.name.clone(),
+                            prefix,
+                        });
+                    }
+                    let v = Arc::make_mut(v);
+                    match prefix {
+                        IpNet::V4(p) => v.fib4.remove(p),
+                        IpNet::V6(p) => v.fib6.remove(p),
+                    };
+                }
+                TableChange::AddNeighbor { network, ip, mac } => {
+                    let nets = networks.get_or_insert_with(|| self.networks.to_vec());
+                    let e = nets.get_mut(network as usize).filter(|e| e.l3);
+                    let e = e.ok_or(ChangeError::NoL3Network(network))?;
+                    match ip {
+                        IpAddr::V4(a) => e.neighbors4.insert(u32::from(a), mac),
+                        IpAddr::V6(a) => e.neighbors6.insert(u128::from(a), mac),
+                    };
+                    touched_neighbors = true;
+                }
+                TableChange::RemoveNeighbor { network, ip } => {
+                    let nets = networks.get_or_insert_with(|| self.networks.to_vec());
+                    let e = nets.get_mut(network as usize).filter(|e| e.l3);
+                    let e = e.ok_or(ChangeError::NoL3Network(network))?;
+                    let removed = match ip {
+                        IpAddr::V4(a) => e.neighbors4.remove(&u32::from(a)),
+                        IpAddr::V6(a) => e.neighbors6.remove(&u128::from(a)),
+                    };
+                    if removed.is_none() {
+                        return Err(ChangeError::NoSuchNeighbor {
+                            network: e.name.clone(),
+                            ip,
+                        });
+                    }
+                    touched_neighbors = true;
+                }
+            }
+        }
+        let networks: Arc<[NetworkEntry]> = match networks {
+            Some(n) => n.into(),
+            None => Arc::clone(&self.networks),
+        };
+        if touched_neighbors {
+            // Next hops re-resolve in place: FIB values (indices) stay valid.
+            for (a, k) in adjacencies.iter_mut().zip(&keys) {
+                if matches!(k, AdjKey::Via(..)) {
+                    *a = resolve_adj(&networks, *k);
+                }
+            }
+        }
+        Ok(Self {
+            ports: Arc::clone(&self.ports),
             networks,
             vrfs,
-            adjacencies,
+            adjacencies: adjacencies.into(),
+            adj_keys: keys.into(),
+            generation: 0,
         })
     }
 
@@ -279,5 +530,150 @@ impl Tables {
             self.vrfs.iter().map(|v| v.fib4.memory_bytes()).sum(),
             self.vrfs.iter().map(|v| v.fib6.memory_bytes()).sum(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables() -> Tables {
+        let cfg = cnfwd_config::parse(
+            r#"
+[[l3_isolation_domains]]
+name = "a"
+[[l3_isolation_domains]]
+name = "b"
+[[l3_networks]]
+name = "na"
+vlan = 10
+l3_isolation_domain = "a"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.0.0.0/24"
+[[l3_networks]]
+name = "nb"
+vlan = 20
+l3_isolation_domain = "b"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.1.0.0/24"
+[[ports]]
+name = "p"
+backend = "pcap"
+mac = "02:00:00:00:00:01"
+mode = "trunk"
+trunked_network = "t"
+[[trunked_networks]]
+name = "t"
+vlans = [10, 20]
+"#,
+            "<test>",
+        )
+        .unwrap();
+        Tables::build(&cnfwd_config::resolve(&cfg).unwrap(), &[]).unwrap()
+    }
+
+    fn adj4(t: &Tables, vrf: usize, ip: [u8; 4]) -> Option<Adjacency> {
+        let v = t.vrfs[vrf].fib4.lookup(u32::from_be_bytes(ip));
+        t.adjacencies.get(v as usize).copied()
+    }
+
+    #[test]
+    fn route_changes_copy_only_the_vrf_they_touch() {
+        let t = tables();
+        let nh: IpAddr = "10.0.0.9".parse().unwrap();
+        let prefix: IpNet = "192.0.2.0/24".parse().unwrap();
+        let t2 = t
+            .with_changes(&[TableChange::AddRoute {
+                vrf: 0,
+                prefix,
+                target: RouteTarget::Via(nh, 0),
+            }])
+            .unwrap();
+        assert!(
+            adj4(&t, 0, [192, 0, 2, 1]).is_none(),
+            "the old snapshot is untouched"
+        );
+        let a = adj4(&t2, 0, [192, 0, 2, 1]).unwrap();
+        assert_eq!((a.kind, a.network), (AdjKind::ViaUnresolved, 0));
+        assert!(Arc::ptr_eq(&t.vrfs[1], &t2.vrfs[1]), "VRF b shared");
+        assert!(!Arc::ptr_eq(&t.vrfs[0], &t2.vrfs[0]));
+        assert!(Arc::ptr_eq(&t.networks, &t2.networks));
+
+        // A neighbour resolves the adjacency in place.
+        let mac = [2, 0, 0, 0, 0, 9];
+        let t3 = t2
+            .with_changes(&[TableChange::AddNeighbor {
+                network: 0,
+                ip: nh,
+                mac,
+            }])
+            .unwrap();
+        let a = adj4(&t3, 0, [192, 0, 2, 1]).unwrap();
+        assert_eq!((a.kind, a.mac), (AdjKind::ViaResolved, mac));
+        let t4 = t3
+            .with_changes(&[TableChange::RemoveNeighbor { network: 0, ip: nh }])
+            .unwrap();
+        assert_eq!(
+            adj4(&t4, 0, [192, 0, 2, 1]).unwrap().kind,
+            AdjKind::ViaUnresolved
+        );
+
+        let t5 = t4
+            .with_changes(&[TableChange::RemoveRoute { vrf: 0, prefix }])
+            .unwrap();
+        assert!(adj4(&t5, 0, [192, 0, 2, 1]).is_none());
+    }
+
+    #[test]
+    fn bad_changes_are_refused_whole() {
+        let t = tables();
+        let prefix: IpNet = "192.0.2.0/24".parse().unwrap();
+        let good = TableChange::AddRoute {
+            vrf: 0,
+            prefix,
+            target: RouteTarget::Attached(0),
+        };
+        let cases = [
+            (
+                TableChange::AddRoute {
+                    vrf: 0,
+                    prefix,
+                    target: RouteTarget::Attached(1),
+                },
+                "network \"nb\" is in VRF \"b\", not \"a\"",
+            ),
+            (
+                TableChange::AddRoute {
+                    vrf: 7,
+                    prefix,
+                    target: RouteTarget::Attached(0),
+                },
+                "no VRF with id 7",
+            ),
+            (
+                TableChange::RemoveRoute { vrf: 1, prefix },
+                "VRF \"b\" has no route for 192.0.2.0/24",
+            ),
+            (
+                TableChange::RemoveNeighbor {
+                    network: 0,
+                    ip: "10.0.0.5".parse().unwrap(),
+                },
+                "network \"na\" has no static neighbour 10.0.0.5",
+            ),
+            (
+                TableChange::AddNeighbor {
+                    network: 9,
+                    ip: "10.0.0.5".parse().unwrap(),
+                    mac: [0; 6],
+                },
+                "no L3 network with id 9",
+            ),
+        ];
+        for (bad, msg) in cases {
+            let e = t.with_changes(&[good, bad]).unwrap_err();
+            assert_eq!(e.to_string(), msg);
+        }
+        assert!(adj4(&t, 0, [192, 0, 2, 1]).is_none());
     }
 }

@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use cnfwd_config::BackendKind;
-use dataplane::engine::Worker;
-use dataplane::io::afpacket::AfPacketBackend;
-use dataplane::io::Backend;
+use dataplane::live::{self, LiveOptions, LiveReport, Tick};
 use dataplane::pipeline::DropReason;
 use dataplane::replay::{replay_resolved, ReplayReport};
+use dataplane::stats::Stats;
 use dataplane::tables::Tables;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -143,25 +142,10 @@ fn run(
         .unwrap_or_else(|| PathBuf::from("."));
     let started = Instant::now();
     let report = match resolved.ports.first().map(|p| p.backend.kind()) {
-        None | Some(BackendKind::Pcap) => {
-            replay_resolved(&resolved, &base).map_err(|e| e.to_string())
-        }
-        Some(BackendKind::AfPacket) => AfPacketBackend::open(&resolved, 1)
-            .map_err(|e| e.to_string())
-            .and_then(|backend| {
-                // Ports without a configured MAC use the interface's.
-                let tables =
-                    Tables::build(&resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
-                run_live(
-                    backend,
-                    tables,
-                    resolved.burst_size,
-                    duration,
-                    interval,
-                    quiet,
-                )
-            }),
-        Some(BackendKind::Dpdk) => run_dpdk(&resolved, duration, interval, quiet),
+        None | Some(BackendKind::Pcap) => replay_resolved(&resolved, &base)
+            .map(Report::Replay)
+            .map_err(|e| e.to_string()),
+        Some(kind) => run_live(kind, &resolved, duration, interval, quiet).map(Report::Live),
     };
     let report = match report {
         Ok(r) => r,
@@ -169,23 +153,108 @@ fn run(
     };
     let elapsed = started.elapsed();
     if !quiet {
-        print_summary(&report, elapsed.as_secs_f64());
+        print_summary(report.tables(), report.stats(), elapsed.as_secs_f64());
+        if let Report::Live(l) = &report {
+            print_workers(l);
+        }
     }
     if let Some(path) = stats_json {
-        let json = report.stats.to_json(&report.tables);
+        let json = report.stats().to_json(report.tables());
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
         if let Err(e) = std::fs::write(path, text + "\n") {
             return fail(&format!("cannot write {}: {e}", path.display()));
         }
     }
-    if report.input_errors.is_empty() {
+    let input_errors = match &report {
+        Report::Replay(r) => &r.input_errors[..],
+        Report::Live(_) => &[],
+    };
+    if input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
-        for (port, e) in &report.input_errors {
+        for (port, e) in input_errors {
             eprintln!("cnfwd: port {port:?}: input capture damaged, replay of it stopped after its readable packets: {e}");
         }
         ExitCode::from(3)
     }
+}
+
+/// What a run ends with.
+enum Report {
+    Replay(ReplayReport),
+    Live(LiveReport),
+}
+
+impl Report {
+    fn tables(&self) -> &Tables {
+        match self {
+            Report::Replay(r) => &r.tables,
+            Report::Live(l) => &l.tables,
+        }
+    }
+
+    fn stats(&self) -> &Stats {
+        match self {
+            Report::Replay(r) => &r.stats,
+            Report::Live(l) => &l.stats,
+        }
+    }
+}
+
+/// Forwards with live ports until SIGINT/SIGTERM or the deadline, printing
+/// a rate line every `interval`.
+fn run_live(
+    kind: BackendKind,
+    resolved: &cnfwd_config::Resolved,
+    duration: Option<Duration>,
+    interval: Option<Duration>,
+    quiet: bool,
+) -> Result<LiveReport, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+    let opts = LiveOptions { duration, interval };
+    let mut last: Option<Tick> = None;
+    let on_tick = |t: &Tick| {
+        if !quiet {
+            print_rates(last.as_ref(), t);
+        }
+        last = Some(t.clone());
+    };
+    match kind {
+        BackendKind::Dpdk => run_dpdk(resolved, &opts, &stop, on_tick),
+        _ => live::run_af_packet(resolved, &opts, &stop, on_tick).map_err(|e| e.to_string()),
+    }
+}
+
+/// One line of rates since the previous tick, with per-worker receive rates.
+fn print_rates(prev: Option<&Tick>, t: &Tick) {
+    let (rx, tx, dropped) = t.stats.totals();
+    let (prx, ptx, pdrop, pt) = prev.map_or((0, 0, 0, Duration::ZERO), |p| {
+        let (a, b, c) = p.stats.totals();
+        (a, b, c, p.elapsed)
+    });
+    let dt = (t.elapsed - pt).as_secs_f64().max(1e-9);
+    let per_worker: Vec<String> = t
+        .workers
+        .iter()
+        .map(|w| {
+            let before = prev
+                .and_then(|p| p.workers.get(w.id))
+                .map_or(0, |p| p.stats.totals().0);
+            format!("w{} {:.0}", w.id, (w.stats.totals().0 - before) as f64 / dt)
+        })
+        .collect();
+    println!(
+        "cnfwd: {:>7.1} s  rx {:>10.0} pkt/s  tx {:>10.0} pkt/s  drop {:>10.0} pkt/s  [{}]  (totals rx {rx} tx {tx} drop {dropped})",
+        t.elapsed.as_secs_f64(),
+        (rx - prx) as f64 / dt,
+        (tx - ptx) as f64 / dt,
+        (dropped - pdrop) as f64 / dt,
+        per_worker.join(", "),
+    );
 }
 
 /// Starts EAL with `[dpdk] eal_args`, forwards on the DPDK ports until
@@ -193,25 +262,35 @@ fn run(
 #[cfg(feature = "dpdk")]
 fn run_dpdk(
     resolved: &cnfwd_config::Resolved,
-    duration: Option<Duration>,
-    interval: Option<Duration>,
-    quiet: bool,
-) -> Result<ReplayReport, String> {
+    opts: &LiveOptions,
+    stop: &AtomicBool,
+    on_tick: impl FnMut(&Tick),
+) -> Result<LiveReport, String> {
+    use dataplane::engine::cores;
     use dataplane::io::dpdk::{DpdkBackend, Eal};
+    if resolved.engine.workers > 1 {
+        return Err(format!(
+            "engine.workers = {}: the DPDK backend runs one worker for now (its per-queue split is not built yet); set engine.workers = 1",
+            resolved.engine.workers
+        ));
+    }
+    let topo = cores::Topology::system();
+    let choice = cores::choose(
+        &topo,
+        &live::port_devices(resolved),
+        1,
+        &resolved.engine.cores,
+        &cores::allowed_cores(&topo).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     let eal = Eal::init(&resolved.dpdk_eal_args).map_err(|e| e.to_string())?;
     let report = {
         let backend = DpdkBackend::open(resolved, &eal, 1).map_err(|e| e.to_string())?;
         // Ports without a configured MAC use the device's.
         let tables = Tables::build(resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
-        // The backend is dropped (ports stopped and closed) inside run_live.
-        run_live(
-            backend,
-            tables,
-            resolved.burst_size,
-            duration,
-            interval,
-            quiet,
-        )?
+        // The backend is dropped (ports stopped and closed) by its worker.
+        live::drive(vec![backend], tables, resolved, choice, opts, stop, on_tick)
+            .map_err(|e| e.to_string())?
     };
     eal.cleanup().map_err(|e| e.to_string())?;
     Ok(report)
@@ -221,10 +300,10 @@ fn run_dpdk(
 #[cfg(not(feature = "dpdk"))]
 fn run_dpdk(
     _: &cnfwd_config::Resolved,
-    _: Option<Duration>,
-    _: Option<Duration>,
-    _: bool,
-) -> Result<ReplayReport, String> {
+    _: &LiveOptions,
+    _: &AtomicBool,
+    _: impl FnMut(&Tick),
+) -> Result<LiveReport, String> {
     Err("backend \"dpdk\": this cnfwd was built without DPDK support; rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev)".to_string())
 }
 
@@ -233,53 +312,25 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Forwards with a live backend until SIGINT/SIGTERM or the deadline,
-/// printing a rate line every `interval`.
-fn run_live<B: Backend>(
-    mut backend: B,
-    tables: Tables,
-    burst: usize,
-    duration: Option<Duration>,
-    interval: Option<Duration>,
-    quiet: bool,
-) -> Result<ReplayReport, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+/// Where each worker ran and what it did.
+fn print_workers(l: &LiveReport) {
+    println!("\n{}", l.cores.reason);
+    println!(
+        "{:<8} {:>6} {:>12} {:>12} {:>10}",
+        "worker", "core", "rx", "tx", "idle %"
+    );
+    for w in &l.workers {
+        let (rx, tx, _) = w.stats.totals();
+        let idle = 100.0 * w.idle_rounds as f64 / w.rounds.max(1) as f64;
+        let core = w.core.map_or("-".to_string(), |c| c.to_string());
+        println!(
+            "{:<8} {:>6} {:>12} {:>12} {:>10.1}",
+            w.id, core, rx, tx, idle
+        );
     }
-    let started = Instant::now();
-    let deadline = duration.map(|d| started + d);
-    let mut worker = Worker::new(&tables, burst);
-    let mut last = (started, 0u64, 0u64, 0u64);
-    // No interval: tick once a day (never, in practice).
-    let every = interval.unwrap_or(Duration::from_secs(86_400));
-    worker
-        .run_live(&mut backend, &tables, &stop, deadline, every, |s| {
-            let now = Instant::now();
-            let (rx, tx, dropped) = s.totals();
-            let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
-            if !quiet {
-                println!(
-                    "cnfwd: {:>7.1} s  rx {:>10.0} pkt/s  tx {:>10.0} pkt/s  drop {:>10.0} pkt/s  (totals rx {rx} tx {tx} drop {dropped})",
-                    now.duration_since(started).as_secs_f64(),
-                    (rx - last.1) as f64 / dt,
-                    (tx - last.2) as f64 / dt,
-                    (dropped - last.3) as f64 / dt,
-                );
-            }
-            last = (now, rx, tx, dropped);
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(ReplayReport {
-        tables,
-        stats: worker.stats,
-        input_errors: Vec::new(),
-    })
 }
 
-fn print_summary(r: &ReplayReport, secs: f64) {
-    let s = &r.stats;
+fn print_summary(tables: &Tables, s: &Stats, secs: f64) {
     let (rx, tx, dropped) = s.totals();
     let mut out = std::io::stdout().lock();
     let copies = if s.replicated > 0 {
@@ -300,7 +351,7 @@ fn print_summary(r: &ReplayReport, secs: f64) {
     };
     let _ = writeln!(out);
     row(&mut out, "port", &"rx", &"tx", &"dropped");
-    for (p, c) in r.tables.ports.iter().zip(&s.ports) {
+    for (p, c) in tables.ports.iter().zip(&s.ports) {
         row(
             &mut out,
             &p.name,
@@ -311,7 +362,7 @@ fn print_summary(r: &ReplayReport, secs: f64) {
     }
     let _ = writeln!(out);
     row(&mut out, "network", &"rx", &"tx", &"dropped");
-    for (n, c) in r.tables.networks.iter().zip(&s.networks) {
+    for (n, c) in tables.networks.iter().zip(&s.networks) {
         row(
             &mut out,
             &n.name,

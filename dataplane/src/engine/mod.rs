@@ -1,15 +1,23 @@
-//! The engine: a worker polls its ports a burst at a time, runs the pipeline
-//! to completion over each burst, hands the results to the egress ports'
-//! TX queues and counts everything.
+//! The engine: workers poll their ports a burst at a time, run the
+//! pipeline to completion over each burst, hand the results to the egress
+//! ports' TX queues and count everything.
 //!
-//! This is the single-worker engine of the foundation (pcap replay and
-//! tests): ports are polled in configuration order, `burst_size` packets
-//! each, and each port's TX queue is flushed after every burst, so the output
-//! order is a function of the input alone. Pinned multi-worker operation and
-//! live snapshots arrive with the engine issue.
+//! - [`Worker`]: one worker's state (pipeline, burst arrays, TX queues,
+//!   counters). Replay drives one worker on the calling thread
+//!   ([`Worker::run_to_completion`]): ports in configuration order,
+//!   `burst_size` packets each, TX flushed after every burst, so the output
+//!   order is a function of the input alone.
+//! - [`workers`]: the live engine: one pinned thread per worker, each with
+//!   its own backend (its RX queue of every port and its own TX queues), an
+//!   idle policy, and counters published to the control thread.
+//! - [`snapshot`]: how the control thread publishes new tables to running
+//!   workers (picked up between bursts, freed on the control thread).
+//! - [`cores`]: which cores the workers run on (configured, or chosen on
+//!   the ports' NUMA node from sysfs).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+pub mod cores;
+pub mod snapshot;
+pub mod workers;
 
 use cnfwd_config::PortId;
 
@@ -18,6 +26,7 @@ use crate::packet::buf::PacketBuf;
 use crate::pipeline::{prepare_flood_copy, DropReason, Pipeline, Verdict, MAX_BURST};
 use crate::stats::Stats;
 use crate::tables::Tables;
+use snapshot::SnapshotReader;
 
 /// One worker: its pipeline, burst arrays, TX queues and counters.
 pub struct Worker<B: Backend> {
@@ -52,10 +61,37 @@ impl<B: Backend> Worker<B> {
         }
     }
 
-    /// Receives one burst from `port`, forwards it and flushes the TX
-    /// queues. Returns the number of records received (packets plus
+    /// Receives one burst from `port`, forwards it with `t` and flushes the
+    /// TX queues. Returns the number of records received (packets plus
     /// rejected capture records).
     pub fn poll(&mut self, backend: &mut B, t: &Tables, port: PortId) -> Result<usize, IoError> {
+        let (n, rejected) = self.receive(backend, port)?;
+        if n > 0 {
+            self.forward(backend, t, port, n)?;
+        }
+        Ok(n + rejected)
+    }
+
+    /// Like [`Worker::poll`], with the tables of the newest snapshot,
+    /// loaded after the burst was received (so a packet received after a
+    /// publish is forwarded by the new tables).
+    pub fn poll_live(
+        &mut self,
+        backend: &mut B,
+        snapshots: &mut SnapshotReader,
+        port: PortId,
+    ) -> Result<usize, IoError> {
+        let (n, rejected) = self.receive(backend, port)?;
+        if n > 0 {
+            let t = snapshots.load();
+            self.forward(backend, t, port, n)?;
+        }
+        Ok(n + rejected)
+    }
+
+    /// Receives one burst into `self.rx` and counts it on the port. Returns
+    /// (packets received, rejected records counted).
+    fn receive(&mut self, backend: &mut B, port: PortId) -> Result<(usize, usize), IoError> {
         let rejected = backend.rx_rejected(port);
         let pi = port as usize;
         if rejected > 0 {
@@ -66,13 +102,30 @@ impl<B: Backend> Worker<B> {
         self.rx.clear();
         let n = backend.rx_burst(port, &mut self.rx, self.burst)?;
         let n = n.min(self.rx.len());
-        if n == 0 {
-            return Ok(rejected as usize);
-        }
+        let c = &mut self.stats.ports[pi];
         for (len, b) in self.rx_len.iter_mut().zip(&self.rx) {
             *len = b.len() as u32;
-            self.stats.ports[pi].rx_packets += 1;
-            self.stats.ports[pi].rx_bytes += u64::from(*len);
+            c.rx_bytes += u64::from(*len);
+        }
+        c.rx_packets += n as u64;
+        Ok((n, rejected as usize))
+    }
+
+    /// Runs the pipeline over the `n` packets in `self.rx`, queues or drops
+    /// each and flushes the TX queues.
+    fn forward(
+        &mut self,
+        backend: &mut B,
+        t: &Tables,
+        port: PortId,
+        n: usize,
+    ) -> Result<(), IoError> {
+        let pi = port as usize;
+        if self.stats.networks.len() != t.networks.len() {
+            // A new configuration changed the network list (cold path).
+            self.stats
+                .networks
+                .resize(t.networks.len(), Default::default());
         }
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
@@ -134,8 +187,7 @@ impl<B: Backend> Worker<B> {
                 }
             }
         }
-        self.flush_tx(backend)?;
-        Ok(n + rejected as usize)
+        self.flush_tx(backend)
     }
 
     /// Sends every queued packet; what a port does not take is freed and
@@ -187,45 +239,6 @@ impl<B: Backend> Worker<B> {
         Ok(total)
     }
 
-    /// Polls every port in order, busily, until `stop` is set (checked once
-    /// per round, never per packet) or `deadline` passes. Every `interval`,
-    /// `tick` is handed the counters so far. Queued TX is flushed after every
-    /// burst, so nothing is left behind when it returns; the backend is
-    /// flushed last.
-    pub fn run_live(
-        &mut self,
-        backend: &mut B,
-        t: &Tables,
-        stop: &AtomicBool,
-        deadline: Option<Instant>,
-        interval: Duration,
-        mut tick: impl FnMut(&Stats),
-    ) -> Result<(), IoError> {
-        let mut next_tick = Instant::now() + interval;
-        loop {
-            let mut received = 0;
-            for p in 0..backend.port_count() {
-                received += self.poll(backend, t, p as PortId)?;
-            }
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            if received == 0 {
-                std::hint::spin_loop();
-            }
-            // One clock read per round: cheap next to a syscall-backed poll.
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                break;
-            }
-            if now >= next_tick {
-                tick(&self.stats);
-                next_tick = now + interval;
-            }
-        }
-        backend.flush()
-    }
-
     fn poll_rejected_only(&mut self, backend: &mut B, port: PortId) -> u64 {
         let rejected = backend.rx_rejected(port);
         if rejected > 0 {
@@ -239,71 +252,5 @@ impl<B: Backend> Worker<B> {
     /// The worker's pipeline (its L2 table).
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::io::memory::MemoryBackend;
-
-    fn tables() -> Tables {
-        let cfg = cnfwd_config::parse(
-            "[[l2_networks]]\nname = \"l\"\nvlan = 7\n\
-             [[ports]]\nname = \"a\"\nbackend = \"pcap\"\nmac = \"02:00:00:00:00:01\"\nmode = \"access\"\nnetworks = [\"l\"]\n\
-             [[ports]]\nname = \"b\"\nbackend = \"pcap\"\nmac = \"02:00:00:00:00:02\"\nmode = \"access\"\nnetworks = [\"l\"]\n",
-            "<test>",
-        )
-        .unwrap();
-        Tables::build(&cnfwd_config::resolve(&cfg).unwrap(), &[]).unwrap()
-    }
-
-    #[test]
-    fn live_run_stops_on_flag_and_deadline_with_everything_sent() {
-        let t = tables();
-        let mut backend = MemoryBackend::new(2);
-        for i in 0..100u8 {
-            let mut f = vec![0xff; 6];
-            f.extend_from_slice(&[2, 0, 0, 0, 1, i, 0x08, 0x00]);
-            f.resize(60, 0);
-            backend.inject(0, &f);
-        }
-        let mut w = Worker::new(&t, 32);
-        let stop = AtomicBool::new(false);
-        let started = Instant::now();
-        let mut ticks = 0;
-        w.run_live(
-            &mut backend,
-            &t,
-            &stop,
-            Some(started + Duration::from_millis(50)),
-            Duration::from_millis(10),
-            |s| {
-                ticks += 1;
-                assert_eq!(s.ports[0].rx_packets, 100);
-            },
-        )
-        .unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(50));
-        assert!(ticks >= 2, "{ticks} ticks");
-        assert_eq!(
-            backend.sent(1).len(),
-            100,
-            "broadcasts flooded to b, none left queued"
-        );
-
-        // A set flag ends the run after the round in hand.
-        stop.store(true, Ordering::Relaxed);
-        backend.inject(0, &[0u8; 60]);
-        w.run_live(
-            &mut backend,
-            &t,
-            &stop,
-            None,
-            Duration::from_secs(1),
-            |_| {},
-        )
-        .unwrap();
-        assert_eq!(w.stats.ports[0].rx_packets, 101);
     }
 }

@@ -1,0 +1,253 @@
+//! The live mode: `cnfwd run` on AF_PACKET or DPDK ports.
+//!
+//! Opens the ports with one queue per worker, builds the first snapshot
+//! (ports without a configured MAC use the device's), chooses the worker
+//! cores ([`crate::engine::cores`]), runs the engine ([`workers::run`]) and,
+//! on the calling thread, the control loop: it watches the stop flag
+//! (SIGINT/SIGTERM) and the deadline, reports rates every interval and
+//! frees retired snapshots. When it returns, every worker has flushed its
+//! TX queues and its counters are final.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cnfwd_config::{BackendKind, PortBackend, Resolved, ResolvedIdle};
+
+use crate::engine::cores::{self, CoreChoice, PortDevice, Topology};
+use crate::engine::snapshot::Snapshots;
+use crate::engine::workers::{self, EngineHandle, EngineOptions, IdlePolicy, WorkerSample};
+use crate::io::afpacket::{AfPacketBackend, RingConfig};
+use crate::io::Backend;
+use crate::stats::Stats;
+use crate::tables::Tables;
+
+/// Why a live run could not start or ended in an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// Opening the ports failed.
+    #[error("{0}")]
+    Open(String),
+    /// The first snapshot could not be built.
+    #[error(transparent)]
+    Tables(#[from] crate::tables::TablesError),
+    /// No cores for the workers.
+    #[error(transparent)]
+    Cores(#[from] cores::CoreError),
+    /// A worker failed.
+    #[error(transparent)]
+    Engine(#[from] workers::EngineError),
+    /// The configuration has no live ports.
+    #[error("no af_packet or dpdk ports to run")]
+    NoPorts,
+}
+
+/// How a live run is driven.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Stop after this long (None: until `stop`).
+    pub duration: Option<Duration>,
+    /// Report rates this often (None: never).
+    pub interval: Option<Duration>,
+}
+
+/// One rate report.
+#[derive(Debug, Clone)]
+pub struct Tick {
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// Counters so far, summed over workers.
+    pub stats: Stats,
+    /// Each worker's sample.
+    pub workers: Vec<WorkerSample>,
+}
+
+/// What a live run ends with.
+#[derive(Debug)]
+pub struct LiveReport {
+    /// The tables in force at the end (names for the stats).
+    pub tables: Tables,
+    /// Final counters.
+    pub stats: Stats,
+    /// Each worker's final sample.
+    pub workers: Vec<WorkerSample>,
+    /// How the cores were chosen.
+    pub cores: CoreChoice,
+}
+
+/// Engine options from the configuration and the chosen cores.
+pub fn engine_options(r: &Resolved, cores: &CoreChoice) -> EngineOptions {
+    EngineOptions {
+        burst: r.burst_size,
+        idle: match r.engine.idle {
+            ResolvedIdle::Busy => IdlePolicy::Busy,
+            ResolvedIdle::Adaptive {
+                empty_polls,
+                sleep_us,
+            } => IdlePolicy::Adaptive {
+                empty_polls,
+                sleep: Duration::from_micros(u64::from(sleep_us)),
+            },
+        },
+        cores: cores.cores.iter().map(|&c| Some(c)).collect(),
+        ..EngineOptions::default()
+    }
+}
+
+/// The ring geometry of `[af_packet]`.
+pub fn ring_config(r: &Resolved) -> RingConfig {
+    RingConfig {
+        block_size: r.af_packet.block_size,
+        block_count: r.af_packet.block_count,
+        block_timeout_ms: r.af_packet.block_timeout_ms,
+        ..RingConfig::default()
+    }
+}
+
+/// Where each port's device is, for choosing cores: a configured
+/// `numa_node` wins; then the interface or PCI device in sysfs.
+pub fn port_devices(r: &Resolved) -> Vec<PortDevice> {
+    r.ports
+        .iter()
+        .map(|p| match (p.numa_node, &p.backend) {
+            (Some(n), _) => PortDevice::Node(n),
+            (None, PortBackend::AfPacket { interface }) => PortDevice::Interface(interface.clone()),
+            (None, PortBackend::Dpdk { device }) if is_pci_address(device) => {
+                PortDevice::Pci(device.clone())
+            }
+            _ => PortDevice::Unknown,
+        })
+        .collect()
+}
+
+/// `dddd:bb:dd.f` (or `bb:dd.f`): a PCI address rather than a vdev string.
+fn is_pci_address(s: &str) -> bool {
+    let hex = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_hexdigit());
+    let parts: Vec<&str> = s.split(':').collect();
+    let (bus, devfn) = match parts.as_slice() {
+        [dom, bus, devfn] if hex(dom, 4) => (*bus, *devfn),
+        [bus, devfn] => (*bus, *devfn),
+        _ => return false,
+    };
+    let Some((dev, func)) = devfn.split_once('.') else {
+        return false;
+    };
+    hex(bus, 2)
+        && hex(dev, 2)
+        && func.len() == 1
+        && func.bytes().all(|b| (b'0'..=b'7').contains(&b))
+}
+
+/// Runs the AF_PACKET ports of `r` until `stop` is set or the duration
+/// ends, calling `on_tick` every interval.
+pub fn run_af_packet(
+    r: &Resolved,
+    opts: &LiveOptions,
+    stop: &AtomicBool,
+    on_tick: impl FnMut(&Tick),
+) -> Result<LiveReport, LiveError> {
+    let topo = Topology::system();
+    let choice = cores::choose(
+        &topo,
+        &port_devices(r),
+        r.engine.workers,
+        &r.engine.cores,
+        &cores::allowed_cores(&topo)?,
+    )?;
+    let backend = AfPacketBackend::open_with(r, choice.cores.len(), ring_config(r))
+        .map_err(|e| LiveError::Open(e.to_string()))?;
+    let tables = Tables::build(r, &backend.port_macs())?;
+    let backends = backend.split();
+    drive(backends, tables, r, choice, opts, stop, on_tick)
+}
+
+/// Runs already-opened backends (one per worker) with `tables`.
+pub fn drive<B: Backend + Send>(
+    backends: Vec<B>,
+    tables: Tables,
+    r: &Resolved,
+    choice: CoreChoice,
+    opts: &LiveOptions,
+    stop: &AtomicBool,
+    mut on_tick: impl FnMut(&Tick),
+) -> Result<LiveReport, LiveError> {
+    if backends.is_empty() {
+        return Err(LiveError::NoPorts);
+    }
+    let mut snapshots = Snapshots::new(tables);
+    let eopts = engine_options(r, &choice);
+    let started = Instant::now();
+    let deadline = opts.duration.map(|d| started + d);
+    let outcome = workers::run(backends, &mut snapshots, &eopts, |h, snaps| {
+        control_loop(
+            h,
+            snaps,
+            started,
+            deadline,
+            opts.interval,
+            stop,
+            &mut on_tick,
+        )
+    })?;
+    Ok(LiveReport {
+        tables: Tables::clone(&snapshots.current()),
+        stats: outcome.stats,
+        workers: outcome.workers,
+        cores: choice,
+    })
+}
+
+/// The control thread's loop: stop flag, deadline, rate ticks, snapshot
+/// reclamation.
+fn control_loop(
+    h: &EngineHandle,
+    snaps: &mut Snapshots,
+    started: Instant,
+    deadline: Option<Instant>,
+    interval: Option<Duration>,
+    stop: &AtomicBool,
+    on_tick: &mut impl FnMut(&Tick),
+) {
+    let mut next_tick = interval.map(|i| started + i);
+    loop {
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) || h.stopping() || deadline.is_some_and(|d| now >= d) {
+            return;
+        }
+        if let (Some(t), Some(i)) = (next_tick, interval) {
+            if now >= t {
+                on_tick(&Tick {
+                    elapsed: now - started,
+                    stats: h.stats(),
+                    workers: h.workers(),
+                });
+                next_tick = Some(t + i);
+            }
+        }
+        snaps.reclaim();
+        let mut wake = now + Duration::from_millis(20);
+        for t in [deadline, next_tick].into_iter().flatten() {
+            wake = wake.min(t);
+        }
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// The backend kind of a configuration's ports (validation makes them all
+/// the same).
+pub fn backend_kind(r: &Resolved) -> Option<BackendKind> {
+    r.ports.first().map(|p| p.backend.kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pci_addresses_are_told_from_vdevs() {
+        assert!(is_pci_address("0000:3b:02.0"));
+        assert!(is_pci_address("3b:02.7"));
+        assert!(!is_pci_address("net_pcap0,rx_pcap=x.pcap"));
+        assert!(!is_pci_address("0000:3b:02.8"));
+        assert!(!is_pci_address("net_ring0"));
+    }
+}

@@ -1,0 +1,290 @@
+//! Route changes under traffic: two workers forward a continuous stream
+//! while the control thread publishes 10,000 route changes. No packet may
+//! be lost, and every packet must leave by a route that was in force while
+//! it was being forwarded: not one withdrawn before it was received, not
+//! one published after it was sent.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cnfwd_config::RouteTarget;
+use dataplane::engine::snapshot::Snapshots;
+use dataplane::engine::workers::{self, EngineOptions};
+use dataplane::io::memory::ChannelBackend;
+use dataplane::tables::{TableChange, Tables};
+use ipnet::IpNet;
+
+const CHANGES: u64 = 10_000;
+/// Next hops the changes rotate through (static neighbours on "out").
+const HOPS: u64 = 64;
+const IN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
+
+fn hop_ip(i: u64) -> Ipv4Addr {
+    Ipv4Addr::new(10, 1, 0, 10 + i as u8)
+}
+
+fn hop_mac(i: u64) -> [u8; 6] {
+    [0x02, 0x11, 0, 0, 0, i as u8]
+}
+
+const DEFAULT_MAC: [u8; 6] = [0x02, 0x22, 0, 0, 0, 0xdd];
+
+fn config() -> String {
+    let mut neighbors = format!(
+        "{{ ip = \"10.1.0.2\", mac = \"{}\" }}",
+        mac_text(DEFAULT_MAC)
+    );
+    for i in 0..HOPS {
+        neighbors += &format!(
+            ", {{ ip = \"{}\", mac = \"{}\" }}",
+            hop_ip(i),
+            mac_text(hop_mac(i))
+        );
+    }
+    format!(
+        r#"
+[[l3_isolation_domains]]
+name = "v"
+static_routes = [{{ prefix = "0.0.0.0/0", next_hop = "10.1.0.2" }}]
+
+[[l3_networks]]
+name = "in"
+vlan = 10
+l3_isolation_domain = "v"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.0.0.0/24"
+
+[[l3_networks]]
+name = "out"
+vlan = 20
+l3_isolation_domain = "v"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.1.0.0/24"
+neighbors = [{neighbors}]
+
+[[ports]]
+name = "p0"
+backend = "pcap"
+mac = "{in_mac}"
+mode = "access"
+networks = ["in"]
+
+[[ports]]
+name = "p1"
+backend = "pcap"
+mac = "02:00:00:00:00:02"
+mode = "access"
+networks = ["out"]
+"#,
+        in_mac = mac_text(IN_MAC)
+    )
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// What change `k` does to 203.0.113.0/24: every third change withdraws
+/// it (traffic falls back to the default route), the others point it at
+/// next hop `k % HOPS`. Version 0 is the configuration (no specific route).
+fn change(k: u64) -> TableChange {
+    let prefix: IpNet = "203.0.113.0/24".parse().unwrap();
+    if k.is_multiple_of(3) {
+        TableChange::RemoveRoute { vrf: 0, prefix }
+    } else {
+        TableChange::AddRoute {
+            vrf: 0,
+            prefix,
+            target: RouteTarget::Via(IpAddr::V4(hop_ip(k % HOPS)), 1),
+        }
+    }
+}
+
+/// The next-hop MAC packets to 203.0.113.0/24 get under version `v`.
+fn expected_mac(v: u64) -> [u8; 6] {
+    if v == 0 || v.is_multiple_of(3) {
+        DEFAULT_MAC
+    } else {
+        hop_mac(v % HOPS)
+    }
+}
+
+/// A UDP packet from the host on "in" to 203.0.113.7 carrying the stream
+/// id, its sequence number and the version in force when it was sent.
+fn frame(stream: u8, seq: u64, version: u64) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&IN_MAC);
+    f.extend_from_slice(&HOST_MAC);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let payload_len = 1 + 8 + 8;
+    let total = 20 + 8 + payload_len;
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, 0, 5]);
+    ip[16..20].copy_from_slice(&[203, 0, 113, 7]);
+    let mut sum: u32 = 0;
+    for c in ip.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35]);
+    f.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.push(stream);
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&version.to_be_bytes());
+    f
+}
+
+#[test]
+fn ten_thousand_route_changes_under_traffic() {
+    let cfg = cnfwd_config::parse(&config(), "<test>").unwrap();
+    let resolved = cnfwd_config::resolve(&cfg).unwrap();
+    let tables = Tables::build(&resolved, &[]).unwrap();
+    let mut snapshots = Snapshots::new(tables);
+
+    // Two workers, each with its own ports (as each has its own queues).
+    let (b0, ends0) = ChannelBackend::new(2, 256);
+    let (b1, ends1) = ChannelBackend::new(2, 256);
+    let opts = EngineOptions::default();
+    // Stream i enters worker i's port 0 and leaves by its port 1.
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    for ends in [ends0, ends1] {
+        let [into, out]: [_; 2] = ends.try_into().unwrap();
+        to_workers.push(into.to_port);
+        from_workers.push(out.from_port);
+    }
+    let started = Arc::new(AtomicU64::new(0));
+    let completed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+
+    let outcome = workers::run(vec![b0, b1], &mut snapshots, &opts, |h, snaps| {
+        std::thread::scope(|s| {
+            // The sender: two streams, one into each worker, stamped with
+            // the number of changes published when it was sent.
+            let senders = to_workers;
+            let (completed_s, done_s) = (Arc::clone(&completed), Arc::clone(&done));
+            let sender = s.spawn(move || {
+                let mut seq = 0u64;
+                while !done_s.load(Ordering::Acquire) {
+                    for (stream, tx) in senders.iter().enumerate() {
+                        let v = completed_s.load(Ordering::Acquire);
+                        tx.send(frame(stream as u8, seq, v)).unwrap();
+                    }
+                    seq += 1;
+                }
+                seq
+            });
+            // The observers: each forwarded frame with the number of
+            // changes started when it came out.
+            let observers: Vec<_> = from_workers
+                .into_iter()
+                .map(|rx| {
+                    let (started, done) = (Arc::clone(&started), Arc::clone(&done));
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        loop {
+                            match rx.recv_timeout(Duration::from_millis(200)) {
+                                Ok(f) => out.push((f, started.load(Ordering::Acquire))),
+                                Err(_) if done.load(Ordering::Acquire) => return out,
+                                Err(_) => {}
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // The changes, at the control thread's pace.
+            let t0 = snaps.generation();
+            let mut current = snaps.current();
+            for k in 1..=CHANGES {
+                let next = current.with_changes(&[change(k)]).unwrap();
+                started.store(k, Ordering::Release);
+                snaps.publish(next);
+                completed.store(k, Ordering::Release);
+                current = snaps.current();
+                if k % 16 == 0 {
+                    // Let packets through between bursts of changes.
+                    std::thread::yield_now();
+                }
+            }
+            assert_eq!(snaps.generation(), t0 + CHANGES);
+            // A little more traffic under the last version, then stop.
+            std::thread::sleep(Duration::from_millis(20));
+            done.store(true, Ordering::Release);
+            let sent_per_stream = sender.join().unwrap();
+            // Wait until the workers have received everything.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while h.stats().ports[0].rx_packets < 2 * sent_per_stream {
+                assert!(Instant::now() < deadline, "workers stalled");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let outputs: Vec<_> = observers.into_iter().map(|o| o.join().unwrap()).collect();
+            (sent_per_stream, outputs)
+        })
+    })
+    .unwrap();
+
+    let (sent_per_stream, outputs) = outcome.control;
+    assert!(
+        sent_per_stream > 1000,
+        "only {sent_per_stream} packets per stream"
+    );
+    let mut seen_versions = std::collections::BTreeSet::new();
+    for (stream, out) in outputs.iter().enumerate() {
+        assert_eq!(
+            out.len() as u64,
+            sent_per_stream,
+            "stream {stream}: every packet forwarded, none lost"
+        );
+        // A worker's snapshot only moves forward, and a stream is forwarded
+        // in order by one worker: give each packet the earliest version
+        // that explains it, no earlier than the previous packet's.
+        let mut floor = 0;
+        for (i, (f, started_when_out)) in out.iter().enumerate() {
+            let payload = &f[14 + 20 + 8..];
+            assert_eq!(payload[0] as usize, stream);
+            let seq = u64::from_be_bytes(payload[1..9].try_into().unwrap());
+            let sent_under = u64::from_be_bytes(payload[9..17].try_into().unwrap());
+            assert_eq!(seq, i as u64, "stream {stream}: order kept");
+            let mac: [u8; 6] = f[..6].try_into().unwrap();
+            // In force while it was forwarded: published before it was
+            // sent (or later), and started before it came out.
+            let v = (sent_under.max(floor)..=*started_when_out).find(|&v| expected_mac(v) == mac);
+            let v = v.unwrap_or_else(|| {
+                panic!(
+                    "stream {stream} packet {seq}: sent under version {sent_under}, out before version {} started, after version {floor}, but left to {} (a route not in force then)",
+                    started_when_out + 1,
+                    mac_text(mac)
+                )
+            });
+            floor = v;
+            seen_versions.insert(v);
+        }
+    }
+    assert!(
+        seen_versions.len() > 100,
+        "the stream overlapped only {} versions",
+        seen_versions.len()
+    );
+    let (rx, tx, dropped) = outcome.stats.totals();
+    assert_eq!(
+        (rx, tx, dropped),
+        (2 * sent_per_stream, 2 * sent_per_stream, 0)
+    );
+    // Every retired snapshot was freed on this thread.
+    assert_eq!(snapshots.reclaim(), 0);
+}
