@@ -22,7 +22,7 @@ fn run_case(case: &Path) -> Vec<String> {
         Err(e) => return vec![format!("replay failed: {e}")],
     };
     let mut problems = Vec::new();
-    for port in &report.tables.ports {
+    for port in report.tables.ports.iter() {
         let expected_path = case.join(format!("expected-{}.pcap", port.name));
         let actual_path = dir.join(format!("out-{}.pcap", port.name));
         let expected = if expected_path.exists() {
