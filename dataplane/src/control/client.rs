@@ -2,14 +2,15 @@
 //! tests use): connect, read the greeting, send a request, read its reply.
 //! Every wait is bounded by the timeout given at connect.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
-    connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+    connect, getsockopt, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags,
+    SockFlag, SockType, UnixAddr,
 };
 use serde_json::Value;
 
@@ -70,6 +71,19 @@ pub struct Client {
     timeout: Duration,
     greeting: Value,
     max_output_len: usize,
+}
+
+impl AsFd for Client {
+    /// The connected socket (non-blocking), e.g. to poll it.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Client {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 impl Client {
@@ -205,6 +219,16 @@ impl Client {
     }
 
     fn send_message(&mut self, msg: &[u8]) -> Result<(), ClientError> {
+        // One datagram must fit the send buffer (less 32 bytes): grow it
+        // for a large request, forced when privileged; if the kernel says
+        // no, send fails with EMSGSIZE ("Message too long").
+        let need = msg.len() + 4096;
+        if getsockopt(&self.fd, sockopt::SndBuf).unwrap_or(0) < need {
+            let _ = setsockopt(&self.fd, sockopt::SndBuf, &(need / 2 + 1));
+            if getsockopt(&self.fd, sockopt::SndBuf).unwrap_or(0) < need {
+                let _ = setsockopt(&self.fd, sockopt::SndBufForce, &(need / 2 + 1));
+            }
+        }
         let deadline = Instant::now() + self.timeout;
         loop {
             match send(

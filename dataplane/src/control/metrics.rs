@@ -241,6 +241,8 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// Per-connection read and write timeout: a slow scraper delays the next
 /// one by at most this much.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Input read and discarded after answering an incomplete request.
+const MAX_DRAIN: usize = 64 * 1024;
 /// How often the accept loop checks for shutdown.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
@@ -365,7 +367,20 @@ fn handle(mut stream: TcpStream, render: &impl Fn() -> String) -> std::io::Resul
     );
     stream.write_all(header.as_bytes())?;
     stream.write_all(body.as_bytes())?;
-    stream.flush()
+    stream.flush()?;
+    if !complete {
+        // Closing with unread input would reset the connection and lose
+        // the answer: stop writing, then drain a bounded amount.
+        stream.shutdown(std::net::Shutdown::Write)?;
+        let mut drained = 0;
+        while drained < MAX_DRAIN {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

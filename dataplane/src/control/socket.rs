@@ -149,6 +149,8 @@ pub struct ServerStats {
     pub oversized_replies: u64,
     /// Handler calls that panicked (also in `errors`).
     pub handler_panics: u64,
+    /// Replies the socket could not take at once, kept and sent later.
+    pub queued_replies: u64,
 }
 
 struct Listener {
@@ -593,6 +595,7 @@ impl Server {
             Ok(_) => Served::Alive,
             Err(Errno::EAGAIN) | Err(Errno::ENOBUFS) | Err(Errno::EINTR) => {
                 c.pending = Some(out);
+                self.stats.queued_replies += 1;
                 Served::Alive
             }
             Err(Errno::EMSGSIZE) => {
