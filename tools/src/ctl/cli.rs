@@ -471,8 +471,9 @@ mod tests {
     fn config_apply_sends_the_file_text() {
         let p = std::env::temp_dir().join(format!("cnfwdctl-apply-{}.toml", std::process::id()));
         std::fs::write(&p, "[engine]\nburst_size = 32 # \"q\"\n").unwrap();
-        let m = msg(&["config", "apply", p.to_str().unwrap()]).unwrap();
+        let m = msg(&["config", "apply", p.to_str().unwrap_or_default()]);
         std::fs::remove_file(&p).unwrap();
+        let m = m.unwrap();
         let (cmd, params) = m.split_once(',').unwrap();
         assert_eq!(cmd, "/config/apply");
         let v: Value = serde_json::from_str(params).unwrap();
