@@ -8,12 +8,15 @@
 //! - [`io`]: the backend contract and the backends;
 //! - [`engine`]: workers that poll, process and transmit;
 //! - [`stats`]: counters and their JSON;
+//! - [`control`]: the management socket (DPDK telemetry v2), its client and
+//!   the Prometheus endpoint;
 //! - [`replay`]: the offline mode (`cnfwd run` on pcap ports);
 //! - [`live`]: the live mode (`cnfwd run` on AF_PACKET or DPDK ports).
 //!
 //! Safe Rust everywhere except `io/` backends that talk to the OS or DPDK.
 #![deny(unsafe_code)]
 
+pub mod control;
 pub mod engine;
 pub mod fib;
 pub mod io;

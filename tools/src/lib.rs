@@ -1,5 +1,7 @@
-//! Tools around cnfwd. For now: [`pcapdiff`], the packet-by-packet capture
-//! comparison behind `cnfwd-pcapdiff` and the pcap-tests runner.
+//! Tools around cnfwd: [`pcapdiff`], the packet-by-packet capture
+//! comparison behind `cnfwd-pcapdiff` and the pcap-tests runner, and
+//! [`ctl`], the command line and rendering of `cnfwdctl`.
 #![forbid(unsafe_code)]
 
+pub mod ctl;
 pub mod pcapdiff;

@@ -1,0 +1,76 @@
+//! `cnfwdctl`: the command line ([`cli`]), the rendering of replies
+//! ([`render`]) and [`run`], which ties them to a
+//! [`dataplane::control::Client`].
+//!
+//! Exit status: 0 on success, 1 on an error reply (message on stderr), 2 on
+//! a usage or connection error (the message names the socket path).
+
+pub mod cli;
+pub mod render;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::CommandFactory;
+use dataplane::control::Client;
+
+use cli::{request_for, Cli, Command};
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the server answered with an error.
+pub const EXIT_ERROR_REPLY: u8 = 1;
+/// Exit status: bad command line, or no conversation with the server.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs a parsed command line, printing to `out` (the reply) and `err`
+/// (errors); returns the exit status.
+pub fn run(cli: &Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "cnfwdctl", out);
+        return EXIT_OK;
+    }
+    let request = match request_for(&cli.command) {
+        Ok(Some(r)) => r,
+        Ok(None) => return EXIT_OK,
+        Err(e) => {
+            let _ = writeln!(err, "cnfwdctl: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let timeout = if cli.timeout.is_finite() && cli.timeout > 0.0 {
+        Duration::from_secs_f64(cli.timeout.min(86_400.0))
+    } else {
+        let _ = writeln!(
+            err,
+            "cnfwdctl: --timeout must be a positive number of seconds"
+        );
+        return EXIT_USAGE;
+    };
+    let reply =
+        Client::connect(&cli.socket, timeout).and_then(|mut c| c.request(&request.message()));
+    match reply {
+        Err(e) => {
+            let _ = writeln!(err, "cnfwdctl: {e}");
+            EXIT_USAGE
+        }
+        Ok(Err(msg)) => {
+            let _ = writeln!(err, "cnfwdctl: {}: {msg}", request.command);
+            EXIT_ERROR_REPLY
+        }
+        Ok(Ok(value)) => {
+            let text = if cli.json {
+                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+                s.push('\n');
+                s
+            } else {
+                render::render(&value)
+            };
+            match out.write_all(text.as_bytes()) {
+                Ok(()) => EXIT_OK,
+                // A closed pipe (`| head`) is not the server's error.
+                Err(_) => EXIT_OK,
+            }
+        }
+    }
+}
