@@ -25,6 +25,12 @@ pub struct Config {
     /// AF_PACKET ring settings, for `backend = "af_packet"` ports.
     #[serde(default)]
     pub af_packet: AfPacket,
+    /// The management socket of live runs.
+    #[serde(default)]
+    pub control: Control,
+    /// The Prometheus endpoint (off unless `listen` is set).
+    #[serde(default)]
+    pub metrics: Metrics,
     /// Packet I/O endpoints.
     #[serde(default)]
     pub ports: Vec<Port>,
@@ -104,6 +110,66 @@ fn default_idle_empty_polls() -> u32 {
 
 fn default_idle_sleep_us() -> u32 {
     100
+}
+
+/// `[control]`: the management socket (DPDK telemetry v2 protocol).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    /// Serve the socket during live runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Socket path.
+    #[serde(default = "default_socket")]
+    pub socket: String,
+    /// Group (name or gid) whose members may run write commands; uid 0
+    /// always may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_group: Option<String>,
+    /// Group (name or gid) whose members may run read commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_group: Option<String>,
+    /// Anyone who can connect may run read commands (socket mode 0666).
+    #[serde(default)]
+    pub read_anyone: bool,
+    /// Most clients connected at once (1..=1024).
+    #[serde(default = "default_max_clients")]
+    pub max_clients: u32,
+    /// Also serve the socket where `dpdk-telemetry.py -f <prefix>` looks
+    /// (`/var/run/dpdk/<prefix>/dpdk_telemetry.v2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpdk_telemetry_prefix: Option<String>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            socket: default_socket(),
+            write_group: None,
+            read_group: None,
+            read_anyone: false,
+            max_clients: default_max_clients(),
+            dpdk_telemetry_prefix: None,
+        }
+    }
+}
+
+fn default_socket() -> String {
+    "/run/cnfwd/cnfwd.sock".to_owned()
+}
+
+fn default_max_clients() -> u32 {
+    16
+}
+
+/// `[metrics]`: Prometheus text exposition over HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// `address:port` to serve `GET /metrics` on, e.g. `127.0.0.1:9464`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
 }
 
 /// `[af_packet]`: ring geometry of every AF_PACKET socket.

@@ -75,6 +75,55 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         );
     }
 
+    let control = &config.control;
+    if control.enabled && !control.socket.starts_with('/') {
+        errs.push(
+            "control.socket",
+            q(&control.socket),
+            "must be an absolute path",
+        );
+    }
+    if !(1..=1024).contains(&control.max_clients) {
+        errs.push(
+            "control.max_clients",
+            control.max_clients.to_string(),
+            "must be in 1..=1024",
+        );
+    }
+    for (field, g) in [
+        ("control.write_group", &control.write_group),
+        ("control.read_group", &control.read_group),
+    ] {
+        if let Some(g) = g {
+            if g.is_empty() || g.contains(['/', ':', ' ']) {
+                errs.push(field, q(g), "must be a group name or a numeric gid");
+            }
+        }
+    }
+    if let Some(p) = &control.dpdk_telemetry_prefix {
+        if p.is_empty() || p.contains('/') {
+            errs.push(
+                "control.dpdk_telemetry_prefix",
+                q(p),
+                "must be a DPDK file prefix (no '/')",
+            );
+        }
+    }
+    let metrics_listen = match &config.metrics.listen {
+        None => None,
+        Some(l) => match l.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                errs.push(
+                    "metrics.listen",
+                    q(l),
+                    "must be address:port, e.g. 127.0.0.1:9464",
+                );
+                None
+            }
+        },
+    };
+
     // --- VRFs -------------------------------------------------------------
     let mut vrf_ids: HashMap<&str, VrfId> = HashMap::new();
     for (i, d) in config.l3_isolation_domains.iter().enumerate() {
@@ -717,6 +766,8 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             dpdk_eal_args: config.dpdk.eal_args.clone(),
             engine,
             af_packet: config.af_packet.clone(),
+            control: config.control.clone(),
+            metrics_listen,
         })
     } else {
         Err(errs.0)

@@ -36,6 +36,10 @@ pub struct Resolved {
     pub engine: ResolvedEngine,
     /// AF_PACKET ring geometry (validated).
     pub af_packet: crate::model::AfPacket,
+    /// The management socket settings (validated).
+    pub control: crate::model::Control,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Validated `[engine]` settings.
@@ -191,4 +195,81 @@ pub struct ResolvedCsn {
     pub network: NetworkId,
     /// Every allowed endpoint (defaults included only when enabled).
     pub allow: Vec<EgressRule>,
+}
+
+impl Resolved {
+    /// The target of a static route added at run time to VRF `vrf`, by the
+    /// same rules as `static_routes` in the file: `network` (by name, any
+    /// VRF: an explicit leak) and/or `next_hop`, which must lie in a
+    /// connected prefix (of `network` when given, else of a network of the
+    /// VRF). The error says which argument is wrong and why.
+    pub fn route_target(
+        &self,
+        vrf: VrfId,
+        prefix: IpNet,
+        next_hop: Option<IpAddr>,
+        network: Option<&str>,
+    ) -> Result<RouteTarget, String> {
+        let holds = |n: &ResolvedNetwork, ip: IpAddr| match (&n.l3, ip) {
+            (Some(l3), IpAddr::V4(a)) => l3.ipv4.is_some_and(|(p, _)| p.contains(&a)),
+            (Some(l3), IpAddr::V6(a)) => l3.ipv6.is_some_and(|(p, _)| p.contains(&a)),
+            (None, _) => false,
+        };
+        let v4 = matches!(prefix, IpNet::V4(_));
+        let net = match network {
+            None => None,
+            Some(name) => {
+                let Some(id) = self.networks.iter().position(|n| n.name == name) else {
+                    return Err(format!("network {name:?}: no L3 network has this name"));
+                };
+                if self.networks[id].l3.is_none() {
+                    return Err(format!(
+                        "network {name:?}: is an L2 network; routes lead to L3 networks"
+                    ));
+                }
+                Some(id as NetworkId)
+            }
+        };
+        match (next_hop, net) {
+            (None, None) => Err("a route needs next_hop, network, or both".into()),
+            (Some(nh), _) if nh.is_ipv4() != v4 => Err(format!(
+                "next_hop {nh}: address family differs from prefix {prefix}"
+            )),
+            (Some(nh), Some(id)) if holds(&self.networks[id as usize], nh) => {
+                Ok(RouteTarget::Via(nh, id))
+            }
+            (Some(nh), Some(id)) => Err(format!(
+                "next_hop {nh}: not inside a connected prefix of network {:?}",
+                self.networks[id as usize].name
+            )),
+            (Some(nh), None) => self
+                .networks
+                .iter()
+                .position(|n| n.l3.as_ref().is_some_and(|l| l.vrf == vrf) && holds(n, nh))
+                .map(|id| RouteTarget::Via(nh, id as NetworkId))
+                .ok_or_else(|| {
+                    format!(
+                        "next_hop {nh}: not inside any connected prefix of isolation domain {:?}",
+                        self.vrfs.get(vrf as usize).map_or("?", |v| v.name.as_str())
+                    )
+                }),
+            (None, Some(id)) => {
+                let l3 = self.networks[id as usize].l3.as_ref();
+                if l3.is_some_and(|l| {
+                    if v4 {
+                        l.ipv4.is_some()
+                    } else {
+                        l.ipv6.is_some()
+                    }
+                }) {
+                    Ok(RouteTarget::Attached(id))
+                } else {
+                    Err(format!(
+                        "network {:?}: has no connected prefix of the family of {prefix}",
+                        self.networks[id as usize].name
+                    ))
+                }
+            }
+        }
+    }
 }

@@ -11,8 +11,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cnfwd_config::{BackendKind, PortBackend, Resolved, ResolvedIdle};
+use std::path::PathBuf;
 
+use cnfwd_config::{BackendKind, Config, PortBackend, Resolved, ResolvedIdle};
+
+use crate::control::commands::{Commands, ControlState};
+use crate::control::{metrics, GroupSpec, MetricsServer, ReadAccess, Server, ServerConfig};
 use crate::engine::cores::{self, CoreChoice, PortDevice, Topology};
 use crate::engine::snapshot::Snapshots;
 use crate::engine::workers::{self, EngineHandle, EngineOptions, IdlePolicy, WorkerSample};
@@ -39,15 +43,24 @@ pub enum LiveError {
     /// The configuration has no live ports.
     #[error("no af_packet or dpdk ports to run")]
     NoPorts,
+    /// The management socket or metrics endpoint could not be set up.
+    #[error("{0}")]
+    Control(#[from] crate::control::ControlError),
 }
 
 /// How a live run is driven.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LiveOptions {
     /// Stop after this long (None: until `stop`).
     pub duration: Option<Duration>,
     /// Report rates this often (None: never).
     pub interval: Option<Duration>,
+    /// The configuration as written (for `/config` and `/config/save`).
+    pub config: Option<Config>,
+    /// The file it came from (`/config/save` writes there).
+    pub config_path: Option<PathBuf>,
+    /// Serve the management socket here instead of `[control] socket`.
+    pub socket: Option<PathBuf>,
 }
 
 /// One rate report.
@@ -155,15 +168,41 @@ pub fn run_af_packet(
     )?;
     let backend = AfPacketBackend::open_with(r, choice.cores.len(), ring_config(r))
         .map_err(|e| LiveError::Open(e.to_string()))?;
-    let tables = Tables::build(r, &backend.port_macs())?;
+    let macs = backend.port_macs();
     let backends = backend.split();
-    drive(backends, tables, r, choice, opts, stop, on_tick)
+    drive(backends, macs, r, choice, opts, stop, on_tick)
 }
 
-/// Runs already-opened backends (one per worker) with `tables`.
+/// The management socket settings of `r` (`socket` overrides the path).
+pub fn server_config(r: &Resolved, socket: Option<&std::path::Path>) -> ServerConfig {
+    let c = &r.control;
+    let group = |g: &Option<String>| {
+        g.as_deref()
+            .map(|g| g.parse::<GroupSpec>().unwrap_or_else(|e| match e {}))
+    };
+    ServerConfig {
+        path: socket.map_or_else(|| PathBuf::from(&c.socket), PathBuf::from),
+        dpdk_path: c
+            .dpdk_telemetry_prefix
+            .as_deref()
+            .map(crate::control::socket::dpdk_telemetry_path),
+        mode: if c.read_anyone { 0o666 } else { 0o660 },
+        max_clients: c.max_clients as usize,
+        write_group: group(&c.write_group),
+        read_access: match (c.read_anyone, group(&c.read_group)) {
+            (true, _) => ReadAccess::Anyone,
+            (false, Some(g)) => ReadAccess::Group(g),
+            (false, None) => ReadAccess::Writers,
+        },
+        ..ServerConfig::default()
+    }
+}
+
+/// Runs already-opened backends (one per worker); ports without a
+/// configured MAC use `device_macs`.
 pub fn drive<B: Backend + Send>(
     backends: Vec<B>,
-    tables: Tables,
+    device_macs: Vec<Option<[u8; 6]>>,
     r: &Resolved,
     choice: CoreChoice,
     opts: &LiveOptions,
@@ -173,21 +212,59 @@ pub fn drive<B: Backend + Send>(
     if backends.is_empty() {
         return Err(LiveError::NoPorts);
     }
+    let tables = Tables::build(r, &device_macs)?;
+    // Bound before the workers start: a socket that cannot be served is a
+    // start-up error, not a surprise later.
+    let mut server = if r.control.enabled || opts.socket.is_some() {
+        Some(Server::bind(&server_config(r, opts.socket.as_deref()))?)
+    } else {
+        None
+    };
+    let mut state = ControlState::new(
+        opts.config.clone().unwrap_or_default(),
+        r.clone(),
+        opts.config_path.clone(),
+        device_macs,
+    );
     let mut snapshots = Snapshots::new(tables);
     let eopts = engine_options(r, &choice);
     let started = Instant::now();
     let deadline = opts.duration.map(|d| started + d);
     let outcome = workers::run(backends, &mut snapshots, &eopts, |h, snaps| {
-        control_loop(
+        let _metrics = match r.metrics_listen {
+            None => None,
+            Some(addr) => {
+                let (h, tables) = (h.clone(), snaps.shared());
+                Some(MetricsServer::start(addr, move || {
+                    let workers: Vec<metrics::WorkerMetrics> = h
+                        .workers()
+                        .iter()
+                        .map(|w| {
+                            let (rx, tx, _) = w.stats.totals();
+                            metrics::WorkerMetrics {
+                                id: w.id,
+                                core: w.core,
+                                rx_packets: rx,
+                                tx_packets: tx,
+                                busy_polls: w.rounds - w.idle_rounds,
+                                idle_polls: w.idle_rounds,
+                            }
+                        })
+                        .collect();
+                    metrics::render(&h.stats(), &tables.load(), &workers)
+                })?)
+            }
+        };
+        let mut ctl = Control {
             h,
             snaps,
-            started,
-            deadline,
-            opts.interval,
-            stop,
-            &mut on_tick,
-        )
+            state: &mut state,
+            server: server.as_mut(),
+        };
+        ctl.run(started, deadline, opts.interval, stop, &mut on_tick);
+        Ok::<(), LiveError>(())
     })?;
+    outcome.control?;
     Ok(LiveReport {
         tables: Tables::clone(&snapshots.current()),
         stats: outcome.stats,
@@ -196,39 +273,71 @@ pub fn drive<B: Backend + Send>(
     })
 }
 
-/// The control thread's loop: stop flag, deadline, rate ticks, snapshot
-/// reclamation.
-fn control_loop(
-    h: &EngineHandle,
-    snaps: &mut Snapshots,
-    started: Instant,
-    deadline: Option<Instant>,
-    interval: Option<Duration>,
-    stop: &AtomicBool,
-    on_tick: &mut impl FnMut(&Tick),
-) {
-    let mut next_tick = interval.map(|i| started + i);
-    loop {
-        let now = Instant::now();
-        if stop.load(Ordering::Relaxed) || h.stopping() || deadline.is_some_and(|d| now >= d) {
-            return;
-        }
-        if let (Some(t), Some(i)) = (next_tick, interval) {
-            if now >= t {
-                on_tick(&Tick {
-                    elapsed: now - started,
-                    stats: h.stats(),
-                    workers: h.workers(),
-                });
-                next_tick = Some(t + i);
+/// The control thread: the engine, the snapshots, the command state and
+/// the socket.
+struct Control<'a> {
+    h: &'a EngineHandle,
+    snaps: &'a mut Snapshots,
+    state: &'a mut ControlState,
+    server: Option<&'a mut Server>,
+}
+
+impl Control<'_> {
+    /// Until stopped: serve the socket, tick, sample rates, free retired
+    /// snapshots. Never waits longer than 20 ms between checks of `stop`.
+    fn run(
+        &mut self,
+        started: Instant,
+        deadline: Option<Instant>,
+        interval: Option<Duration>,
+        stop: &AtomicBool,
+        on_tick: &mut impl FnMut(&Tick),
+    ) {
+        let mut next_tick = interval.map(|i| started + i);
+        let mut next_sample = started + Duration::from_secs(1);
+        loop {
+            let now = Instant::now();
+            if stop.load(Ordering::Relaxed)
+                || self.h.stopping()
+                || deadline.is_some_and(|d| now >= d)
+            {
+                return;
+            }
+            if let (Some(t), Some(i)) = (next_tick, interval) {
+                if now >= t {
+                    on_tick(&Tick {
+                        elapsed: now - started,
+                        stats: self.h.stats(),
+                        workers: self.h.workers(),
+                    });
+                    next_tick = Some(t + i);
+                }
+            }
+            if now >= next_sample {
+                self.state.sample(self.h);
+                next_sample = now + Duration::from_secs(1);
+            }
+            self.snaps.reclaim();
+            let mut wake = now + Duration::from_millis(20);
+            for t in [deadline, next_tick].into_iter().flatten() {
+                wake = wake.min(t);
+            }
+            let wait = wake.saturating_duration_since(Instant::now());
+            match self.server.as_deref_mut() {
+                Some(server) => {
+                    let mut commands = Commands {
+                        state: self.state,
+                        engine: self.h,
+                        snapshots: self.snaps,
+                    };
+                    if let Err(e) = server.poll(wait, &mut commands) {
+                        eprintln!("cnfwd: management socket: {e}");
+                        std::thread::sleep(wait);
+                    }
+                }
+                None => std::thread::sleep(wait),
             }
         }
-        snaps.reclaim();
-        let mut wake = now + Duration::from_millis(20);
-        for t in [deadline, next_tick].into_iter().flatten() {
-            wake = wake.min(t);
-        }
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
     }
 }
 

@@ -85,6 +85,37 @@ impl Stats {
         self.replicated += other.replicated;
     }
 
+    /// `self - base`, counter by counter (saturating: counters only grow, a
+    /// shorter `base` counts as zeros). Used for "since the last clear".
+    pub fn since(&self, base: &Stats) -> Stats {
+        fn diff(now: &[Counters], base: &[Counters]) -> Vec<Counters> {
+            now.iter()
+                .enumerate()
+                .map(|(i, c)| match base.get(i) {
+                    None => c.clone(),
+                    Some(b) => {
+                        let mut d = Counters {
+                            rx_packets: c.rx_packets.saturating_sub(b.rx_packets),
+                            rx_bytes: c.rx_bytes.saturating_sub(b.rx_bytes),
+                            tx_packets: c.tx_packets.saturating_sub(b.tx_packets),
+                            tx_bytes: c.tx_bytes.saturating_sub(b.tx_bytes),
+                            ..Counters::default()
+                        };
+                        for ((x, y), z) in d.drops.iter_mut().zip(&c.drops).zip(&b.drops) {
+                            *x = y.saturating_sub(*z);
+                        }
+                        d
+                    }
+                })
+                .collect()
+        }
+        Stats {
+            ports: diff(&self.ports, &base.ports),
+            networks: diff(&self.networks, &base.networks),
+            replicated: self.replicated.saturating_sub(base.replicated),
+        }
+    }
+
     /// Drops by reason over all ports.
     pub fn drops(&self) -> [u64; DropReason::COUNT] {
         let mut d = [0; DropReason::COUNT];

@@ -209,16 +209,6 @@ pub enum ChangeError {
     /// No network with that id, or it is not an L3 network.
     #[error("no L3 network with id {0}")]
     NoL3Network(NetworkId),
-    /// The route's network is in another VRF.
-    #[error("network {network:?} is in VRF {network_vrf:?}, not {vrf:?}")]
-    NetworkInOtherVrf {
-        /// The network.
-        network: String,
-        /// Its VRF.
-        network_vrf: String,
-        /// The VRF of the route.
-        vrf: String,
-    },
     /// Removing a route that is not there.
     #[error("VRF {vrf:?} has no route for {prefix}")]
     NoSuchRoute {
@@ -437,16 +427,12 @@ impl Tables {
                 } => {
                     let key = AdjKey::from(target);
                     let (AdjKey::Local(n) | AdjKey::Attached(n) | AdjKey::Via(_, n)) = key;
-                    let v = vrfs.get(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
-                    let net = nets.get(n as usize).filter(|e| e.l3);
-                    let net = net.ok_or(ChangeError::NoL3Network(n))?;
-                    if net.vrf != vrf {
-                        return Err(ChangeError::NetworkInOtherVrf {
-                            network: net.name.clone(),
-                            network_vrf: vrfs[net.vrf as usize].name.clone(),
-                            vrf: v.name.clone(),
-                        });
-                    }
+                    // A network of another VRF is an explicit leak, as in
+                    // the configuration.
+                    vrfs.get(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
+                    nets.get(n as usize)
+                        .filter(|e| e.l3)
+                        .ok_or(ChangeError::NoL3Network(n))?;
                     let index = index.get_or_insert_with(|| {
                         keys.iter()
                             .enumerate()
@@ -638,9 +624,9 @@ vlans = [10, 20]
                 TableChange::AddRoute {
                     vrf: 0,
                     prefix,
-                    target: RouteTarget::Attached(1),
+                    target: RouteTarget::Attached(5),
                 },
-                "network \"nb\" is in VRF \"b\", not \"a\"",
+                "no L3 network with id 5",
             ),
             (
                 TableChange::AddRoute {

@@ -804,7 +804,9 @@ mod metrics {
         .unwrap();
         let mut t = Tables::build(&cnfwd_config::resolve(&cfg).unwrap(), &[]).unwrap();
         // Configuration forbids such names; the exposition must still cope.
-        t.networks[1].name = "odd\"name\\x\n".into();
+        let mut networks = t.networks.to_vec();
+        networks[1].name = "odd\"name\\x\n".into();
+        t.networks = networks.into();
         t
     }
 

@@ -31,11 +31,19 @@ fn hop_mac(i: u64) -> [u8; 6] {
 }
 
 const DEFAULT_MAC: [u8; 6] = [0x02, 0x22, 0, 0, 0, 0xdd];
+/// The default route's next hop after the socket test's `/config/apply`.
+const APPLIED_MAC: [u8; 6] = [0x02, 0x33, 0, 0, 0, 0xee];
 
 fn config() -> String {
+    config_with_default("10.1.0.2")
+}
+
+/// The configuration with the default route via `default_nh`.
+fn config_with_default(default_nh: &str) -> String {
     let mut neighbors = format!(
-        "{{ ip = \"10.1.0.2\", mac = \"{}\" }}",
-        mac_text(DEFAULT_MAC)
+        "{{ ip = \"10.1.0.2\", mac = \"{}\" }}, {{ ip = \"10.1.0.3\", mac = \"{}\" }}",
+        mac_text(DEFAULT_MAC),
+        mac_text(APPLIED_MAC)
     );
     for i in 0..HOPS {
         neighbors += &format!(
@@ -48,7 +56,7 @@ fn config() -> String {
         r#"
 [[l3_isolation_domains]]
 name = "v"
-static_routes = [{{ prefix = "0.0.0.0/0", next_hop = "10.1.0.2" }}]
+static_routes = [{{ prefix = "0.0.0.0/0", next_hop = "{default_nh}" }}]
 
 [[l3_networks]]
 name = "in"
@@ -287,4 +295,212 @@ fn ten_thousand_route_changes_under_traffic() {
     );
     // Every retired snapshot was freed on this thread.
     assert_eq!(snapshots.reclaim(), 0);
+}
+
+/// The same through the management socket of a live run: 10,000 route
+/// additions and removals by `/route/add` and `/route/del`, then a whole
+/// new configuration by `/config/apply`, while two workers forward a
+/// stream. Version k = the k-th write acknowledged.
+#[test]
+fn route_changes_and_config_apply_through_the_socket() {
+    use dataplane::control::Client;
+    use dataplane::engine::cores::CoreChoice;
+    use dataplane::live::{self, LiveOptions};
+    use serde_json::json;
+
+    const WRITES: u64 = 10_000;
+    let expected = |v: u64| -> [u8; 6] {
+        if v == WRITES + 1 {
+            APPLIED_MAC
+        } else if v % 2 == 1 {
+            hop_mac(v % HOPS)
+        } else {
+            DEFAULT_MAC
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("cnfwd-sock-changes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("cnfwd.sock");
+    let cfg = cnfwd_config::parse(&config(), "<test>").unwrap();
+    let resolved = cnfwd_config::resolve(&cfg).unwrap();
+    let (b0, ends0) = ChannelBackend::new(2, 256);
+    let (b1, ends1) = ChannelBackend::new(2, 256);
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    for ends in [ends0, ends1] {
+        let [into, out]: [_; 2] = ends.try_into().unwrap();
+        to_workers.push(into.to_port);
+        from_workers.push(out.from_port);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicU64::new(0));
+    let completed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+
+    let report = std::thread::scope(|s| {
+        let opts = LiveOptions {
+            config: Some(cfg.clone()),
+            socket: Some(socket.clone()),
+            ..LiveOptions::default()
+        };
+        let choice = CoreChoice {
+            cores: vec![],
+            node: None,
+            reason: "test".into(),
+        };
+        let (stop_r, resolved_r) = (Arc::clone(&stop), &resolved);
+        let run = s.spawn(move || {
+            live::drive(
+                vec![b0, b1],
+                vec![],
+                resolved_r,
+                choice,
+                &opts,
+                &stop_r,
+                |_| {},
+            )
+        });
+        let (completed_s, done_s) = (Arc::clone(&completed), Arc::clone(&done));
+        let sender = s.spawn(move || {
+            let mut seq = 0u64;
+            while !done_s.load(Ordering::Acquire) {
+                for (stream, tx) in to_workers.iter().enumerate() {
+                    let v = completed_s.load(Ordering::Acquire);
+                    tx.send(frame(stream as u8, seq, v)).unwrap();
+                }
+                seq += 1;
+            }
+            seq
+        });
+        let observers: Vec<_> = from_workers
+            .into_iter()
+            .map(|rx| {
+                let (started, done) = (Arc::clone(&started), Arc::clone(&done));
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    loop {
+                        match rx.recv_timeout(Duration::from_millis(200)) {
+                            Ok(f) => out.push((f, started.load(Ordering::Acquire))),
+                            Err(_) if done.load(Ordering::Acquire) => return out,
+                            Err(_) => {}
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        // The operator.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut client = loop {
+            match Client::connect(&socket, Duration::from_secs(5)) {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "socket never came up: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        for k in 1..=WRITES {
+            let (cmd, params) = if k % 2 == 1 {
+                let nh = hop_ip(k % HOPS).to_string();
+                (
+                    "/route/add",
+                    json!({"vrf": "v", "prefix": "203.0.113.0/24", "next_hop": nh}),
+                )
+            } else {
+                (
+                    "/route/del",
+                    json!({"vrf": "v", "prefix": "203.0.113.0/24"}),
+                )
+            };
+            started.store(k, Ordering::Release);
+            let reply = client.call(cmd, Some(&params)).expect("socket");
+            reply.unwrap_or_else(|e| panic!("{cmd} {params}: {e}"));
+            completed.store(k, Ordering::Release);
+        }
+        // A whole new configuration: the default route moves to 10.1.0.3.
+        started.store(WRITES + 1, Ordering::Release);
+        let reply = client
+            .call(
+                "/config/apply",
+                Some(&json!({"toml": config_with_default("10.1.0.3")})),
+            )
+            .expect("socket")
+            .expect("config applied");
+        completed.store(WRITES + 1, Ordering::Release);
+        assert_eq!(reply["routes_before"], reply["routes_after"], "{reply}");
+        // A bad configuration changes nothing and names the field.
+        let bad = config_with_default("10.1.0.3").replace("vlan = 20", "vlan = 5000");
+        let e = client
+            .call("/config/apply", Some(&json!({"toml": bad})))
+            .expect("socket")
+            .unwrap_err();
+        assert!(e.contains("l3_networks[1].vlan = 5000"), "{e}");
+        std::thread::sleep(Duration::from_millis(20));
+        done.store(true, Ordering::Release);
+        let sent_per_stream = sender.join().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let stats = client.call("/stats", None).unwrap().unwrap();
+            if stats["totals"]["rx_packets"].as_u64().unwrap() >= 2 * sent_per_stream {
+                break;
+            }
+            assert!(Instant::now() < deadline, "workers stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let outputs: Vec<_> = observers.into_iter().map(|o| o.join().unwrap()).collect();
+        stop.store(true, Ordering::Release);
+        let report = run.join().unwrap().expect("live run");
+        (sent_per_stream, outputs, report)
+    });
+    let (sent_per_stream, outputs, report) = report;
+    let drops: Vec<_> = dataplane::pipeline::DropReason::ALL
+        .iter()
+        .zip(report.stats.drops())
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{} {n}", r.name()))
+        .collect();
+    assert!(drops.is_empty(), "drops: {drops:?}");
+    let mut versions = std::collections::BTreeSet::new();
+    for (stream, out) in outputs.iter().enumerate() {
+        assert_eq!(
+            out.len() as u64,
+            sent_per_stream,
+            "stream {stream}: none lost"
+        );
+        let mut floor = 0;
+        for (i, (f, started_when_out)) in out.iter().enumerate() {
+            let payload = &f[14 + 20 + 8..];
+            let seq = u64::from_be_bytes(payload[1..9].try_into().unwrap());
+            let sent_under = u64::from_be_bytes(payload[9..17].try_into().unwrap());
+            assert_eq!(seq, i as u64, "stream {stream}: order kept");
+            let mac: [u8; 6] = f[..6].try_into().unwrap();
+            let v = (sent_under.max(floor)..=*started_when_out)
+                .find(|&v| expected(v) == mac)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "stream {stream} packet {seq}: sent under version {sent_under}, out before version {} started, after {floor}, left to {}",
+                        started_when_out + 1,
+                        mac_text(mac)
+                    )
+                });
+            floor = v;
+            versions.insert(v);
+        }
+    }
+    assert!(
+        versions.len() > 100,
+        "only {} versions seen",
+        versions.len()
+    );
+    assert!(
+        versions.contains(&(WRITES + 1)),
+        "no packet after the apply"
+    );
+    let (rx, tx, dropped) = report.stats.totals();
+    assert_eq!(
+        (rx, tx, dropped),
+        (2 * sent_per_stream, 2 * sent_per_stream, 0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

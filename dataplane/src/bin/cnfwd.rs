@@ -56,6 +56,9 @@ enum Command {
         /// Live ports: print a rate line every this many seconds (0: never).
         #[arg(long, default_value_t = 1.0)]
         stats_interval: f64,
+        /// Live ports: serve the management socket here (overrides `[control] socket`).
+        #[arg(long)]
+        socket: Option<PathBuf>,
     },
     /// Validate a configuration and print what it defines.
     Check {
@@ -76,12 +79,14 @@ fn main() -> ExitCode {
             quiet,
             duration,
             stats_interval,
+            socket,
         } => run(
             &config,
             stats_json.as_deref(),
             quiet,
             duration,
             stats_interval,
+            socket,
         ),
         Command::Check { config } => match cnfwd_config::load(&config) {
             Ok((_, r)) => {
@@ -118,6 +123,7 @@ fn run(
     quiet: bool,
     duration: Option<f64>,
     stats_interval: f64,
+    socket: Option<PathBuf>,
 ) -> ExitCode {
     let seconds = |name: &str, v: f64| {
         Duration::try_from_secs_f64(v)
@@ -132,7 +138,7 @@ fn run(
         Ok(i) => Some(i),
         Err(e) => return fail(&e),
     };
-    let (_, resolved) = match cnfwd_config::load(config) {
+    let (model, resolved) = match cnfwd_config::load(config) {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
@@ -145,7 +151,16 @@ fn run(
         None | Some(BackendKind::Pcap) => replay_resolved(&resolved, &base)
             .map(Report::Replay)
             .map_err(|e| e.to_string()),
-        Some(kind) => run_live(kind, &resolved, duration, interval, quiet).map(Report::Live),
+        Some(kind) => {
+            let opts = LiveOptions {
+                duration,
+                interval,
+                config: Some(model),
+                config_path: Some(config.to_path_buf()),
+                socket,
+            };
+            run_live(kind, &resolved, opts, quiet).map(Report::Live)
+        }
     };
     let report = match report {
         Ok(r) => r,
@@ -206,8 +221,7 @@ impl Report {
 fn run_live(
     kind: BackendKind,
     resolved: &cnfwd_config::Resolved,
-    duration: Option<Duration>,
-    interval: Option<Duration>,
+    opts: LiveOptions,
     quiet: bool,
 ) -> Result<LiveReport, String> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,7 +229,6 @@ fn run_live(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
-    let opts = LiveOptions { duration, interval };
     let mut last: Option<Tick> = None;
     let on_tick = |t: &Tick| {
         if !quiet {
@@ -287,9 +300,9 @@ fn run_dpdk(
     let report = {
         let backend = DpdkBackend::open(resolved, &eal, 1).map_err(|e| e.to_string())?;
         // Ports without a configured MAC use the device's.
-        let tables = Tables::build(resolved, &backend.port_macs()).map_err(|e| e.to_string())?;
+        let macs = backend.port_macs();
         // The backend is dropped (ports stopped and closed) by its worker.
-        live::drive(vec![backend], tables, resolved, choice, opts, stop, on_tick)
+        live::drive(vec![backend], macs, resolved, choice, opts, stop, on_tick)
             .map_err(|e| e.to_string())?
     };
     eal.cleanup().map_err(|e| e.to_string())?;

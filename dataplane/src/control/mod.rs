@@ -6,6 +6,8 @@
 //! - [`socket`]: [`Server`], a single-threaded non-blocking `SOCK_SEQPACKET`
 //!   server driven from the control thread's loop by [`Server::poll`];
 //! - [`auth`]: who may run read and write commands (`SO_PEERCRED`, groups);
+//! - [`commands`]: the commands of a running cnfwd (ports, routes,
+//!   neighbours, config apply/save, trace...);
 //! - [`client`]: a blocking client of the same protocol (`cnfwdctl`, tests);
 //! - [`metrics`]: Prometheus text exposition and a small HTTP server.
 //!
@@ -16,6 +18,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod commands;
 pub mod metrics;
 pub mod socket;
 pub mod telemetry;

@@ -17,6 +17,7 @@
 
 pub mod cores;
 pub mod snapshot;
+pub mod trace;
 pub mod workers;
 
 use cnfwd_config::PortId;
@@ -40,6 +41,8 @@ pub struct Worker<B: Backend> {
     txq_bytes: Vec<u64>,
     /// This worker's counters.
     pub stats: Stats,
+    /// Tracing, when the engine offers it: (this worker's id, shared state).
+    trace: Option<(usize, std::sync::Arc<trace::TraceShared>)>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -58,7 +61,13 @@ impl<B: Backend> Worker<B> {
                 .collect(),
             txq_bytes: vec![0; tables.ports.len()],
             stats: Stats::new(tables.ports.len(), tables.networks.len()),
+            trace: None,
         }
+    }
+
+    /// Lets the control thread trace this worker's packets.
+    pub fn set_trace(&mut self, worker: usize, trace: std::sync::Arc<trace::TraceShared>) {
+        self.trace = Some((worker, trace));
     }
 
     /// Receives one burst from `port`, forwards it with `t` and flushes the
@@ -129,6 +138,18 @@ impl<B: Backend> Worker<B> {
         }
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
+        if let Some((id, tr)) = &self.trace {
+            if tr.wants(port) {
+                tr.record(
+                    *id,
+                    t,
+                    port,
+                    &self.pipeline,
+                    &self.rx_len[..n],
+                    &self.verdicts[..n],
+                );
+            }
+        }
 
         for (i, buf) in self.rx.drain(..).enumerate() {
             let net = self.pipeline.meta(i).network;

@@ -59,6 +59,12 @@ impl Snapshots {
         self.current.load_full()
     }
 
+    /// The current-snapshot pointer itself, for readers outside the
+    /// engine (the metrics thread): `load()` gives the snapshot in force.
+    pub fn shared(&self) -> Arc<ArcSwap<Tables>> {
+        Arc::clone(&self.current)
+    }
+
     /// The generation of the snapshot in force (1 for the first).
     pub fn generation(&self) -> u64 {
         self.generation

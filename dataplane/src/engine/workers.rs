@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use cnfwd_config::PortId;
 
 use super::snapshot::{SnapshotReader, Snapshots};
+use super::trace::TraceShared;
 use super::Worker;
 use crate::io::{Backend, IoError};
 use crate::stats::Stats;
@@ -117,11 +118,13 @@ struct Slot {
     sample: Mutex<WorkerSample>,
 }
 
-/// What the control function sees of the running engine.
-#[derive(Debug)]
+/// What the control function sees of the running engine. Clones share
+/// the same workers (e.g. for the metrics thread).
+#[derive(Debug, Clone)]
 pub struct EngineHandle {
     slots: Vec<Arc<Slot>>,
     stop: Arc<AtomicBool>,
+    trace: Arc<TraceShared>,
 }
 
 impl EngineHandle {
@@ -141,6 +144,11 @@ impl EngineHandle {
             .iter()
             .map(|s| s.sample.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect()
+    }
+
+    /// Packet tracing of all workers.
+    pub fn trace(&self) -> &TraceShared {
+        &self.trace
     }
 
     /// True once a worker failed (the engine is stopping): the control
@@ -196,6 +204,7 @@ where
     let handle = EngineHandle {
         slots: slots.clone(),
         stop: Arc::clone(&stop),
+        trace: Arc::default(),
     };
     std::thread::scope(|scope| {
         let mut threads = Vec::with_capacity(backends.len());
@@ -204,6 +213,7 @@ where
             let reader = snapshots.reader();
             let slot = Arc::clone(&slots[id]);
             let worker_stop = Arc::clone(&stop);
+            let trace = Arc::clone(&handle.trace);
             let core = opts.cores.get(id).copied().flatten();
             let spawned = std::thread::Builder::new()
                 .name(format!("cnfwd-worker-{id}"))
@@ -215,7 +225,7 @@ where
                             );
                         }
                     }
-                    let r = worker_loop(backend, reader, &slot, &worker_stop, opts);
+                    let r = worker_loop(id, backend, reader, &slot, &worker_stop, &trace, opts);
                     if r.is_err() {
                         worker_stop.store(true, Ordering::Relaxed);
                     }
@@ -273,13 +283,16 @@ impl Drop for StopOnDrop<'_> {
 }
 
 fn worker_loop<B: Backend>(
+    id: usize,
     mut backend: B,
     mut reader: SnapshotReader,
     slot: &Slot,
     stop: &AtomicBool,
+    trace: &Arc<TraceShared>,
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
     let mut worker: Worker<B> = Worker::new(reader.load(), opts.burst);
+    worker.set_trace(id, Arc::clone(trace));
     let ports = backend.port_count();
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
     let mut next_publish = Instant::now() + opts.publish_every;

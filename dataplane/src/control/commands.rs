@@ -1,0 +1,930 @@
+//! The management commands of a running cnfwd: what `cnfwdctl` and
+//! `dpdk-telemetry.py` reach through the socket.
+//!
+//! [`ControlState`] is the control thread's own state (the running
+//! configuration, its file, counter baselines, rate samples); [`Commands`]
+//! borrows it together with the engine handle and the snapshots for one
+//! [`super::Server::poll`] round and implements [`Handler`].
+//!
+//! Guarantees:
+//! - A write command is validated completely before anything changes; on
+//!   an error nothing changes and the reply names the argument.
+//! - Route and neighbour changes are published as a new snapshot that
+//!   workers pick up at their next burst (see `engine::snapshot`); the
+//!   running configuration (`/config`, `/config/save`) follows every
+//!   change.
+//! - `/stats/clear` moves a baseline: workers' counters are never written
+//!   by the control thread, so clearing cannot race with forwarding.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cnfwd_config::model::{EgressEndpoint, EgressEndpointCategory, Neighbor, StaticRoute};
+use cnfwd_config::{Config, MacAddr, PortBackend, Resolved, RouteTarget};
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
+use crate::engine::snapshot::Snapshots;
+use crate::engine::workers::{EngineHandle, WorkerSample};
+use crate::pipeline::DropReason;
+use crate::stats::{Counters, Stats};
+use crate::tables::{AdjKey, TableChange, Tables};
+
+/// Most routes one `/routes` reply lists.
+pub const MAX_ROUTES_LISTED: usize = 10_000;
+
+/// The control thread's state between requests.
+#[derive(Debug)]
+pub struct ControlState {
+    /// The running configuration (the file's, plus every change since).
+    pub config: Config,
+    /// Its resolved form.
+    pub resolved: Resolved,
+    /// Where `/config/save` writes.
+    pub config_path: Option<PathBuf>,
+    /// MACs the backends read from the devices (for rebuilding tables).
+    pub device_macs: Vec<Option<[u8; 6]>>,
+    started: Instant,
+    /// Counters at the last `/stats/clear`, total and per worker.
+    baseline: Stats,
+    baseline_workers: BTreeMap<usize, Stats>,
+    /// The two latest rate samples (time, per-worker sample).
+    samples: [(Instant, Vec<WorkerSample>); 2],
+}
+
+impl ControlState {
+    /// State for a run of `config` (resolved as `resolved`, read from
+    /// `path`).
+    pub fn new(
+        config: Config,
+        resolved: Resolved,
+        config_path: Option<PathBuf>,
+        device_macs: Vec<Option<[u8; 6]>>,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            config,
+            resolved,
+            config_path,
+            device_macs,
+            started: now,
+            baseline: Stats::default(),
+            baseline_workers: BTreeMap::new(),
+            samples: [(now, Vec::new()), (now, Vec::new())],
+        }
+    }
+
+    /// Takes a rate sample (the control loop calls this about once a
+    /// second; `/workers` reports rates between the last two samples).
+    pub fn sample(&mut self, engine: &EngineHandle) {
+        let newest = (Instant::now(), engine.workers());
+        self.samples.swap(0, 1);
+        self.samples[1] = newest;
+    }
+
+    /// Counters since the last `/stats/clear`.
+    pub fn stats(&self, engine: &EngineHandle) -> Stats {
+        engine.stats().since(&self.baseline)
+    }
+}
+
+/// One round of commands: the state, the engine and the snapshots.
+pub struct Commands<'a> {
+    /// Control state.
+    pub state: &'a mut ControlState,
+    /// The running engine.
+    pub engine: &'a EngineHandle,
+    /// The snapshots workers read.
+    pub snapshots: &'a mut Snapshots,
+}
+
+const COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "/health",
+        help: "Liveness: workers running, snapshot generation, uptime.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/ports",
+        help: "Ports: backend, device, link, MAC, MTU, NUMA node, queues, counters.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/networks",
+        help: "Networks: kind, VLAN, MTU, VRF, prefixes, ports, counters.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/vrfs",
+        help: "VRFs (L3 isolation domains): route counts and FIB memory.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/routes",
+        help: "Routes. Params (optional): {\"vrf\": NAME, \"prefix\": CIDR} lists the VRF's routes inside PREFIX.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/neighbors",
+        help: "Static neighbours per L3 network.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/drops",
+        help: "Drop counters by reason (non-zero), with their meaning.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/workers",
+        help: "Workers: core, counters, packet rates over the last second, idle share, snapshot.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/config",
+        help: "The running configuration (the file plus every change since).",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/stats",
+        help: "All counters in the stats JSON shape (since the last /stats/clear).",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/trace/show",
+        help: "Packets traced since /trace/start, each with the pipeline's decisions.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/route/add",
+        help: "Add a route. Params: {\"vrf\": NAME, \"prefix\": CIDR, \"next_hop\": IP and/or \"network\": NAME}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/route/del",
+        help: "Remove a static route. Params: {\"vrf\": NAME, \"prefix\": CIDR}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/neighbor/add",
+        help: "Add or replace a static neighbour. Params: {\"network\": NAME, \"ip\": IP, \"mac\": MAC}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/neighbor/del",
+        help: "Remove a static neighbour. Params: {\"network\": NAME, \"ip\": IP}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/allowlist/add",
+        help: "Add a CSN egress endpoint. Params: {\"category\": NAME, \"domain_name\": NAME|URL|CIDR, \"port\": N (optional)}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/allowlist/del",
+        help: "Remove a CSN egress endpoint. Params: as /allowlist/add.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/config/apply",
+        help: "Validate and apply a whole configuration. Params: {\"toml\": TEXT}. Ports cannot change (restart for that).",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/config/save",
+        help: "Write the running configuration to its file (write, fsync, rename).",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/stats/clear",
+        help: "Restart every counter from zero.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/trace/start",
+        help: "Trace the next packets. Params: {\"count\": N, \"port\": NAME (optional)}.",
+        access: Access::Write,
+    },
+    CommandInfo {
+        name: "/trace/stop",
+        help: "Stop tracing (the records stay).",
+        access: Access::Write,
+    },
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteParams {
+    vrf: String,
+    prefix: IpNet,
+    #[serde(default)]
+    next_hop: Option<IpAddr>,
+    #[serde(default)]
+    network: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RouteFilter {
+    #[serde(default)]
+    vrf: Option<String>,
+    #[serde(default)]
+    prefix: Option<IpNet>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighborParams {
+    network: String,
+    ip: IpAddr,
+    #[serde(default)]
+    mac: Option<MacAddr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowParams {
+    category: String,
+    domain_name: String,
+    #[serde(default)]
+    port: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyParams {
+    toml: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceParams {
+    count: u64,
+    #[serde(default)]
+    port: Option<String>,
+}
+
+fn fail(msg: impl Into<String>) -> CommandError {
+    CommandError::failed(msg)
+}
+
+fn counters_json(c: &Counters) -> Value {
+    json!({
+        "rx_packets": c.rx_packets,
+        "rx_bytes": c.rx_bytes,
+        "tx_packets": c.tx_packets,
+        "tx_bytes": c.tx_bytes,
+        "dropped": c.dropped(),
+    })
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    MacAddr(m).to_string()
+}
+
+impl Handler for Commands<'_> {
+    fn commands(&self) -> &[CommandInfo] {
+        COMMANDS
+    }
+
+    fn call(
+        &mut self,
+        command: &str,
+        params: Params<'_>,
+        _peer: &Peer,
+    ) -> Result<Value, CommandError> {
+        match command {
+            "/health" => Ok(self.health()),
+            "/ports" => Ok(self.ports()),
+            "/networks" => Ok(self.networks()),
+            "/vrfs" => Ok(self.vrfs()),
+            "/routes" => self.routes(params.parse_or_default()?),
+            "/neighbors" => Ok(self.neighbors()),
+            "/drops" => Ok(self.drops()),
+            "/workers" => Ok(self.workers()),
+            "/config" => serde_json::to_value(&self.state.config)
+                .map_err(|e| fail(format!("cannot encode the configuration: {e}"))),
+            "/stats" => {
+                let t = self.snapshots.current();
+                Ok(self.state.stats(self.engine).to_json(&t))
+            }
+            "/trace/show" => Ok(json!({
+                "remaining": self.engine.trace().remaining(),
+                "packets": self.engine.trace().records(),
+            })),
+            "/route/add" => self.route_add(params.parse()?),
+            "/route/del" => self.route_del(params.parse()?),
+            "/neighbor/add" => self.neighbor_change(params.parse()?, true),
+            "/neighbor/del" => self.neighbor_change(params.parse()?, false),
+            "/allowlist/add" => self.allow_change(params.parse()?, true),
+            "/allowlist/del" => self.allow_change(params.parse()?, false),
+            "/config/apply" => self.apply(params.parse()?),
+            "/config/save" => self.save(),
+            "/stats/clear" => {
+                self.state.baseline = self.engine.stats();
+                self.state.baseline_workers = self
+                    .engine
+                    .workers()
+                    .into_iter()
+                    .map(|w| (w.id, w.stats))
+                    .collect();
+                Ok(json!({"cleared": true}))
+            }
+            "/trace/start" => {
+                let p: TraceParams = params.parse()?;
+                let t = self.snapshots.current();
+                let port = match &p.port {
+                    None => None,
+                    Some(name) => Some(
+                        t.ports
+                            .iter()
+                            .position(|x| &x.name == name)
+                            .ok_or_else(|| fail(format!("port {name:?}: no such port")))?
+                            as u16,
+                    ),
+                };
+                if p.count == 0 || p.count > crate::engine::trace::MAX_RECORDS as u64 {
+                    return Err(fail(format!(
+                        "count {}: must be in 1..={}",
+                        p.count,
+                        crate::engine::trace::MAX_RECORDS
+                    )));
+                }
+                self.engine.trace().start(p.count, port);
+                Ok(json!({"tracing": p.count, "port": p.port}))
+            }
+            "/trace/stop" => {
+                self.engine.trace().stop();
+                Ok(json!({"tracing": 0}))
+            }
+            other => Err(fail(format!("{other}: not implemented by this handler"))),
+        }
+    }
+}
+
+impl Commands<'_> {
+    fn health(&self) -> Value {
+        let workers = self.engine.workers();
+        json!({
+            "status": if self.engine.stopping() { "stopping" } else { "ok" },
+            "workers": workers.len(),
+            "snapshot": self.snapshots.generation(),
+            "workers_on_snapshot": workers.iter().filter(|w| w.generation == self.snapshots.generation()).count(),
+            "uptime_s": self.state.started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn ports(&self) -> Value {
+        let stats = self.state.stats(self.engine);
+        let t = self.snapshots.current();
+        let queues = self.engine.workers().len();
+        let rows: Vec<Value> = self
+            .state
+            .resolved
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (backend, device, link) = match &p.backend {
+                    PortBackend::AfPacket { interface } => {
+                        let state =
+                            fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
+                                .map(|s| s.trim().to_owned())
+                                .unwrap_or_else(|_| "missing".into());
+                        ("af_packet", interface.clone(), state)
+                    }
+                    PortBackend::Dpdk { device } => ("dpdk", device.clone(), "-".into()),
+                    PortBackend::Pcap { rx, .. } => {
+                        ("pcap", rx.clone().unwrap_or_default(), "-".into())
+                    }
+                };
+                let mut row = json!({
+                    "name": p.name,
+                    "backend": backend,
+                    "device": device,
+                    "link": link,
+                    "mac": t.ports.get(i).map(|e| mac_text(e.mac)),
+                    "mtu": p.mtu,
+                    "numa_node": p.numa_node,
+                    "queues": queues,
+                });
+                if let (Some(c), Some(obj)) = (stats.ports.get(i), row.as_object_mut()) {
+                    if let Value::Object(m) = counters_json(c) {
+                        obj.extend(m);
+                    }
+                }
+                row
+            })
+            .collect();
+        Value::Array(rows)
+    }
+
+    fn networks(&self) -> Value {
+        let stats = self.state.stats(self.engine);
+        let r = &self.state.resolved;
+        let rows: Vec<Value> = r
+            .networks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let ports: Vec<&str> = n
+                    .ports
+                    .iter()
+                    .filter_map(|&p| r.ports.get(p as usize).map(|x| x.name.as_str()))
+                    .collect();
+                let mut row = json!({
+                    "name": n.name,
+                    "kind": if n.l3.is_some() { "l3" } else { "l2" },
+                    "vlan": n.vlan,
+                    "mtu": n.mtu,
+                    "vrf": n.l3.as_ref().and_then(|l| r.vrfs.get(l.vrf as usize)).map(|v| &v.name),
+                    "ipv4": n.l3.as_ref().and_then(|l| l.ipv4).map(|(p, gw)| format!("{p} gw {gw}")),
+                    "ipv6": n.l3.as_ref().and_then(|l| l.ipv6).map(|(p, gw)| format!("{p} gw {gw}")),
+                    "ports": ports.join(","),
+                });
+                if let (Some(c), Some(obj)) = (stats.networks.get(i), row.as_object_mut()) {
+                    if let Value::Object(m) = counters_json(c) {
+                        obj.extend(m);
+                    }
+                }
+                row
+            })
+            .collect();
+        Value::Array(rows)
+    }
+
+    fn vrfs(&self) -> Value {
+        let t = self.snapshots.current();
+        Value::Array(
+            t.vrfs
+                .iter()
+                .map(|v| {
+                    json!({
+                        "name": v.name,
+                        "ipv4_routes": v.fib4.len(),
+                        "ipv6_routes": v.fib6.len(),
+                        "fib_bytes": v.fib4.memory_bytes().total() + v.fib6.memory_bytes().total(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    fn vrf_id(&self, t: &Tables, name: &str) -> Result<u16, CommandError> {
+        t.vrfs
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| i as u16)
+            .ok_or_else(|| fail(format!("vrf {name:?}: no such L3 isolation domain")))
+    }
+
+    fn routes(&self, f: RouteFilter) -> Result<Value, CommandError> {
+        let t = self.snapshots.current();
+        let vrfs: Vec<u16> = match &f.vrf {
+            Some(name) => vec![self.vrf_id(&t, name)?],
+            None => (0..t.vrfs.len() as u16).collect(),
+        };
+        let mut rows = Vec::new();
+        let mut truncated = false;
+        let describe = |adj: u32| -> (String, Option<String>, Option<&str>) {
+            match t.adj_keys.get(adj as usize) {
+                Some(AdjKey::Local(n)) => ("local".into(), None, net_name(&t, *n)),
+                Some(AdjKey::Attached(n)) => ("attached".into(), None, net_name(&t, *n)),
+                Some(AdjKey::Via(nh, n)) => {
+                    let resolved =
+                        t.adjacencies[adj as usize].kind == crate::tables::AdjKind::ViaResolved;
+                    (
+                        if resolved {
+                            "via"
+                        } else {
+                            "via (no neighbour)"
+                        }
+                        .into(),
+                        Some(nh.to_string()),
+                        net_name(&t, *n),
+                    )
+                }
+                None => ("?".into(), None, None),
+            }
+        };
+        'outer: for v in vrfs {
+            let vrf = &t.vrfs[v as usize];
+            let v4 = vrf.fib4.iter().map(|(p, a)| (IpNet::V4(p), a));
+            let v6 = vrf.fib6.iter().map(|(p, a)| (IpNet::V6(p), a));
+            for (prefix, adj) in v4.chain(v6) {
+                if let Some(within) = f.prefix {
+                    if !within.contains(&prefix) {
+                        continue;
+                    }
+                }
+                if rows.len() == MAX_ROUTES_LISTED {
+                    truncated = true;
+                    break 'outer;
+                }
+                let (kind, nh, net) = describe(adj);
+                rows.push(json!({
+                    "vrf": vrf.name,
+                    "prefix": prefix.to_string(),
+                    "kind": kind,
+                    "next_hop": nh,
+                    "network": net,
+                }));
+            }
+        }
+        if truncated {
+            Ok(json!({
+                "truncated_at": MAX_ROUTES_LISTED,
+                "routes": rows,
+            }))
+        } else {
+            Ok(Value::Array(rows))
+        }
+    }
+
+    fn neighbors(&self) -> Value {
+        let t = self.snapshots.current();
+        let mut rows = Vec::new();
+        for n in t.networks.iter().filter(|n| n.l3) {
+            let mut v4: Vec<_> = n.neighbors4.iter().collect();
+            v4.sort();
+            for (ip, mac) in v4 {
+                rows.push(json!({"network": n.name, "ip": std::net::Ipv4Addr::from(*ip).to_string(), "mac": mac_text(*mac)}));
+            }
+            let mut v6: Vec<_> = n.neighbors6.iter().collect();
+            v6.sort();
+            for (ip, mac) in v6 {
+                rows.push(json!({"network": n.name, "ip": std::net::Ipv6Addr::from(*ip).to_string(), "mac": mac_text(*mac)}));
+            }
+        }
+        Value::Array(rows)
+    }
+
+    fn drops(&self) -> Value {
+        let d = self.state.stats(self.engine).drops();
+        Value::Array(
+            DropReason::ALL
+                .iter()
+                .zip(d.iter())
+                .filter(|(_, &c)| c > 0)
+                .map(|(r, &c)| json!({"reason": r.name(), "count": c, "meaning": r.description()}))
+                .collect(),
+        )
+    }
+
+    fn workers(&self) -> Value {
+        let [(t0, old), (t1, new)] = &self.state.samples;
+        let dt = t1.duration_since(*t0).as_secs_f64();
+        let current = self.engine.workers();
+        Value::Array(
+            current
+                .iter()
+                .map(|w| {
+                    let base = self.state.baseline_workers.get(&w.id);
+                    let s = base.map_or_else(|| w.stats.clone(), |b| w.stats.since(b));
+                    let (rx, tx, dropped) = s.totals();
+                    let rate = |f: fn(&Stats) -> u64| -> f64 {
+                        match (old.iter().find(|o| o.id == w.id), new.iter().find(|o| o.id == w.id)) {
+                            (Some(a), Some(b)) if dt > 0.0 => {
+                                f(&b.stats).saturating_sub(f(&a.stats)) as f64 / dt
+                            }
+                            _ => 0.0,
+                        }
+                    };
+                    json!({
+                        "id": w.id,
+                        "core": w.core,
+                        "rx_packets": rx,
+                        "tx_packets": tx,
+                        "dropped": dropped,
+                        "rx_pps": rate(|s| s.totals().0).round(),
+                        "tx_pps": rate(|s| s.totals().1).round(),
+                        "idle_pct": (1000.0 * w.idle_rounds as f64 / w.rounds.max(1) as f64).round() / 10.0,
+                        "snapshot": w.generation,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Publishes `changes` on top of the current snapshot.
+    fn publish(&mut self, changes: &[TableChange]) -> Result<u64, CommandError> {
+        let next = self
+            .snapshots
+            .current()
+            .with_changes(changes)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(self.snapshots.publish(next))
+    }
+
+    fn route_add(&mut self, p: RouteParams) -> Result<Value, CommandError> {
+        let t = self.snapshots.current();
+        let vrf = self.vrf_id(&t, &p.vrf)?;
+        if p.prefix != p.prefix.trunc() {
+            return Err(fail(format!(
+                "prefix {}: host bits set (did you mean {}?)",
+                p.prefix,
+                p.prefix.trunc()
+            )));
+        }
+        let existing = match p.prefix {
+            IpNet::V4(x) => t.vrfs[vrf as usize].fib4.get(x),
+            IpNet::V6(x) => t.vrfs[vrf as usize].fib6.get(x),
+        };
+        if existing.is_some() {
+            return Err(fail(format!(
+                "prefix {}: VRF {:?} already has a route for it (remove it first)",
+                p.prefix, p.vrf
+            )));
+        }
+        let target = self
+            .state
+            .resolved
+            .route_target(vrf, p.prefix, p.next_hop, p.network.as_deref())
+            .map_err(fail)?;
+        let generation = self.publish(&[TableChange::AddRoute {
+            vrf,
+            prefix: p.prefix,
+            target,
+        }])?;
+        self.state.config.l3_isolation_domains[vrf as usize]
+            .static_routes
+            .push(StaticRoute {
+                prefix: p.prefix,
+                next_hop: p.next_hop,
+                network: p.network.clone(),
+            });
+        Ok(json!({
+            "added": p.prefix.to_string(),
+            "vrf": p.vrf,
+            "target": target_text(&t, target),
+            "snapshot": generation,
+        }))
+    }
+
+    fn route_del(&mut self, p: RouteParams) -> Result<Value, CommandError> {
+        let t = self.snapshots.current();
+        let vrf = self.vrf_id(&t, &p.vrf)?;
+        let routes = &mut self.state.config.l3_isolation_domains[vrf as usize].static_routes;
+        let Some(i) = routes.iter().position(|r| r.prefix.trunc() == p.prefix) else {
+            let connected = self.state.resolved.vrfs[vrf as usize]
+                .routes
+                .iter()
+                .any(|r| r.prefix == p.prefix && !r.is_static);
+            return Err(fail(if connected {
+                format!(
+                    "prefix {}: a connected or gateway route of VRF {:?}; change its network instead",
+                    p.prefix, p.vrf
+                )
+            } else {
+                format!(
+                    "prefix {}: VRF {:?} has no static route for it",
+                    p.prefix, p.vrf
+                )
+            }));
+        };
+        let generation = self.publish(&[TableChange::RemoveRoute {
+            vrf,
+            prefix: p.prefix,
+        }])?;
+        self.state.config.l3_isolation_domains[vrf as usize]
+            .static_routes
+            .remove(i);
+        Ok(json!({"removed": p.prefix.to_string(), "vrf": p.vrf, "snapshot": generation}))
+    }
+
+    fn neighbor_change(&mut self, p: NeighborParams, add: bool) -> Result<Value, CommandError> {
+        let r = &self.state.resolved;
+        let id = r
+            .networks
+            .iter()
+            .position(|n| n.name == p.network && n.l3.is_some())
+            .ok_or_else(|| {
+                fail(format!(
+                    "network {:?}: no L3 network has this name",
+                    p.network
+                ))
+            })?;
+        let l3 = r.networks[id].l3.as_ref().expect("checked above");
+        let inside = match p.ip {
+            IpAddr::V4(a) => l3.ipv4.is_some_and(|(n, _)| n.contains(&a)),
+            IpAddr::V6(a) => l3.ipv6.is_some_and(|(n, _)| n.contains(&a)),
+        };
+        if !inside {
+            return Err(fail(format!(
+                "ip {}: not inside a connected prefix of network {:?}",
+                p.ip, p.network
+            )));
+        }
+        let change = if add {
+            let mac = p
+                .mac
+                .ok_or_else(|| fail("mac: missing (e.g. \"02:00:00:00:00:01\")"))?;
+            TableChange::AddNeighbor {
+                network: id as u16,
+                ip: p.ip,
+                mac: mac.octets(),
+            }
+        } else {
+            TableChange::RemoveNeighbor {
+                network: id as u16,
+                ip: p.ip,
+            }
+        };
+        let generation = self.publish(&[change])?;
+        // The running configuration follows.
+        let l3_index = id - self.state.config.l2_networks.len();
+        if let Some(net) = self.state.config.l3_networks.get_mut(l3_index) {
+            net.neighbors.retain(|n| n.ip != p.ip);
+            if let Some(mac) = p.mac.filter(|_| add) {
+                net.neighbors.push(Neighbor { ip: p.ip, mac });
+            }
+        }
+        if let Some(n) = self.state.resolved.networks[id].l3.as_mut() {
+            n.neighbors.retain(|(ip, _)| *ip != p.ip);
+            if let Some(mac) = p.mac.filter(|_| add) {
+                n.neighbors.push((p.ip, mac));
+            }
+        }
+        Ok(json!({
+            if add { "added" } else { "removed" }: p.ip.to_string(),
+            "network": p.network,
+            "snapshot": generation,
+        }))
+    }
+
+    fn allow_change(&mut self, p: AllowParams, add: bool) -> Result<Value, CommandError> {
+        let mut config = self.state.config.clone();
+        let Some(csn) = config.cloud_services_network.as_mut() else {
+            return Err(fail("this configuration has no cloud_services_network"));
+        };
+        let endpoint = EgressEndpoint {
+            domain_name: p.domain_name.clone(),
+            port: p.port,
+        };
+        let cats = &mut csn.additional_egress_endpoints;
+        if add {
+            match cats.iter_mut().find(|c| c.category == p.category) {
+                Some(c) if c.endpoints.contains(&endpoint) => {
+                    return Err(fail(format!(
+                        "domain_name {:?}: already allowed in category {:?}",
+                        p.domain_name, p.category
+                    )))
+                }
+                Some(c) => c.endpoints.push(endpoint),
+                None => cats.push(EgressEndpointCategory {
+                    category: p.category.clone(),
+                    endpoints: vec![endpoint],
+                }),
+            }
+        } else {
+            let c = cats
+                .iter_mut()
+                .find(|c| c.category == p.category)
+                .ok_or_else(|| fail(format!("category {:?}: no such category", p.category)))?;
+            let before = c.endpoints.len();
+            c.endpoints.retain(|e| e != &endpoint);
+            if c.endpoints.len() == before {
+                return Err(fail(format!(
+                    "domain_name {:?}: not in category {:?}",
+                    p.domain_name, p.category
+                )));
+            }
+            cats.retain(|c| !c.endpoints.is_empty());
+        }
+        // Validated as a whole, like a file: the endpoint's syntax included.
+        let resolved = cnfwd_config::resolve(&config).map_err(|errs| {
+            fail(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let rules = resolved.csn.as_ref().map_or(0, |c| c.allow.len());
+        self.state.config = config;
+        self.state.resolved = resolved;
+        Ok(json!({
+            if add { "added" } else { "removed" }: p.domain_name,
+            "category": p.category,
+            "rules": rules,
+        }))
+    }
+
+    fn apply(&mut self, p: ApplyParams) -> Result<Value, CommandError> {
+        let config =
+            cnfwd_config::parse(&p.toml, "<config/apply>").map_err(|e| fail(e.to_string()))?;
+        let resolved = cnfwd_config::resolve(&config).map_err(|errs| {
+            fail(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let old = &self.state.resolved;
+        let port_key = |r: &Resolved| -> Vec<(String, PortBackend)> {
+            r.ports
+                .iter()
+                .map(|p| (p.name.clone(), p.backend.clone()))
+                .collect()
+        };
+        if port_key(old) != port_key(&resolved) {
+            return Err(fail(
+                "ports: the new configuration changes the ports (names, backends or devices); ports are opened at start, so restart cnfwd for that",
+            ));
+        }
+        if resolved.engine != old.engine || resolved.af_packet != old.af_packet {
+            return Err(fail(
+                "engine/af_packet: workers, cores, idle policy and rings are set at start; restart cnfwd to change them",
+            ));
+        }
+        let tables =
+            Tables::build(&resolved, &self.state.device_macs).map_err(|e| fail(e.to_string()))?;
+        let names =
+            |r: &Resolved| -> Vec<String> { r.networks.iter().map(|n| n.name.clone()).collect() };
+        let (old_nets, new_nets) = (names(old), names(&resolved));
+        let added: Vec<&String> = new_nets.iter().filter(|n| !old_nets.contains(n)).collect();
+        let removed: Vec<&String> = old_nets.iter().filter(|n| !new_nets.contains(n)).collect();
+        let changed: Vec<&String> = resolved
+            .networks
+            .iter()
+            .filter(|n| old.networks.iter().any(|o| o.name == n.name && o != *n))
+            .map(|n| &n.name)
+            .collect();
+        let routes = |r: &Resolved| -> usize { r.vrfs.iter().map(|v| v.routes.len()).sum() };
+        let summary = json!({
+            "networks_added": added,
+            "networks_removed": removed,
+            "networks_changed": changed,
+            "vrfs": resolved.vrfs.len(),
+            "routes_before": routes(old),
+            "routes_after": routes(&resolved),
+            "network_counters_restarted": old_nets != new_nets,
+        });
+        let generation = self.snapshots.publish(tables);
+        self.state.config = config;
+        self.state.resolved = resolved;
+        let mut summary = summary;
+        summary["snapshot"] = json!(generation);
+        Ok(summary)
+    }
+
+    fn save(&self) -> Result<Value, CommandError> {
+        let path = self
+            .state
+            .config_path
+            .as_deref()
+            .ok_or_else(|| fail("this run has no configuration file to save to"))?;
+        let text = toml::to_string(&self.state.config)
+            .map_err(|e| fail(format!("cannot encode the configuration: {e}")))?;
+        save_atomically(path, text.as_bytes())
+            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        Ok(json!({"saved": path.display().to_string(), "bytes": text.len()}))
+    }
+}
+
+fn net_name(t: &Tables, n: u16) -> Option<&str> {
+    t.networks.get(n as usize).map(|x| x.name.as_str())
+}
+
+fn target_text(t: &Tables, target: RouteTarget) -> String {
+    match target {
+        RouteTarget::Local(n) => format!("local on {}", net_name(t, n).unwrap_or("?")),
+        RouteTarget::Attached(n) => format!("attached to {}", net_name(t, n).unwrap_or("?")),
+        RouteTarget::Via(nh, n) => format!("via {nh} on {}", net_name(t, n).unwrap_or("?")),
+    }
+}
+
+/// Replaces `path` with `data` so that a crash leaves the old file or the
+/// new one, never a mix: write a temporary file beside it, fsync it, rename
+/// it over `path`, fsync the directory. The file keeps its permissions.
+pub fn save_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = dir.join(format!(".{name}.cnfwd-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        if let Ok(meta) = fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,226 @@
+//! Packet tracing, like VPP's `trace add`: the control thread arms a budget
+//! of N packets (optionally from one port); workers record each traced
+//! packet's pipeline decisions (ingress network and VLAN, VRF, destination,
+//! matched prefix, next hop, verdict, drop reason, egress port) and the
+//! control thread reads the records.
+//!
+//! Cost when disarmed: one relaxed load per burst. While armed, a worker
+//! claims packets from the budget with one atomic update per burst and
+//! builds the records off the fast path's data (allocation is fine here:
+//! tracing is a debugging mode).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use cnfwd_config::PortId;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde_json::{json, Value};
+
+use crate::packet::meta::Family;
+use crate::pipeline::{Pipeline, Verdict};
+use crate::tables::{AdjKey, Tables, NO_NETWORK};
+
+/// Most records kept; older ones are discarded first.
+pub const MAX_RECORDS: usize = 10_000;
+
+/// Any port.
+const ANY_PORT: u32 = u32::MAX;
+
+/// The trace state shared by the control thread and the workers.
+#[derive(Debug)]
+pub struct TraceShared {
+    remaining: AtomicU64,
+    port: AtomicU32,
+    records: Mutex<Vec<Value>>,
+    seq: AtomicU64,
+}
+
+impl Default for TraceShared {
+    fn default() -> Self {
+        Self {
+            remaining: AtomicU64::new(0),
+            port: AtomicU32::new(ANY_PORT),
+            records: Mutex::new(Vec::new()),
+            seq: AtomicU64::new(0),
+        }
+    }
+}
+
+impl TraceShared {
+    /// Clears earlier records and traces the next `count` packets received
+    /// (only on `port`, if given).
+    pub fn start(&self, count: u64, port: Option<PortId>) {
+        self.remaining.store(0, Ordering::SeqCst);
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.port
+            .store(port.map_or(ANY_PORT, u32::from), Ordering::SeqCst);
+        self.remaining
+            .store(count.min(MAX_RECORDS as u64), Ordering::SeqCst);
+    }
+
+    /// Stops tracing; the records stay.
+    pub fn stop(&self) {
+        self.remaining.store(0, Ordering::SeqCst);
+    }
+
+    /// Packets still to be traced.
+    pub fn remaining(&self) -> u64 {
+        self.remaining.load(Ordering::Relaxed)
+    }
+
+    /// The records so far, in the order workers made them.
+    pub fn records(&self) -> Vec<Value> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// True when packets from `port` are being traced (one relaxed load,
+    /// then the port filter only while armed).
+    #[inline]
+    pub fn wants(&self, port: PortId) -> bool {
+        self.remaining.load(Ordering::Relaxed) > 0 && {
+            let p = self.port.load(Ordering::Relaxed);
+            p == ANY_PORT || p == u32::from(port)
+        }
+    }
+
+    /// Takes up to `n` packets from the budget; returns how many.
+    fn claim(&self, n: u64) -> u64 {
+        let mut took = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                took = r.min(n);
+                Some(r - took)
+            });
+        took
+    }
+
+    /// Records the first packets of a burst just processed by `pipeline`:
+    /// `lens[i]` is packet i's received length, `verdicts[i]` its verdict.
+    pub(crate) fn record(
+        &self,
+        worker: usize,
+        t: &Tables,
+        port: PortId,
+        pipeline: &Pipeline,
+        lens: &[u32],
+        verdicts: &[Verdict],
+    ) {
+        let n = self.claim(verdicts.len() as u64) as usize;
+        if n == 0 {
+            return;
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            out.push(describe(
+                seq,
+                worker,
+                t,
+                port,
+                pipeline,
+                i,
+                lens[i],
+                verdicts[i],
+            ));
+        }
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.extend(out);
+        if records.len() > MAX_RECORDS {
+            let extra = records.len() - MAX_RECORDS;
+            records.drain(..extra);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn describe(
+    seq: u64,
+    worker: usize,
+    t: &Tables,
+    port: PortId,
+    pipeline: &Pipeline,
+    i: usize,
+    len: u32,
+    verdict: Verdict,
+) -> Value {
+    let m = pipeline.meta(i);
+    let port_name = t.ports.get(port as usize).map(|p| p.name.clone());
+    let mut r = json!({
+        "seq": seq,
+        "worker": worker,
+        "snapshot": t.generation,
+        "port": port_name,
+        "len": len,
+        "vlan": m.eth.tci.map(|tci| tci & 0x0fff),
+    });
+    let net = t
+        .networks
+        .get(m.network as usize)
+        .filter(|_| m.network != NO_NETWORK);
+    if let Some(n) = net {
+        r["network"] = json!(n.name);
+        if n.l3 {
+            let vrf = &t.vrfs[n.vrf as usize];
+            r["vrf"] = json!(vrf.name);
+            let dst = match m.family {
+                Family::V4 => Some(IpAddr::V4(Ipv4Addr::from(m.dst as u32))),
+                Family::V6 => Some(IpAddr::V6(Ipv6Addr::from(m.dst))),
+                Family::None => None,
+            };
+            if let Some(dst) = dst {
+                r["dst"] = json!(dst.to_string());
+                r["proto"] = json!(m.proto);
+                r["dst_port"] = json!(m.dst_port);
+                if let Some((prefix, adj)) = matched_prefix(t, n.vrf as usize, dst) {
+                    r["prefix"] = json!(prefix.to_string());
+                    r["next_hop"] = match t.adj_keys.get(adj as usize) {
+                        Some(AdjKey::Via(nh, _)) => json!(nh.to_string()),
+                        Some(AdjKey::Attached(_)) => json!("attached"),
+                        Some(AdjKey::Local(_)) => json!("local"),
+                        None => Value::Null,
+                    };
+                }
+            }
+        }
+    }
+    match verdict {
+        Verdict::Tx { port, network } => {
+            r["verdict"] = json!("tx");
+            r["egress_port"] = json!(t.ports.get(port as usize).map(|p| &p.name));
+            r["egress_network"] = json!(t.networks.get(network as usize).map(|n| &n.name));
+        }
+        Verdict::Flood { network } => {
+            r["verdict"] = json!("flood");
+            r["egress_network"] = json!(t.networks.get(network as usize).map(|n| &n.name));
+        }
+        Verdict::Drop(reason) => {
+            r["verdict"] = json!("drop");
+            r["reason"] = json!(reason.name());
+        }
+    }
+    r
+}
+
+/// The longest prefix in VRF `vrf` that matches `dst`, with its adjacency
+/// (the FIB answers values, not prefixes: ask for each length in turn).
+pub fn matched_prefix(t: &Tables, vrf: usize, dst: IpAddr) -> Option<(IpNet, u32)> {
+    let v = t.vrfs.get(vrf)?;
+    match dst {
+        IpAddr::V4(a) => (0..=32u8).rev().find_map(|len| {
+            let p = Ipv4Net::new(a, len).ok()?.trunc();
+            v.fib4.get(p).map(|adj| (IpNet::V4(p), adj))
+        }),
+        IpAddr::V6(a) => (0..=128u8).rev().find_map(|len| {
+            let p = Ipv6Net::new(a, len).ok()?.trunc();
+            v.fib6.get(p).map(|adj| (IpNet::V6(p), adj))
+        }),
+    }
+}
