@@ -627,37 +627,46 @@ impl FlowTable {
         self.track_hashed(&c, swapped, h, tcp, now)
     }
 
-    /// [`FlowTable::track`] for a burst: hashes every key and touches each
-    /// home slot first (independent loads whose cache misses overlap), then
-    /// tracks each packet. `out[i]` is the result for `keys[i]`; the three
-    /// slices must have the same length (extra elements are ignored).
+    /// [`FlowTable::track`] for a burst, in three passes so the cache misses
+    /// of the burst overlap instead of queueing one after another: hash every
+    /// key and read its home tag (independent loads); scan each tag run (now
+    /// cached) and read the candidate entry (independent loads again); then
+    /// track each packet against cached lines. `out[i]` is the result for
+    /// `keys[i]`; the three slices should have the same length (extra
+    /// elements are ignored). Same results as [`FlowTable::track`] in order.
     pub fn track_burst(&mut self, keys: &[FlowKey], tcp: &[u8], now: u64, out: &mut [Option<Hit>]) {
+        const NONE: Canon = Canon {
+            a: 0,
+            b: 0,
+            pa: 0,
+            pb: 0,
+            vrf: 0,
+            proto: 0,
+            v6: false,
+        };
         let n = keys.len().min(tcp.len()).min(out.len());
         let mut start = 0;
         while start < n {
             let end = (start + BURST).min(n);
-            let mut canon = [(
-                Canon {
-                    a: 0,
-                    b: 0,
-                    pa: 0,
-                    pb: 0,
-                    vrf: 0,
-                    proto: 0,
-                    v6: false,
-                },
-                false,
-                0u64,
-            ); BURST];
+            let mut canon = [(NONE, false, 0u64); BURST];
             let mut touch = 0u64;
             for (k, slot) in keys[start..end].iter().zip(canon.iter_mut()) {
                 let (c, s) = k.canon();
                 let h = c.hash(self.seed);
-                let home = self.home(h);
-                touch = touch
-                    .wrapping_add(u64::from(self.tags[home]))
-                    .wrapping_add(self.entries[home].expires);
+                touch = touch.wrapping_add(u64::from(self.tags[self.home(h)]));
                 *slot = (c, s, h);
+            }
+            for &(_, _, h) in &canon[..end - start] {
+                let tag = (h as u32) | 1;
+                let mut i = self.home(h);
+                for _ in 0..self.slots() {
+                    let t = self.tags[i];
+                    if t == 0 || t == tag {
+                        break;
+                    }
+                    i = self.next(i);
+                }
+                touch = touch.wrapping_add(self.entries[i].expires);
             }
             std::hint::black_box(touch);
             for (i, &(c, s, h)) in canon[..end - start].iter().enumerate() {
