@@ -5,6 +5,10 @@
 //!   with 1,000,000 flows installed, keys random (so nearly every lookup
 //!   misses the cache, as with real traffic), forward and return direction;
 //!   `track` x 32 and `track_burst`.
+//! - `reference_random_line_read`: one random 64-byte read per packet from a
+//!   buffer the size of the 1M-flow table: the memory floor, same run.
+//! - `flow_established_10k_flows_track_burst32`: the same lookup in a
+//!   cache-resident table (10,000 flows): the lookup's compute cost.
 //! - `flow_new_insert`: creating a new flow (miss, then insert) in a table
 //!   that holds ~1,000,000 live flows, with the worker's incremental expiry
 //!   (128 steps per burst) that keeps it at that level: flows live 31.25 ms
@@ -146,7 +150,48 @@ fn bench(c: &mut Criterion) {
             out[0].is_some()
         })
     });
+    // Reference in the same run: one random 64-byte line of a buffer as large
+    // as the table per packet (the memory floor of any 1M-flow lookup here).
+    let lines: Vec<[u64; 8]> = vec![[1u64; 8]; table.memory_bytes() / 64];
+    let line_idx: Vec<usize> = (0..FLOWS).map(|_| rng.gen_range(0..lines.len())).collect();
+    g.bench_function("reference_random_line_read", |b| {
+        b.iter(|| {
+            i = (i + BURST) % (FLOWS - BURST);
+            let mut s = 0u64;
+            for &l in black_box(&line_idx[i..i + BURST]) {
+                s = s.wrapping_add(lines[l][0]);
+            }
+            s
+        })
+    });
+    drop(lines);
     drop(table);
+
+    // Cache-resident table (10,000 flows): the lookup's own compute cost.
+    let mut small = FlowTable::new(10_000, to, rng.gen());
+    let small_keys: Vec<FlowKey> = (0..10_000).map(|_| random_key(&mut rng)).collect();
+    for k in &small_keys {
+        small.insert(k, tcp_flags::SYN, 0, 0).expect("insert");
+        small.track(&k.reversed(), tcp_flags::SYN | tcp_flags::ACK, 0);
+        small.track(k, tcp_flags::ACK, 0);
+    }
+    let small_probes: Vec<FlowKey> = (0..65_536)
+        .map(|_| small_keys[rng.gen_range(0..small_keys.len())])
+        .collect();
+    let mut si = 0usize;
+    g.bench_function("flow_established_10k_flows_track_burst32", |b| {
+        b.iter(|| {
+            si = (si + BURST) % (small_probes.len() - BURST);
+            small.track_burst(
+                black_box(&small_probes[si..si + BURST]),
+                &flags,
+                1,
+                &mut out,
+            );
+            out[0].is_some()
+        })
+    });
+    drop(small);
 
     // --- new flows into a table kept at ~1,000,000 live flows ------------
     let step = 1_000u64; // virtual ns per burst

@@ -154,8 +154,11 @@ fn read_capture_ports(
     out
 }
 
-/// `data/csn_dns_answers.txt`: (file, index) -> [(question, rcode, [(addr, ttl)])].
-fn expected() -> BTreeMap<(String, u64), Vec<(String, u8, Vec<(IpAddr, u32)>)>> {
+/// One response as the fixture lists it: question, rcode, (address, TTL)s.
+type Answer = (String, u8, Vec<(IpAddr, u32)>);
+
+/// `data/csn_dns_answers.txt`: (file, index) -> responses.
+fn expected() -> BTreeMap<(String, u64), Vec<Answer>> {
     let text = include_str!("data/csn_dns_answers.txt");
     let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
@@ -399,11 +402,10 @@ fn icmp_errors_in_captures_give_flow_keys() {
                 continue;
             };
             // ICMP dest unreachable (3), time exceeded (11); ICMPv6 1..=3.
-            let error = match (meta.proto, icmp.first()) {
-                (1, Some(3 | 11)) => true,
-                (58, Some(1..=3)) => true,
-                _ => false,
-            };
+            let error = matches!(
+                (meta.proto, icmp.first()),
+                (1, Some(3 | 11)) | (58, Some(1..=3))
+            );
             if error {
                 if let Some(quoted) = icmp.get(8..) {
                     keys.push((f.clone(), key_from_icmp_error(0, v6, quoted)));

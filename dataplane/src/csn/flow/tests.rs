@@ -277,13 +277,17 @@ proptest! {
     }
 }
 
-/// Reference model: canonical pair -> (original key, expires, replied).
+/// The model's canonical key: (low address, low port, high port, high
+/// address, protocol) with the pool's one-byte addresses.
+type ModelKey = (u8, u16, u16, u8, u8);
+
+/// Reference model: canonical key -> (original key, expires, replied).
 #[derive(Default)]
 struct Model {
-    flows: HashMap<(u8, u16, u16, u8, u8), (FlowKey, u64, bool)>,
+    flows: HashMap<ModelKey, (FlowKey, u64, bool)>,
 }
 
-fn model_key(k: &FlowKey) -> (u8, u16, u16, u8, u8) {
+fn model_key(k: &FlowKey) -> ModelKey {
     let (lo, hi) = if (k.src, k.sport) <= (k.dst, k.dport) {
         ((k.src as u8, k.sport), (k.dst as u8, k.dport))
     } else {
