@@ -627,11 +627,12 @@ impl FlowTable {
         self.track_hashed(&c, swapped, h, tcp, now)
     }
 
-    /// [`FlowTable::track`] for a burst, in three passes so the cache misses
-    /// of the burst overlap instead of queueing one after another: hash every
-    /// key and read its home tag (independent loads); scan each tag run (now
-    /// cached) and read the candidate entry (independent loads again); then
-    /// track each packet against cached lines. `out[i]` is the result for
+    /// [`FlowTable::track`] for a burst, in passes so the cache misses of the
+    /// burst overlap instead of queueing one after another: hash every key;
+    /// read every home tag (a loop of independent loads); scan each tag run
+    /// (now cached) for the candidate slot; read every candidate entry
+    /// (independent loads again); then track each packet against cached
+    /// lines. `out[i]` is the result for
     /// `keys[i]`; the three slices should have the same length (extra
     /// elements are ignored). Same results as [`FlowTable::track`] in order.
     pub fn track_burst(&mut self, keys: &[FlowKey], tcp: &[u8], now: u64, out: &mut [Option<Hit>]) {
@@ -649,16 +650,26 @@ impl FlowTable {
         while start < n {
             let end = (start + BURST).min(n);
             let mut canon = [(NONE, false, 0u64); BURST];
-            let mut touch = 0u64;
-            for (k, slot) in keys[start..end].iter().zip(canon.iter_mut()) {
+            let mut slots = [0usize; BURST];
+            for ((k, slot), home) in keys[start..end]
+                .iter()
+                .zip(canon.iter_mut())
+                .zip(slots.iter_mut())
+            {
                 let (c, s) = k.canon();
                 let h = c.hash(self.seed);
-                touch = touch.wrapping_add(u64::from(self.tags[self.home(h)]));
+                *home = self.home(h);
                 *slot = (c, s, h);
             }
-            for &(_, _, h) in &canon[..end - start] {
+            // Loops of bare independent loads: the out-of-order window holds
+            // many of them, so their misses are in flight together.
+            let mut touch = 0u64;
+            for &home in &slots[..end - start] {
+                touch = touch.wrapping_add(u64::from(self.tags[home]));
+            }
+            for (&(_, _, h), slot) in canon[..end - start].iter().zip(slots.iter_mut()) {
                 let tag = (h as u32) | 1;
-                let mut i = self.home(h);
+                let mut i = *slot;
                 for _ in 0..self.slots() {
                     let t = self.tags[i];
                     if t == 0 || t == tag {
@@ -666,6 +677,9 @@ impl FlowTable {
                     }
                     i = self.next(i);
                 }
+                *slot = i;
+            }
+            for &i in &slots[..end - start] {
                 touch = touch.wrapping_add(self.entries[i].expires);
             }
             std::hint::black_box(touch);
