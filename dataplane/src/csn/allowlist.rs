@@ -33,6 +33,11 @@
 //!   lower case without a trailing dot (as `cnfwd_config` stores them and
 //!   [`super::dns`] returns them).
 //!
+//! Measured (`benches/benches/csn.rs`, 10,000 rules: 2,500 names, 2,500
+//! wildcards, 2,500 /24s, 2,500 hosts; same machine and caveats as
+//! [`super::flow`]): [`Allowlist::check_v4`] 6.0 ns per denied address
+//! (hash miss + LPM miss), 16.8 ns per allowed one; compiled in 5-15 ms.
+//!
 //! Per-rule hit counters are not atomics: each worker owns a [`RuleHits`]
 //! (plain `u64` per rule) and readers sum them.
 
