@@ -666,7 +666,49 @@ mod tests {
         })
     }
 
+    /// Naive name matcher: the three forms by string comparison.
+    fn naive_name(rule: &EgressRule, name: &str) -> bool {
+        match &rule.target {
+            EgressTarget::Exact(n) => name == n,
+            EgressTarget::SuffixWithApex(n) => name == n || name.ends_with(&format!(".{n}")),
+            EgressTarget::SuffixOnly(n) => name.ends_with(&format!(".{n}")),
+            EgressTarget::Prefix(_) => false,
+        }
+    }
+
+    fn name_strategy() -> impl Strategy<Value = String> {
+        // Few labels from a tiny alphabet, so rules and names overlap often.
+        proptest::collection::vec(prop::sample::select(vec!["a", "b", "ab", "c"]), 1..5)
+            .prop_map(|labels| labels.join("."))
+    }
+
     proptest! {
+        #[test]
+        fn name_match_matches_naive(
+            rules in proptest::collection::vec((0u8..3, name_strategy()), 1..30),
+            names in proptest::collection::vec(name_strategy(), 1..30),
+        ) {
+            let rules: Vec<EgressRule> = rules
+                .into_iter()
+                .map(|(kind, n)| EgressRule {
+                    category: "p".into(),
+                    target: match kind {
+                        0 => EgressTarget::Exact(n),
+                        1 => EgressTarget::SuffixWithApex(n),
+                        _ => EgressTarget::SuffixOnly(n),
+                    },
+                    port: None,
+                })
+                .collect();
+            let a = Allowlist::new(&rules).unwrap();
+            for name in names {
+                let want: Vec<RuleId> = (0..rules.len() as RuleId)
+                    .filter(|&r| naive_name(&rules[r as usize], &name))
+                    .collect();
+                prop_assert_eq!(a.match_name(&name), want, "{}", name);
+            }
+        }
+
         #[test]
         fn addr_check_matches_naive(
             list in proptest::collection::vec((any::<u32>(), 8u8..=32, proptest::option::of(1u16..4)), 1..40),

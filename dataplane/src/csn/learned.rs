@@ -417,6 +417,8 @@ impl LearnedTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
     use crate::csn::dns::AddressAnswer;
     use cnfwd_config::egress::{parse_endpoint, EgressRule};
 
@@ -641,6 +643,110 @@ mod tests {
         assert_eq!(t.rebind(&b), 1);
         assert_eq!(t.check(&b, ip("192.0.2.1"), 6, 443, 30 * S), None);
         assert_eq!(t.check(&b, ip("192.0.2.7"), 6, 80, 30 * S), Some(0));
+    }
+
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Name index, address indices, TTL.
+        Learn(usize, Vec<u8>, u32),
+        /// Address index, port.
+        Check(u8, u16),
+        Advance(u32),
+        Expire(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0usize..4, proptest::collection::vec(0u8..12, 0..6), 0u32..200)
+                .prop_map(|(n, a, t)| Op::Learn(n, a, t)),
+            3 => (0u8..12, prop::sample::select(vec![80u16, 443])).prop_map(|(a, p)| Op::Check(a, p)),
+            2 => (0u32..80).prop_map(Op::Advance),
+            1 => (1usize..10).prop_map(Op::Expire),
+        ]
+    }
+
+    proptest! {
+        /// Invariants under any sequence: counts agree, caps hold, a check
+        /// only ever grants a rule of a name the address was learned for and
+        /// that allows the port, and an address answered less than
+        /// `dns_ttl_min` ago and still installed is always allowed.
+        #[test]
+        fn invariants(ops in proptest::collection::vec(op(), 1..120)) {
+            let names = ["a.example", "b.example", "x.c.example", "d.example"];
+            let a = allowlist(&[
+                ("a.example", Some(443)),
+                ("b.example", None),
+                ("*.c.example", Some(80)),
+                ("d.example", Some(443)),
+            ]);
+            let s = settings(); // min 10 s, max 100 s, grace 50 s, cap 3, capacity 5
+            let mut t = LearnedTable::new(&s);
+            let mut now = 0u64;
+            // (address, name) -> time of the last answer for it.
+            let mut answered: HashMap<(IpAddr, usize), u64> = HashMap::new();
+            let addr = |i: u8| IpAddr::from([192, 0, 2, i]);
+            for op in ops {
+                match op {
+                    Op::Learn(n, addrs, ttl) => {
+                        let mut r = resp(names[n], 0, &[]);
+                        for &i in &addrs {
+                            r.addresses.push(AddressAnswer { addr: addr(i), ttl, owner: names[n].into() });
+                        }
+                        let o = t.learn(&a, &r, now);
+                        prop_assert_eq!(
+                            (o.installed + o.refreshed + o.table_full) as usize,
+                            addrs.len()
+                        );
+                        for &i in &addrs {
+                            answered.insert((addr(i), n), now);
+                        }
+                    }
+                    Op::Check(i, port) => {
+                        if let Some(rule) = t.check(&a, addr(i), 6, port, now) {
+                            prop_assert!(a.rule_allows(rule, 6, port));
+                            let name_ok = (0..names.len()).any(|n| {
+                                answered.contains_key(&(addr(i), n))
+                                    && a.match_name(names[n]).contains(&rule)
+                            });
+                            prop_assert!(name_ok);
+                        }
+                    }
+                    Op::Advance(sec) => now += u64::from(sec) * S,
+                    Op::Expire(budget) => {
+                        let before = t.len();
+                        let n = t.expire(now, budget);
+                        prop_assert!(n <= budget);
+                        prop_assert_eq!(t.len(), before - n);
+                    }
+                }
+                let grants: usize = t.addrs.values().map(Vec::len).sum();
+                prop_assert_eq!(grants, t.len());
+                prop_assert!(t.len() <= 5);
+                for e in t.names.values() {
+                    prop_assert!(!e.addrs.is_empty() && e.addrs.len() <= 3);
+                }
+                // Freshly answered and still installed: allowed.
+                for (&(ad, n), &at) in &answered {
+                    let installed = t
+                        .addrs
+                        .get(&ad)
+                        .is_some_and(|gs| gs.iter().any(|g| &*g.name == names[n]));
+                    if installed && now < at + 10 * S {
+                        let port = if n == 2 { 80 } else { 443 };
+                        prop_assert!(t.check(&a, ad, 6, port, now).is_some());
+                    }
+                }
+            }
+            // After a full expiry nothing past its deadline remains.
+            t.expire(now, usize::MAX);
+            for gs in t.addrs.values() {
+                for g in gs {
+                    prop_assert!(g.deadline(t.grace_ns) > now);
+                }
+            }
+        }
     }
 
     #[test]
