@@ -643,6 +643,12 @@ impl FlowTable {
     #[inline]
     fn track_hashed(&mut self, c: &Canon, swapped: bool, h: u64, tcp: u8, now: u64) -> Option<Hit> {
         let i = self.find(c, h).ok()?;
+        self.track_at(i, swapped, tcp, now)
+    }
+
+    /// Applies a packet to the flow in slot `i` (which holds its key).
+    #[inline]
+    fn track_at(&mut self, i: usize, swapped: bool, tcp: u8, now: u64) -> Option<Hit> {
         let timeouts = self.timeouts;
         let e = &mut self.entries[i];
         if e.expires <= now {
@@ -726,8 +732,16 @@ impl FlowTable {
                 touch = touch.wrapping_add(self.entries[i].expires);
             }
             std::hint::black_box(touch);
-            for (i, &(c, s, h)) in canon[..end - start].iter().enumerate() {
-                out[start + i] = self.track_hashed(&c, s, h, tcp[start + i], now);
+            for (i, (&(c, s, h), &slot)) in canon[..end - start].iter().zip(&slots).enumerate() {
+                // The slot found above, if it still holds the key (an earlier
+                // packet of the burst may have removed a flow and shifted
+                // this one); else a full probe.
+                let at_slot = self.tags[slot] == (h as u32) | 1 && self.entries[slot].matches(&c);
+                out[start + i] = if at_slot {
+                    self.track_at(slot, s, tcp[start + i], now)
+                } else {
+                    self.track_hashed(&c, s, h, tcp[start + i], now)
+                };
             }
             start = end;
         }
@@ -759,9 +773,14 @@ impl FlowTable {
     ) -> Result<Inserted, FlowError> {
         let (c, swapped) = key.canon();
         let h = c.hash(self.seed);
-        if let Some(hit) = self.track_hashed(&c, swapped, h, tcp, now) {
-            return Ok(Inserted::Existing(hit));
-        }
+        let mut slot = match self.find(&c, h) {
+            Ok(i) => match self.track_at(i, swapped, tcp, now) {
+                Some(hit) => return Ok(Inserted::Existing(hit)),
+                // Expired and removed: the probe sequence changed.
+                None => self.find(&c, h).err(),
+            },
+            Err(empty) => Some(empty),
+        };
         if self.len >= self.capacity {
             self.expire(now, self.reclaim_budget);
             if self.len >= self.capacity {
@@ -770,9 +789,16 @@ impl FlowTable {
                     capacity: self.capacity,
                 });
             }
+            // Reclaiming may have shifted flows: probe again.
+            slot = self.find(&c, h).err();
         }
-        let slot = match self.find(&c, h) {
-            Ok(i) | Err(i) => i,
+        let Some(slot) = slot else {
+            // Unreachable: the key was just found absent and a slot is
+            // always empty; refuse rather than overwrite a flow.
+            self.stats.refused_full += 1;
+            return Err(FlowError::Full {
+                capacity: self.capacity,
+            });
         };
         let state = if c.proto != IPPROTO_TCP {
             TcpState::NotTcp
