@@ -50,12 +50,12 @@
 //!
 //! | case | ns/packet |
 //! |---|---|
-//! | reference: one random 64-byte read from a buffer of the table's size | 18-22 |
-//! | established, `track_burst`, egress direction | 82-110 |
-//! | established, `track_burst`, return direction | 98-121 |
-//! | established, `track` x 32 | 168-314 |
-//! | established, 10,000-flow (cache-resident) table, `track_burst` | 48-54 |
-//! | new flow (miss + insert + 8 expiry steps) at ~1,000,000 flows | 363 |
+//! | reference: one random 64-byte read from a buffer of the table's size | 13-18 |
+//! | established, `track_burst`, egress direction | 84-91 |
+//! | established, `track_burst`, return direction | 85-100 |
+//! | established, `track` x 32 | 184-240 |
+//! | established, 10,000-flow table (mostly cache hits), `track_burst` | 37-42 |
+//! | new flow (miss + insert + 8 expiry steps) at ~1,000,000 flows | 353-392 |
 //!
 //! Memory: 1,000,000 flows = 1,250,001 slots × 68 B = 85,000,068 B
 //! (81.1 MiB, 85 B per flow), allocated in ~50-65 ms.
@@ -63,7 +63,7 @@
 //! The 15 ns/packet target for an established flow is **not met** with
 //! 1,000,000 flows touched in random order: a lookup needs two random
 //! lines (tag, entry) of an 81 MiB table, each a cache and TLB miss, and
-//! the same-run reference shows one such read alone costs 18-22 ns here even
+//! the same-run reference shows one such read alone costs 13-18 ns here even
 //! with every miss of the burst in flight. `perf` puts ~75 % of
 //! `track_burst`'s cycles on those two loads. What would close the gap, in
 //! order of expected effect: hugepage-backed memory for the table (2 MiB
