@@ -4,6 +4,7 @@
 //! - [`pipeline`]: the stages in path order and every drop reason;
 //! - [`fib`]: IPv4/IPv6 longest-prefix match, one pair per VRF;
 //! - [`l2`]: bridging for L2 networks;
+//! - [`csn`]: the CSN egress allowlist, flow table and DNS learning;
 //! - [`tables`]: the immutable forwarding snapshot built from configuration;
 //! - [`io`]: the backend contract and the backends;
 //! - [`engine`]: workers that poll, process and transmit;
@@ -17,6 +18,7 @@
 #![deny(unsafe_code)]
 
 pub mod control;
+pub mod csn;
 pub mod engine;
 pub mod fib;
 pub mod io;
