@@ -656,18 +656,23 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
     let cfg = dir.join("run.toml");
     std::fs::write(
         &cfg,
-        config_text(&[
-            ("app", &a, "02:00:00:00:01:01", "app"),
-            ("db", &b, "02:00:00:00:02:01", "db"),
-        ]),
+        // Two pinned workers, each with its own fanout socket per port.
+        "[engine]\nworkers = 2\n".to_owned()
+            + &config_text(&[
+                ("app", &a, "02:00:00:00:01:01", "app"),
+                ("db", &b, "02:00:00:00:02:01", "db"),
+            ]),
     )
     .unwrap();
     let stats = dir.join("stats.json");
+    let socket = dir.join("cnfwd.sock");
     let child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
         .args(["run", "--stats-interval", "0.2", "--config"])
         .arg(&cfg)
         .arg("--stats-json")
         .arg(&stats)
+        .arg("--socket")
+        .arg(&socket)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start cnfwd");
@@ -705,6 +710,15 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
     assert!(out.status.success(), "exit status {:?}", out.status);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("pkt/s"), "no rate line:\n{stdout}");
+    assert!(
+        stdout.contains("[w0 ") && stdout.contains(", w1 "),
+        "no per-worker rates:\n{stdout}"
+    );
+    let table = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("worker"))
+        .collect::<Vec<_>>();
+    assert_eq!(table.len(), 3, "worker table with two workers:\n{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats written")).unwrap();
     let db_tx = json["ports"]["db"]["tx_packets"].as_u64().unwrap();
@@ -720,6 +734,8 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
     let status = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
         .args(["run", "--quiet", "--duration", "0.5", "--config"])
         .arg(&cfg)
+        .arg("--socket")
+        .arg(&socket)
         .status()
         .unwrap();
     assert!(status.success());
@@ -728,5 +744,257 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
         took >= Duration::from_millis(500) && took < Duration::from_secs(10),
         "{took:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits for a frame on `peer` whose destination MAC is `dst` (other frames
+/// are skipped); None after `wait`.
+fn recv_to(peer: &Peer, dst: [u8; 6], wait: Duration) -> Option<Vec<u8>> {
+    let end = Instant::now() + wait;
+    while Instant::now() < end {
+        match peer.try_recv() {
+            Some(f) if f[..6] == dst => return Some(f),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    None
+}
+
+/// A running `cnfwd` answers every management command over its socket with
+/// the right content, changes take effect on the wire, and `/metrics`
+/// serves valid exposition text.
+#[test]
+fn cnfwd_serves_management_commands_and_metrics() {
+    use dataplane::control::Client;
+    use serde_json::json;
+
+    if !can_run("cnfwd_serves_management_commands_and_metrics") {
+        return;
+    }
+    let mut lab = Lab::new(8);
+    let (a, ap) = lab.veth('a', true);
+    let (b, bp) = lab.veth('b', true);
+    let dir = std::env::temp_dir().join(format!("cnfwd-afp-ctl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("ctl.toml");
+    let socket = dir.join("ctl.sock");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = format!("[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n")
+        + &config_text(&[
+            ("app", &a, "02:00:00:00:01:01", "app"),
+            ("db", &b, "02:00:00:00:02:01", "db"),
+        ]);
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+        .args(["run", "--quiet", "--stats-interval", "0", "--config"])
+        .arg(&cfg)
+        .arg("--socket")
+        .arg(&socket)
+        .spawn()
+        .expect("start cnfwd");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut c = loop {
+        match Client::connect(&socket, Duration::from_secs(5)) {
+            Ok(c) => break c,
+            Err(e) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("cnfwd exited: {status}");
+                }
+                assert!(Instant::now() < end, "no socket: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    let _guard = Kill(child);
+    let mut call = |cmd: &str, params: Option<serde_json::Value>| {
+        c.call(cmd, params.as_ref())
+            .expect("socket")
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    };
+    let health = call("/health", None);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["workers"], 1);
+    let ports = call("/ports", None);
+    assert_eq!(ports[0]["name"], "app");
+    assert_eq!(ports[0]["device"], a.as_str());
+    assert_eq!(ports[0]["backend"], "af_packet");
+    assert_eq!(ports[0]["mac"], "02:00:00:00:01:01");
+    assert_eq!(ports[1]["name"], "db");
+    assert_eq!(ports[1]["link"], "up");
+    let nets = call("/networks", None);
+    assert_eq!(nets[1]["name"], "db");
+    assert_eq!(nets[1]["vlan"], 200);
+    assert_eq!(nets[1]["ipv4"], "10.2.0.0/24 gw 10.2.0.1");
+    let vrfs = call("/vrfs", None);
+    assert_eq!(vrfs[0]["name"], "vrf1");
+    assert_eq!(vrfs[0]["ipv4_routes"], 4, "two connected, two gateway");
+    let config = call("/config", None);
+    assert_eq!(config["l3_networks"][0]["name"], "app");
+
+    let peer_a = Peer::open(&lab.ns, &ap);
+    let peer_b = Peer::open(&lab.ns, &bp);
+    let send = |dst: [u8; 4], seq: u32| {
+        peer_a.send(&ipv4_udp(MAC_A, HOST_A, None, [10, 1, 0, 10], dst, 64, seq));
+    };
+    // Before the route: dropped, counted.
+    send([198, 51, 100, 5], 0);
+    assert!(recv_to(&peer_b, HOST_B, Duration::from_millis(300)).is_none());
+    // Route added live: forwarded to its next hop.
+    let r = call(
+        "/route/add",
+        Some(json!({"vrf": "vrf1", "prefix": "198.51.100.0/24", "next_hop": "10.2.0.20"})),
+    );
+    assert_eq!(r["target"], "via 10.2.0.20 on db");
+    let routes = call(
+        "/routes",
+        Some(json!({"vrf": "vrf1", "prefix": "198.51.0.0/16"})),
+    );
+    assert_eq!(routes.as_array().unwrap().len(), 1, "{routes}");
+    assert_eq!(routes[0]["next_hop"], "10.2.0.20");
+    call("/trace/start", Some(json!({"count": 3, "port": "app"})));
+    for seq in 1..=3 {
+        send([198, 51, 100, 5], seq);
+        let f =
+            recv_to(&peer_b, HOST_B, Duration::from_secs(2)).expect("forwarded by the new route");
+        assert_eq!(f[6..12], MAC_B);
+    }
+    let trace = call("/trace/show", None);
+    let pkts = trace["packets"].as_array().unwrap();
+    assert_eq!(pkts.len(), 3, "{trace}");
+    for p in pkts {
+        assert_eq!(p["port"], "app");
+        assert_eq!(p["network"], "app");
+        assert_eq!(p["vrf"], "vrf1");
+        assert_eq!(p["dst"], "198.51.100.5");
+        assert_eq!(p["prefix"], "198.51.100.0/24");
+        assert_eq!(p["next_hop"], "10.2.0.20");
+        assert_eq!(p["verdict"], "tx");
+        assert_eq!(p["egress_port"], "db");
+    }
+    // Removed: dropped again, as no_route.
+    call(
+        "/route/del",
+        Some(json!({"vrf": "vrf1", "prefix": "198.51.100.0/24"})),
+    );
+    send([198, 51, 100, 5], 4);
+    assert!(recv_to(&peer_b, HOST_B, Duration::from_millis(300)).is_none());
+    let drops = call("/drops", None);
+    let no_route = drops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["reason"] == "no_route")
+        .map(|d| d["count"].as_u64().unwrap());
+    assert_eq!(no_route, Some(2), "{drops}");
+
+    // A neighbour added live: the connected destination resolves.
+    let host_c = [0x02, 0xaa, 0, 0, 0x02, 0x30];
+    call(
+        "/neighbor/add",
+        Some(json!({"network": "db", "ip": "10.2.0.30", "mac": "02:aa:00:00:02:30"})),
+    );
+    let neighbors = call("/neighbors", None);
+    assert!(
+        neighbors
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["ip"] == "10.2.0.30" && n["mac"] == "02:aa:00:00:02:30"),
+        "{neighbors}"
+    );
+    send([10, 2, 0, 30], 5);
+    recv_to(&peer_b, host_c, Duration::from_secs(2)).expect("sent to the new neighbour");
+
+    // Errors name what was wrong; nothing changes.
+    let e = c
+        .call(
+            "/route/add",
+            Some(&json!({"vrf": "nope", "prefix": "10.9.0.0/16", "next_hop": "10.2.0.20"})),
+        )
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("vrf \"nope\""), "{e}");
+    let e = c
+        .call(
+            "/route/add",
+            Some(&json!({"vrf": "vrf1", "prefix": "10.9.0.0/16", "next_hop": "10.7.0.1"})),
+        )
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("not inside any connected prefix"), "{e}");
+    let e = c
+        .call(
+            "/config/apply",
+            Some(&json!({"toml": "[[l2_networks]]\nname = \"x\"\nvlan = 9999\n"})),
+        )
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("l2_networks[0].vlan = 9999"), "{e}");
+
+    // The running configuration, saved atomically, holds the neighbour.
+    let mut call = |cmd: &str, params: Option<serde_json::Value>| {
+        c.call(cmd, params.as_ref())
+            .expect("socket")
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    };
+    call("/config/save", None);
+    let saved = cnfwd_config::load(&cfg).expect("saved file loads");
+    assert!(saved.0.l3_networks[1]
+        .neighbors
+        .iter()
+        .any(|n| n.ip.to_string() == "10.2.0.30"));
+    assert!(saved.0.metrics.listen.is_some(), "whole configuration kept");
+
+    // Counters: workers report, clear restarts them from zero.
+    std::thread::sleep(Duration::from_millis(30));
+    let workers = call("/workers", None);
+    assert_eq!(workers[0]["rx_packets"], 6, "{workers}");
+    let stats = call("/stats", None);
+    assert_eq!(stats["ports"]["app"]["rx_packets"], 6);
+    assert_eq!(stats["ports"]["db"]["tx_packets"], 4);
+
+    // Prometheus: the same counters, valid text.
+    let body = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out.split("\r\n\r\n").nth(1).unwrap().to_owned()
+    };
+    let sample = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {name} in\n{body}"))
+    };
+    assert_eq!(sample("cnfwd_port_rx_packets_total{port=\"app\"}"), 6.0);
+    assert_eq!(sample("cnfwd_port_tx_packets_total{port=\"db\"}"), 4.0);
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample line {line:?}");
+    }
+
+    call("/stats/clear", None);
+    let stats = call("/stats", None);
+    assert_eq!(stats["totals"]["rx_packets"], 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
