@@ -291,6 +291,7 @@ fn worker_loop<B: Backend>(
     trace: &Arc<TraceShared>,
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
+    backend.worker_started()?;
     let mut worker: Worker<B> = Worker::new(reader.load(), opts.burst);
     worker.set_trace(id, Arc::clone(trace));
     let ports = backend.port_count();
@@ -348,6 +349,7 @@ fn worker_loop<B: Backend>(
     // Whatever happened, nothing stays queued and the counters are final.
     let flushed = worker.flush_tx(&mut backend).and_then(|()| backend.flush());
     publish(&worker, rounds, idle_rounds, sleeps, reader.generation());
+    backend.worker_stopping();
     result.and(flushed)
 }
 

@@ -41,6 +41,9 @@ pub enum IoError {
         /// What failed.
         source: pcap::file::CaptureError,
     },
+    /// A worker thread could not be set up for the backend.
+    #[error("worker thread set-up: {0}")]
+    Thread(String),
     /// Mixed backends were given to one backend type.
     #[error("port {port:?} uses backend {backend}, but this run drives {expected} ports")]
     WrongBackend {
@@ -88,4 +91,13 @@ pub trait Backend {
 
     /// Pushes out anything buffered (files, rings).
     fn flush(&mut self) -> Result<(), IoError>;
+
+    /// Called on the worker thread before its first poll (e.g. to register
+    /// the thread with a framework that keeps per-thread caches).
+    fn worker_started(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+
+    /// Called on the worker thread after its last poll and flush.
+    fn worker_stopping(&mut self) {}
 }

@@ -100,6 +100,8 @@ struct DpdkPort {
 pub struct DpdkBackend<'e> {
     ports: Vec<DpdkPort>,
     pools: Vec<*mut rte_mempool>,
+    /// The driving thread registered itself with EAL (`worker_started`).
+    registered_thread: bool,
     _eal: PhantomData<&'e Eal>,
 }
 
@@ -170,6 +172,7 @@ impl<'e> DpdkBackend<'e> {
         let mut b = DpdkBackend {
             ports: Vec::with_capacity(r.ports.len()),
             pools: Vec::new(),
+            registered_thread: false,
             _eal: PhantomData,
         };
         // Devices first: their sockets size the pools.
@@ -381,6 +384,19 @@ fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkErr
     Ok(())
 }
 
+/// Hints the CPU to load the cache line at `p` (no effect on other
+/// architectures).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever `p` is.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 impl<'e> Backend for DpdkBackend<'e> {
     type Buf = Mbuf<'e>;
 
@@ -410,6 +426,16 @@ impl<'e> Backend for DpdkBackend<'e> {
             sys::cnfwd_eth_rx_burst(p.port_id, q, raw.as_mut_ptr(), want as u16)
         });
         out.reserve(n);
+        // Start loading every frame's first line now: the pipeline reads
+        // the headers of the whole burst right after (as l3fwd does).
+        for &m in &raw[..n] {
+            if !m.is_null() {
+                // SAFETY: `m` is a received mbuf: its buffer address plus
+                // data offset is the frame's first byte, inside the buffer.
+                let data = unsafe { (*m).buf_addr.cast::<u8>().add(usize::from((*m).data_off)) };
+                prefetch(data);
+            }
+        }
         let mut got = 0;
         for &m in &raw[..n] {
             let Some(nm) = NonNull::new(m) else { continue };
@@ -470,6 +496,34 @@ impl<'e> Backend for DpdkBackend<'e> {
 
     fn flush(&mut self) -> Result<(), IoError> {
         Ok(())
+    }
+
+    /// A worker thread that is not an EAL lcore registers with EAL, so it
+    /// gets an lcore id and with it the mempools' per-lcore caches (without
+    /// one, every mbuf alloc and free goes to the shared ring).
+    fn worker_started(&mut self) -> Result<(), IoError> {
+        // SAFETY: EAL is initialised (`self` borrows the `Eal`).
+        if unsafe { sys::cnfwd_lcore_id() } != u32::MAX {
+            return Ok(());
+        }
+        // SAFETY: as above; registers the calling thread only.
+        if unsafe { sys::rte_thread_register() } != 0 {
+            // SAFETY: reads this thread's rte_errno.
+            let e = unsafe { sys::cnfwd_errno() };
+            return Err(IoError::Thread(format!(
+                "rte_thread_register: {} (EAL has no free lcore id; start EAL with fewer -l cores)",
+                eal::strerror(-e)
+            )));
+        }
+        self.registered_thread = true;
+        Ok(())
+    }
+
+    fn worker_stopping(&mut self) {
+        if std::mem::take(&mut self.registered_thread) {
+            // SAFETY: this thread registered in `worker_started`.
+            unsafe { sys::rte_thread_unregister() };
+        }
     }
 }
 
