@@ -23,18 +23,53 @@ fn frames(path: &Path) -> Vec<Vec<u8>> {
 /// Writes `case`'s config with every pcap port turned into a net_pcap vdev
 /// port, into `dir`; returns the config path and the port names.
 fn dpdk_config(case: &Path, dir: &Path, prefix: &str) -> (PathBuf, Vec<String>) {
+    dpdk_config_workers(case, dir, prefix, 1)
+}
+
+/// Like [`dpdk_config`] with `workers` workers: each vdev gets one queue
+/// pair per worker, every RX queue replaying the whole input capture and
+/// TX queue `q` writing `out-<port>-<q>.pcap` (`out-<port>.pcap` for one
+/// worker).
+fn dpdk_config_workers(
+    case: &Path,
+    dir: &Path,
+    prefix: &str,
+    workers: usize,
+) -> (PathBuf, Vec<String>) {
     let text = std::fs::read_to_string(case.join("config.toml")).unwrap();
     let mut cfg = cnfwd_config::parse(&text, "case").unwrap();
     let mut names = Vec::new();
     for (i, p) in cfg.ports.iter_mut().enumerate() {
         let mut dev = format!("net_pcap{i}");
-        if let Some(rx) = p.rx_pcap.take() {
-            dev += &format!(",rx_pcap={}", case.join(rx).display());
+        let rx = p.rx_pcap.take();
+        for q in 0..workers {
+            // net_pcap makes one queue per rx_pcap/tx_pcap argument; a port
+            // without input gets an empty capture per queue.
+            let input = match &rx {
+                Some(rx) => case.join(rx),
+                None => {
+                    let empty = dir.join("empty.pcap");
+                    std::fs::write(
+                        &empty,
+                        [
+                            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+                            0, 0, 1, 0, 0, 0,
+                        ],
+                    )
+                    .unwrap();
+                    empty
+                }
+            };
+            if rx.is_some() || workers > 1 {
+                dev += &format!(",rx_pcap={}", input.display());
+            }
+            let out = if workers == 1 {
+                format!("out-{}.pcap", p.name)
+            } else {
+                format!("out-{}-{q}.pcap", p.name)
+            };
+            dev += &format!(",tx_pcap={}", dir.join(out).display());
         }
-        dev += &format!(
-            ",tx_pcap={}",
-            dir.join(format!("out-{}.pcap", p.name)).display()
-        );
         p.tx_pcap = None;
         p.backend = BackendKind::Dpdk;
         p.device = Some(dev);
@@ -53,6 +88,8 @@ fn dpdk_config(case: &Path, dir: &Path, prefix: &str) -> (PathBuf, Vec<String>) 
     ]
     .map(String::from)
     .to_vec();
+    cfg.engine.workers = Some(workers as u32);
+    cfg.control.socket = dir.join("cnfwd.sock").display().to_string();
     let path = dir.join("config.toml");
     std::fs::write(&path, toml::to_string(&cfg).expect("config serialises")).unwrap();
     (path, names)
@@ -135,6 +172,63 @@ fn cnfwd_run_on_dpdk_vdevs_stops_on_duration_and_sigint() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("pkt/s"));
     check_outputs(&case, &dir, &ports);
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two workers on DPDK vdevs: each gets its own RX/TX queue pair of every
+/// port; here each RX queue replays the whole input, so each TX queue must
+/// carry exactly the expected output and the counters are twice the case's.
+#[test]
+fn cnfwd_run_with_two_workers_uses_one_queue_pair_each() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcap-tests/cases/04-trunk-vlan-rewrite");
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("cnfwd-dpdk-cli-{pid}-w2"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("cnfwd-cli-{pid}-w2");
+    let (cfg, ports) = dpdk_config_workers(&case, &dir, &prefix, 2);
+    let stats = dir.join("stats.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+        .args(["run", "--duration", "1.5", "--config"])
+        .arg(&cfg)
+        .arg("--stats-json")
+        .arg(&stats)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workers: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("worker"))
+        .collect();
+    assert_eq!(workers.len(), 3, "two workers:\n{stdout}");
+    for p in &ports {
+        let want = frames(&case.join(format!("expected-{p}.pcap")));
+        for q in 0..2 {
+            let got = frames(&dir.join(format!("out-{p}-{q}.pcap")));
+            assert_eq!(got, want, "port {p} TX queue {q}");
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("expected-stats.json")).unwrap())
+            .unwrap();
+    for p in &ports {
+        for k in ["rx_packets", "tx_packets"] {
+            let w = want["ports"][p][k].as_u64().unwrap_or(0);
+            assert_eq!(
+                json["ports"][p][k].as_u64().unwrap_or(0),
+                2 * w,
+                "port {p} {k}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
     let _ = std::fs::remove_dir_all(&dir);
 }

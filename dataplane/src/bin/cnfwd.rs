@@ -281,28 +281,24 @@ fn run_dpdk(
 ) -> Result<LiveReport, String> {
     use dataplane::engine::cores;
     use dataplane::io::dpdk::{DpdkBackend, Eal};
-    if resolved.engine.workers > 1 {
-        return Err(format!(
-            "engine.workers = {}: the DPDK backend runs one worker for now (its per-queue split is not built yet); set engine.workers = 1",
-            resolved.engine.workers
-        ));
-    }
     let topo = cores::Topology::system();
     let choice = cores::choose(
         &topo,
         &live::port_devices(resolved),
-        1,
+        resolved.engine.workers,
         &resolved.engine.cores,
         &cores::allowed_cores(&topo).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
     let eal = Eal::init(&resolved.dpdk_eal_args).map_err(|e| e.to_string())?;
     let report = {
-        let backend = DpdkBackend::open(resolved, &eal, 1).map_err(|e| e.to_string())?;
+        let queues = u16::try_from(choice.cores.len()).unwrap_or(u16::MAX);
+        let backend = DpdkBackend::open(resolved, &eal, queues).map_err(|e| e.to_string())?;
         // Ports without a configured MAC use the device's.
         let macs = backend.port_macs();
-        // The backend is dropped (ports stopped and closed) by its worker.
-        live::drive(vec![backend], macs, resolved, choice, opts, stop, on_tick)
+        // One part (RX/TX queue pair of every port) per worker; the ports
+        // are stopped and closed when the last worker drops its part.
+        live::drive(backend.split(), macs, resolved, choice, opts, stop, on_tick)
             .map_err(|e| e.to_string())?
     };
     eal.cleanup().map_err(|e| e.to_string())?;

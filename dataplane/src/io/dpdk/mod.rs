@@ -29,7 +29,12 @@
 //!   above, but a device could) are freed and reported through
 //!   [`Backend::rx_rejected`], so the engine counts them as received and
 //!   dropped (`rx_unconvertible`).
-//! - TX: `rte_eth_tx_burst` on queue 0 in chunks of [`MAX_BURST`]; the
+//! - Workers: [`DpdkBackend::split`] gives one part per queue pair (RX queue
+//!   `i`, TX queue `i` of every port) for worker `i`; the ports are stopped
+//!   and closed when the last part is dropped. A worker thread that is not
+//!   an EAL lcore registers with EAL (`rte_thread_register`) so that the
+//!   mempool caches work for it.
+//! - TX: `rte_eth_tx_burst` on the part's TX queue in chunks of [`MAX_BURST`]; the
 //!   packets the device did not take stay in `pkts` in order (the engine
 //!   frees them and counts `tx_full`). Nothing leaks on any path.
 //! - Ports are live: `rx_finished` is always false; `flush` does nothing.
@@ -90,25 +95,48 @@ struct DpdkPort {
     probed: Option<CString>,
     pool: *mut rte_mempool,
     queues: u16,
-    next_rxq: u16,
     configured: bool,
     started: bool,
+}
+
+/// The ports and pools, shared by the parts of a split backend; stopped,
+/// closed and freed when the last part is dropped.
+struct PortSet {
+    ports: Vec<DpdkPort>,
+    pools: Vec<*mut rte_mempool>,
+}
+
+// SAFETY: the raw pointers are mempools, usable from any thread; a PortSet
+// is only read after `open` (and torn down in Drop by its last owner).
+unsafe impl Send for PortSet {}
+// SAFETY: as above: shared read-only.
+unsafe impl Sync for PortSet {}
+
+/// One part's view of a port: which of its queues it polls and sends on.
+struct PortQueues {
+    port_id: u16,
+    /// RX queues polled in turn: `first_rxq..first_rxq + rxqs`.
+    first_rxq: u16,
+    rxqs: u16,
+    next_rxq: u16,
+    /// The TX queue this part sends on.
+    txq: u16,
     rejected: u64,
 }
 
 /// Ports driven by DPDK poll-mode drivers (see the module doc).
 pub struct DpdkBackend<'e> {
-    ports: Vec<DpdkPort>,
-    pools: Vec<*mut rte_mempool>,
+    set: std::sync::Arc<PortSet>,
+    queues: Vec<PortQueues>,
     /// The driving thread registered itself with EAL (`worker_started`).
     registered_thread: bool,
     _eal: PhantomData<&'e Eal>,
 }
 
-// SAFETY: the raw pointers are DPDK ports' mempools, usable from any thread;
-// the backend is driven by one thread at a time (the `Backend` contract,
-// enforced by `&mut self`), and DPDK queues are not tied to a thread, only
-// to one user at a time.
+// SAFETY: the port set is Send + Sync; the queue views are plain data; the
+// backend is driven by one thread at a time (the `Backend` contract,
+// enforced by `&mut self`), and a DPDK queue is not tied to a thread, only
+// to one user at a time: parts of a split backend never share a queue.
 unsafe impl Send for DpdkBackend<'_> {}
 
 fn port_err(p: &str, port_id: u16, op: &'static str, code: i32) -> DpdkError {
@@ -169,11 +197,10 @@ impl<'e> DpdkBackend<'e> {
     /// `queues` RX/TX queue pairs each (at least 1).
     pub fn open(r: &Resolved, _eal: &'e Eal, queues: u16) -> Result<Self, DpdkError> {
         let queues = queues.max(1);
-        let mut b = DpdkBackend {
+        // Dropped (ports stopped, closed, unplugged) on any error below.
+        let mut b = PortSet {
             ports: Vec::with_capacity(r.ports.len()),
             pools: Vec::new(),
-            registered_thread: false,
-            _eal: PhantomData,
         };
         // Devices first: their sockets size the pools.
         let mut found = Vec::with_capacity(r.ports.len());
@@ -192,10 +219,8 @@ impl<'e> DpdkBackend<'e> {
                 probed,
                 pool: ptr::null_mut(),
                 queues,
-                next_rxq: 0,
                 configured: false,
                 started: false,
-                rejected: 0,
             });
             found.push((port_socket(id), p.mtu));
         }
@@ -247,13 +272,62 @@ impl<'e> DpdkBackend<'e> {
             b.ports[i].pool = pool;
             configure_port(&mut b.ports[i], socket, mtu)?;
         }
-        Ok(b)
+        let views = b
+            .ports
+            .iter()
+            .map(|p| PortQueues {
+                port_id: p.port_id,
+                first_rxq: 0,
+                rxqs: p.queues,
+                next_rxq: 0,
+                txq: 0,
+                rejected: 0,
+            })
+            .collect();
+        Ok(DpdkBackend {
+            set: std::sync::Arc::new(b),
+            queues: views,
+            registered_thread: false,
+            _eal: PhantomData,
+        })
+    }
+
+    /// Queue pairs per port.
+    pub fn queue_count(&self) -> u16 {
+        self.set.ports.first().map_or(1, |p| p.queues)
+    }
+
+    /// Splits the backend into one part per queue pair: part `i` polls RX
+    /// queue `i` and sends on TX queue `i` of every port (same port ids),
+    /// for worker `i`. The ports stop when the last part is dropped.
+    pub fn split(self) -> Vec<DpdkBackend<'e>> {
+        (0..self.queue_count())
+            .map(|q| DpdkBackend {
+                set: std::sync::Arc::clone(&self.set),
+                queues: self
+                    .set
+                    .ports
+                    .iter()
+                    .map(|p| PortQueues {
+                        port_id: p.port_id,
+                        first_rxq: q,
+                        rxqs: 1,
+                        next_rxq: 0,
+                        txq: q,
+                        rejected: 0,
+                    })
+                    .collect(),
+                registered_thread: false,
+                _eal: PhantomData,
+            })
+            .collect()
     }
 
     /// Each port's MAC address as the device reports it, for
     /// `Tables::build` (`None` when the device cannot say).
     pub fn port_macs(&self) -> Vec<Option<[u8; 6]>> {
-        self.ports
+        self.set
+            .ports
             .iter()
             .map(|p| {
                 // SAFETY: all-zero is a valid `rte_ether_addr`.
@@ -267,13 +341,13 @@ impl<'e> DpdkBackend<'e> {
 
     /// The DPDK port id of `port`.
     pub fn dpdk_port_id(&self, port: PortId) -> Option<u16> {
-        self.ports.get(port as usize).map(|p| p.port_id)
+        self.set.ports.get(port as usize).map(|p| p.port_id)
     }
 
     /// Mbufs currently allocated from `port`'s pool (shared by the ports of
     /// its NUMA socket), including those the device holds in its rings.
     pub fn pool_in_use(&self, port: PortId) -> Option<u32> {
-        let p = self.ports.get(port as usize)?;
+        let p = self.set.ports.get(port as usize)?;
         // SAFETY: the pool lives as long as the backend.
         Some(unsafe { sys::rte_mempool_in_use_count(p.pool) })
     }
@@ -282,7 +356,7 @@ impl<'e> DpdkBackend<'e> {
     /// generated traffic); `None` when the pool is empty or the frame too
     /// large.
     pub fn alloc_frame(&self, port: PortId, frame: &[u8]) -> Option<Mbuf<'e>> {
-        let p = self.ports.get(port as usize)?;
+        let p = self.set.ports.get(port as usize)?;
         // SAFETY: the pool is a live pktmbuf pool.
         let m = NonNull::new(unsafe { sys::cnfwd_pktmbuf_alloc(p.pool) })?;
         // SAFETY: a fresh, reset single-segment mbuf with refcnt 1, ours; its
@@ -401,7 +475,7 @@ impl<'e> Backend for DpdkBackend<'e> {
     type Buf = Mbuf<'e>;
 
     fn port_count(&self) -> usize {
-        self.ports.len()
+        self.queues.len()
     }
 
     fn rx_burst(
@@ -410,15 +484,19 @@ impl<'e> Backend for DpdkBackend<'e> {
         out: &mut Vec<Mbuf<'e>>,
         max: usize,
     ) -> Result<usize, IoError> {
-        let Some(p) = self.ports.get_mut(port as usize) else {
+        let Some(p) = self.queues.get_mut(port as usize) else {
             return Ok(0);
         };
         let want = max.min(MAX_BURST);
         if want == 0 {
             return Ok(0);
         }
-        let q = p.next_rxq;
-        p.next_rxq = if q + 1 >= p.queues { 0 } else { q + 1 };
+        let q = p.first_rxq + p.next_rxq;
+        p.next_rxq = if p.next_rxq + 1 >= p.rxqs {
+            0
+        } else {
+            p.next_rxq + 1
+        };
         let mut raw = [ptr::null_mut::<rte_mbuf>(); MAX_BURST];
         // SAFETY: the port is started with queue `q` set up; `raw` has room
         // for `want` pointers; `&mut self` makes us the queue's only user.
@@ -455,7 +533,7 @@ impl<'e> Backend for DpdkBackend<'e> {
     }
 
     fn tx_burst(&mut self, port: PortId, pkts: &mut Vec<Mbuf<'e>>) -> Result<usize, IoError> {
-        let Some(p) = self.ports.get(port as usize) else {
+        let Some(p) = self.queues.get(port as usize) else {
             return Ok(0);
         };
         let mut taken = 0;
@@ -465,12 +543,13 @@ impl<'e> Backend for DpdkBackend<'e> {
             for (r, b) in raw.iter_mut().zip(&pkts[taken..taken + chunk]) {
                 *r = b.as_ptr();
             }
-            // SAFETY: the port is started with TX queue 0; `raw` holds
-            // `chunk` valid mbufs owned by `pkts`; `&mut self` makes us the
-            // queue's only user. The driver owns the first `sent` afterwards:
-            // they are forgotten below, before anything else can run.
+            // SAFETY: the port is started with TX queue `p.txq`; `raw`
+            // holds `chunk` valid mbufs owned by `pkts`; `&mut self` and the
+            // split (one TX queue per part) make us the queue's only user.
+            // The driver owns the first `sent` afterwards: they are
+            // forgotten below, before anything else can run.
             let sent = usize::from(unsafe {
-                sys::cnfwd_eth_tx_burst(p.port_id, 0, raw.as_mut_ptr(), chunk as u16)
+                sys::cnfwd_eth_tx_burst(p.port_id, p.txq, raw.as_mut_ptr(), chunk as u16)
             });
             taken += sent.min(chunk);
             if sent < chunk {
@@ -489,7 +568,7 @@ impl<'e> Backend for DpdkBackend<'e> {
     }
 
     fn rx_rejected(&mut self, port: PortId) -> u64 {
-        self.ports
+        self.queues
             .get_mut(port as usize)
             .map_or(0, |p| std::mem::take(&mut p.rejected))
     }
@@ -527,7 +606,7 @@ impl<'e> Backend for DpdkBackend<'e> {
     }
 }
 
-impl Drop for DpdkBackend<'_> {
+impl Drop for PortSet {
     fn drop(&mut self) {
         for p in &mut self.ports {
             if p.started {
