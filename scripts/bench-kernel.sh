@@ -42,9 +42,22 @@
 #
 # Rates: packets counted on s0 (rx_packets in sysfs, read in sink-$S) over
 # the generator's run, divided by the generator's own elapsed time.
-# Offered rate: the generator's sent count (and g0's tx_packets) over the
-# same time; if it does not exceed a forwarder's rate by 5 %, a warning says
+# Offered rate: what the generator put on g0, i.e. g0's tx_packets (= the
+# generator's sent count) plus g0's tx_dropped (frames the veth dropped
+# because fwd-$S's input backlog was full). Within a forwarding run this is
+# flow-controlled: frames queued towards the forwarder hold the generator
+# socket's send buffer, so the kernel pushes back (EAGAIN; the generator
+# counts such calls as pushed_back and offers the frames again) and the
+# offered rate follows the forwarder. So the generator's own capacity is
+# measured first, in run (0): same traffic, fwd-$S without addresses and
+# with ip_forward=0 (the frames are dropped as soon as they arrive). If
+# that capacity does not exceed a forwarder's rate by 5 %, a warning says
 # the generator may limit the result.
+#
+# PERF=1: also samples FWD_CPU (perf record -e cpu-clock) during each run
+# and prints the time per thread and the top symbols (and, for cnfwd, those
+# of its worker), to see where the forwarding CPU's time goes. The data is
+# kept in $TARGET/bench-kernel-perf-<run>.data for `perf report -i`.
 set -euo pipefail
 
 SECS=${1:-10}
@@ -54,6 +67,7 @@ FLOWS=${FLOWS:-1024}
 SIZE=${SIZE:-64}
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
+PERF=${PERF:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -113,11 +127,13 @@ printf '%x' $((1 << FWD_CPU)) | nsx "$FWD" tee /sys/class/net/f0/queues/rx-0/rps
 
 counter() { nsx "$1" cat "/sys/class/net/$2/statistics/$3"; }
 
-# Runs the generator for SECS; sets GEN_SENT, GEN_SECS, G0_TX, SINK_RX, F0_RX.
+# Runs the generator for SECS; sets GEN_SENT, GEN_SECS, G0_TX, G0_DROP,
+# OFFERED, SINK_RX, F0_RX.
 run_traffic() {
-    local s0_before g0_before f0_before out
+    local s0_before g0_before g0_drop_before f0_before out
     s0_before=$(counter "$SINK" s0 rx_packets)
     g0_before=$(counter "$GEN" g0 tx_packets)
+    g0_drop_before=$(counter "$GEN" g0 tx_dropped)
     f0_before=$(counter "$FWD" f0 rx_packets)
     out=$(nsx "$GEN" taskset -c "$GEN_CPU" "$BENCH" gen --interface g0 \
         --src-mac "$G0_MAC" --dst-mac "$F0_MAC" --src-ip 10.1.0.2 \
@@ -127,8 +143,33 @@ run_traffic() {
     GEN_SENT=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$out")
     GEN_SECS=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out")
     G0_TX=$(($(counter "$GEN" g0 tx_packets) - g0_before))
+    G0_DROP=$(($(counter "$GEN" g0 tx_dropped) - g0_drop_before))
+    OFFERED=$((G0_TX + G0_DROP))
     F0_RX=$(($(counter "$FWD" f0 rx_packets) - f0_before))
     SINK_RX=$(($(counter "$SINK" s0 rx_packets) - s0_before))
+}
+
+# With PERF=1, samples FWD_CPU while "$@" runs and prints the top symbols.
+profiled() {
+    local name=$1 pid
+    shift
+    if [[ $PERF != 1 ]]; then
+        "$@"
+        return
+    fi
+    perf record -q -e cpu-clock -C "$FWD_CPU" -o "$TARGET/bench-kernel-perf-$name.data" -- sleep "$SECS" 2>/dev/null &
+    pid=$!
+    "$@"
+    wait "$pid" || true
+    echo "   perf ($name, CPU $FWD_CPU): time by thread, then top symbols" >&2
+    local data=$TARGET/bench-kernel-perf-$name.data
+    perf report -q -i "$data" --sort comm --percent-limit 2 2>/dev/null | head -8 >&2 || true
+    perf report -q -i "$data" --sort comm,sym --percent-limit 1.5 2>/dev/null | head -20 >&2 || true
+    if [[ $name == cnfwd ]]; then
+        echo "   perf: cnfwd's worker alone" >&2
+        perf report -q -i "$data" --comms cnfwd-worker-0 --sort sym --percent-limit 2 2>/dev/null \
+            | head -25 >&2 || true
+    fi
 }
 
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", n / s / 1e6 }'; }
@@ -137,9 +178,16 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", n / s / 1e6 }'; }
 check_offered() {
     local name=$1 offered=$2 forwarded=$3
     if awk -v o="$offered" -v f="$forwarded" 'BEGIN { exit !(o < 1.05 * f) }'; then
-        echo "WARNING: $name: offered $offered Mpps is not above forwarded $forwarded Mpps: the generator may limit this result" >&2
+        echo "WARNING: $name: generator capacity $offered Mpps is not above forwarded $forwarded Mpps: the generator may limit this result" >&2
     fi
 }
+
+# ---------------------------------------------- (0) generator capacity
+echo "== (0) generator alone (fwd-$S drops everything), ${SECS}s" >&2
+nsx "$FWD" sysctl -qw net.ipv4.ip_forward=0
+profiled generator run_traffic
+GEN_CAP=$(rate "$OFFERED" "$GEN_SECS")
+echo "   offered $OFFERED (g0 tx $G0_TX, dropped at f0's backlog $G0_DROP), f0 rx $F0_RX" >&2
 
 # ------------------------------------------------------------- (a) kernel
 echo "== (a) kernel forwarding (ip_forward=1), ${SECS}s" >&2
@@ -148,11 +196,11 @@ ip -n "$FWD" addr add 10.2.0.1/24 dev f1
 ip -n "$FWD" neigh replace 10.2.0.2 lladdr "$S0_MAC" dev f1 nud permanent
 ip -n "$FWD" route add 10.3.0.0/16 via 10.2.0.2 dev f1
 nsx "$FWD" sysctl -qw net.ipv4.ip_forward=1
-run_traffic
-K_OFFERED=$(rate "$GEN_SENT" "$GEN_SECS")
+profiled kernel run_traffic
+K_OFFERED=$(rate "$OFFERED" "$GEN_SECS")
 K_RATE=$(rate "$SINK_RX" "$GEN_SECS")
-echo "   sent $GEN_SENT (g0 tx $G0_TX), f0 rx $F0_RX, sink rx $SINK_RX" >&2
-check_offered kernel "$K_OFFERED" "$K_RATE"
+echo "   sent $GEN_SENT (g0 tx $G0_TX, dropped at f0's backlog $G0_DROP), f0 rx $F0_RX, sink rx $SINK_RX" >&2
+check_offered kernel "$GEN_CAP" "$K_RATE"
 
 # -------------------------------------------------------------- (b) cnfwd
 echo "== (b) cnfwd on AF_PACKET, one worker on CPU $FWD_CPU, ${SECS}s" >&2
@@ -210,21 +258,21 @@ nsx "$FWD" "$CNFWD" run --config "$TMP/cnfwd.toml" --duration $((SECS + 5)) \
 CHILD=$!
 sleep 1.5 # ports open, worker polling
 kill -0 "$CHILD" 2>/dev/null || { echo "cnfwd did not start" >&2; exit 1; }
-run_traffic
+profiled cnfwd run_traffic
 wait "$CHILD"
 CHILD=
-C_OFFERED=$(rate "$GEN_SENT" "$GEN_SECS")
+C_OFFERED=$(rate "$OFFERED" "$GEN_SECS")
 C_RATE=$(rate "$SINK_RX" "$GEN_SECS")
 C_RX=$(jq '.ports.gen.rx_packets' "$TMP/stats.json")
 C_TX=$(jq '.ports.sink.tx_packets' "$TMP/stats.json")
 C_DROPS=$(jq -c '.drops' "$TMP/stats.json")
-echo "   sent $GEN_SENT (g0 tx $G0_TX), f0 rx $F0_RX, cnfwd rx $C_RX tx $C_TX drops $C_DROPS, sink rx $SINK_RX" >&2
-check_offered cnfwd "$C_OFFERED" "$C_RATE"
+echo "   sent $GEN_SENT (g0 tx $G0_TX, dropped at f0's backlog $G0_DROP), f0 rx $F0_RX, cnfwd rx $C_RX tx $C_TX drops $C_DROPS, sink rx $SINK_RX" >&2
+check_offered cnfwd "$GEN_CAP" "$C_RATE"
 
 # ------------------------------------------------------------------ result
 RATIO=$(awk -v c="$C_RATE" -v k="$K_RATE" 'BEGIN { if (k > 0) printf "%.2f", c / k; else print "n/a" }')
 echo
-echo "offered (kernel run): $K_OFFERED Mpps; offered (cnfwd run): $C_OFFERED Mpps"
+echo "generator capacity: $GEN_CAP Mpps (offered within the runs: kernel $K_OFFERED, cnfwd $C_OFFERED)"
 echo "kernel: $K_RATE Mpps"
 echo "cnfwd:  $C_RATE Mpps"
 echo "ratio (cnfwd / kernel): ${RATIO}x"

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use dataplane::io::afpacket::{AfPacketBackend, AfPacketError, RingConfig};
 use dataplane::io::{Backend, IoError};
-use dataplane::packet::PacketBuf;
 use dataplane::packet::buf::{HeapBuf, HeapPool};
+use dataplane::packet::PacketBuf;
 
 /// Why the generator could not run. Each names the value at fault.
 #[derive(Debug, thiserror::Error)]
