@@ -167,7 +167,8 @@ profiled() {
     perf report -q -i "$data" --sort comm,sym --percent-limit 1.5 2>/dev/null | head -20 >&2 || true
     if [[ $name == cnfwd ]]; then
         echo "   perf: cnfwd's worker alone" >&2
-        perf report -q -i "$data" --comms cnfwd-worker-0 --sort sym --percent-limit 2 2>/dev/null \
+        perf report -q -i "$data" --comms cnfwd-worker-0 --sort dso 2>/dev/null | head -4 >&2 || true
+        perf report -q -i "$data" --comms cnfwd-worker-0 --sort dso,sym --percent-limit 0.3 2>/dev/null \
             | head -25 >&2 || true
     fi
 }
