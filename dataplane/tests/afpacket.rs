@@ -701,6 +701,8 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
         }
     }
     assert!(got >= 50, "cnfwd forwarded only {got} of {sent}");
+    // Let at least two rate lines (every 0.2 s) be printed.
+    std::thread::sleep(Duration::from_millis(600));
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
