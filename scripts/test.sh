@@ -30,6 +30,7 @@ if ! dpkg -s libdpdk-dev dpdk-dev libclang-dev clang pkg-config >/dev/null 2>&1;
 fi
 cargo clippy -p dpdk-sys --features bindings --all-targets -- -D warnings
 cargo clippy -p dataplane --features dpdk --all-targets -- -D warnings
+cargo clippy -p cnfwd-benches --features dpdk --all-targets -- -D warnings
 # A failure here is remembered, not fatal at once: the workspace tests still
 # run, their counts include these, and the script's status reflects both.
 dpdk_status=0

@@ -10,11 +10,15 @@
  *
  * Not wrapped because they are ordinary exported functions, bound directly
  * by bindgen: rte_pktmbuf_free_bulk, rte_mempool_in_use_count,
- * rte_mempool_avail_count, rte_socket_id.
+ * rte_mempool_avail_count, rte_socket_id, and the LPM/FIB tables' own
+ * lookups rte_fib_lookup_bulk, rte_fib6_lookup_bulk, rte_lpm6_lookup_bulk_func.
  */
+#include <string.h>
+
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_lpm.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -64,4 +68,41 @@ unsigned int cnfwd_lcore_id(void)
 int cnfwd_errno(void)
 {
 	return rte_errno;
+}
+
+int cnfwd_lpm_lookup(const struct rte_lpm *lpm, uint32_t ip, uint32_t *next_hop)
+{
+	return rte_lpm_lookup(lpm, ip, next_hop);
+}
+
+/* rte_lpm_lookup_bulk is a macro for this static inline function. */
+int cnfwd_lpm_lookup_bulk(const struct rte_lpm *lpm, const uint32_t *ips,
+                          uint32_t *next_hops, unsigned int n)
+{
+	return rte_lpm_lookup_bulk_func(lpm, ips, next_hops, n);
+}
+
+/*
+ * rte_lpm_lookupx4 (the SSE lookup of four addresses that DPDK's l3fwd uses)
+ * over a whole burst: groups of four, then rte_lpm_lookup for the last
+ * n % 4. One out-of-line call per burst instead of one per four addresses.
+ * hops[i] is the next hop (24 bits) of ips[i], or defv when no route covers
+ * it.
+ */
+void cnfwd_lpm_lookupx4_bulk(const struct rte_lpm *lpm, const uint32_t *ips,
+                             uint32_t *hops, unsigned int n, uint32_t defv)
+{
+	unsigned int i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		xmm_t ip;
+
+		memcpy(&ip, &ips[i], sizeof(ip));
+		rte_lpm_lookupx4(lpm, ip, &hops[i], defv);
+	}
+	for (; i < n; i++) {
+		uint32_t nh;
+
+		hops[i] = rte_lpm_lookup(lpm, ips[i], &nh) == 0 ? nh : defv;
+	}
 }

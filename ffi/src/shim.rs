@@ -4,8 +4,12 @@
 //! cannot bind. Each wrapper is one out-of-line call to the inline function
 //! of the same name without the `cnfwd_` prefix: use them once per burst,
 //! never per packet.
+//!
+//! `rte_lpm`'s lookups are `static inline` too (`rte_lpm_lookup`,
+//! `rte_lpm_lookup_bulk`, `rte_lpm_lookupx4`); those of `rte_fib`,
+//! `rte_fib6` and `rte_lpm6` are exported functions, bound by bindgen.
 
-use crate::bindings::{rte_mbuf, rte_mempool};
+use crate::bindings::{rte_lpm, rte_mbuf, rte_mempool};
 use core::ffi::{c_char, c_int, c_uint};
 
 extern "C" {
@@ -94,6 +98,49 @@ extern "C" {
     /// # Safety
     /// None beyond calling C; safe on any thread.
     pub fn cnfwd_errno() -> c_int;
+
+    /// `rte_lpm_lookup`: the next hop of the longest prefix of `lpm` that
+    /// covers `ip` (host byte order) into `*next_hop`; 0 on a hit,
+    /// `-ENOENT` (and `*next_hop` untouched) when no prefix covers it. One
+    /// call per address: for tests, not for the data path.
+    ///
+    /// # Safety
+    /// `lpm` is a live table from `rte_lpm_create` that no thread modifies
+    /// during the call; `next_hop` is valid for a write.
+    pub fn cnfwd_lpm_lookup(lpm: *const rte_lpm, ip: u32, next_hop: *mut u32) -> c_int;
+
+    /// `rte_lpm_lookup_bulk`: for each of the `n` addresses `ips` (host
+    /// byte order), writes its raw table entry to `next_hops`: on a hit
+    /// `RTE_LPM_LOOKUP_SUCCESS` is set and the low 24 bits are the next hop;
+    /// otherwise that bit is clear. Returns 0.
+    ///
+    /// # Safety
+    /// `lpm` is a live table from `rte_lpm_create` that no thread modifies
+    /// during the call; `ips` is valid for `n` reads and `next_hops` for `n`
+    /// writes.
+    pub fn cnfwd_lpm_lookup_bulk(
+        lpm: *const rte_lpm,
+        ips: *const u32,
+        next_hops: *mut u32,
+        n: c_uint,
+    ) -> c_int;
+
+    /// `rte_lpm_lookupx4` (the SSE four-address lookup of DPDK's l3fwd) over
+    /// a burst: `hops[i]` is the 24-bit next hop of `ips[i]` (host byte
+    /// order), or `defv` when no prefix covers it. The last `n % 4`
+    /// addresses go through `rte_lpm_lookup`.
+    ///
+    /// # Safety
+    /// `lpm` is a live table from `rte_lpm_create` that no thread modifies
+    /// during the call; `ips` is valid for `n` reads and `hops` for `n`
+    /// writes.
+    pub fn cnfwd_lpm_lookupx4_bulk(
+        lpm: *const rte_lpm,
+        ips: *const u32,
+        hops: *mut u32,
+        n: c_uint,
+        defv: u32,
+    );
 }
 
 /// `rte_pktmbuf_mtod(m, uint8_t *)`: the start of the packet data of the
