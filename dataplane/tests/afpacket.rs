@@ -1079,12 +1079,23 @@ fn two_workers_forward_many_flows_without_loss_in_order() {
         for seq in 0..PER_FLOW {
             for flow in 0..FLOWS {
                 let src = [10, 1, 0, 10 + flow as u8];
-                peer_a.send(&ipv4_udp(MAC_A, HOST_A, None, src, [10, 2, 0, 20], 64, seq + 1));
+                peer_a.send(&ipv4_udp(
+                    MAC_A,
+                    HOST_A,
+                    None,
+                    src,
+                    [10, 2, 0, 20],
+                    64,
+                    seq + 1,
+                ));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
         let (got, disorder) = receiver.join().unwrap();
-        assert!(disorder.is_empty(), "flows out of order (flow, expected, got): {disorder:?}");
+        assert!(
+            disorder.is_empty(),
+            "flows out of order (flow, expected, got): {disorder:?}"
+        );
         stop.store(true, Ordering::Relaxed);
         let report = run.join().unwrap().expect("live run");
         (got, report)
@@ -1095,7 +1106,11 @@ fn two_workers_forward_many_flows_without_loss_in_order() {
         FLOWS * PER_FLOW,
         "packets lost; cnfwd counted {:?}, workers {:?}",
         report.stats.totals(),
-        report.workers.iter().map(|w| w.stats.totals()).collect::<Vec<_>>()
+        report
+            .workers
+            .iter()
+            .map(|w| w.stats.totals())
+            .collect::<Vec<_>>()
     );
     assert_eq!(report.workers.len(), 2);
     for w in &report.workers {

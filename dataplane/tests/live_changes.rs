@@ -157,39 +157,67 @@ fn frame(stream: u8, seq: u64, version: u64) -> Vec<u8> {
     f
 }
 
-#[test]
-fn ten_thousand_route_changes_under_traffic() {
-    let cfg = cnfwd_config::parse(&config(), "<test>").unwrap();
-    let resolved = cnfwd_config::resolve(&cfg).unwrap();
-    let tables = Tables::build(&resolved, &[]).unwrap();
-    let mut snapshots = Snapshots::new(tables);
+/// Two streams, one per worker, and the shared clocks of a change test:
+/// `started`/`completed` count the changes begun/finished by the control
+/// side; frames are stamped with `completed` when sent and observed with
+/// `started` when they come out.
+struct Traffic {
+    to_workers: Vec<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    from_workers: Vec<std::sync::mpsc::Receiver<Vec<u8>>>,
+    started: Arc<AtomicU64>,
+    completed: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+}
 
-    // Two workers, each with its own ports (as each has its own queues).
-    let (b0, ends0) = ChannelBackend::new(2, 256);
-    let (b1, ends1) = ChannelBackend::new(2, 256);
-    let opts = EngineOptions::default();
-    // Stream i enters worker i's port 0 and leaves by its port 1.
-    let mut to_workers = Vec::new();
-    let mut from_workers = Vec::new();
-    for ends in [ends0, ends1] {
-        let [into, out]: [_; 2] = ends.try_into().unwrap();
-        to_workers.push(into.to_port);
-        from_workers.push(out.from_port);
+/// Frames observed on one stream: (frame, changes started when it came out).
+type Observed = Vec<(Vec<u8>, u64)>;
+
+impl Traffic {
+    /// Two channel backends (one per worker; stream i enters worker i's
+    /// port 0 and leaves by its port 1) and the traffic around them.
+    fn new() -> (Vec<ChannelBackend>, Self) {
+        let mut backends = Vec::new();
+        let mut to_workers = Vec::new();
+        let mut from_workers = Vec::new();
+        for _ in 0..2 {
+            let (b, ends) = ChannelBackend::new(2, 256);
+            let [into, out]: [_; 2] = ends.try_into().unwrap();
+            backends.push(b);
+            to_workers.push(into.to_port);
+            from_workers.push(out.from_port);
+        }
+        let t = Traffic {
+            to_workers,
+            from_workers,
+            started: Arc::default(),
+            completed: Arc::default(),
+            done: Arc::default(),
+        };
+        (backends, t)
     }
-    let started = Arc::new(AtomicU64::new(0));
-    let completed = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
 
-    let outcome = workers::run(vec![b0, b1], &mut snapshots, &opts, |h, snaps| {
+    /// Runs `control` while a sender streams frames into both workers and
+    /// an observer per stream collects what comes out; `rx_total` reads
+    /// the workers' received-packet counter. Returns the control's result,
+    /// the packets sent per stream and each stream's observed frames.
+    fn run<R: Send>(
+        self,
+        rx_total: impl Fn() -> u64,
+        control: impl FnOnce(&AtomicU64, &AtomicU64) -> R + Send,
+    ) -> (R, u64, Vec<Observed>) {
+        let Traffic {
+            to_workers,
+            from_workers,
+            started,
+            completed,
+            done,
+        } = self;
         std::thread::scope(|s| {
-            // The sender: two streams, one into each worker, stamped with
-            // the number of changes published when it was sent.
-            let senders = to_workers;
             let (completed_s, done_s) = (Arc::clone(&completed), Arc::clone(&done));
             let sender = s.spawn(move || {
                 let mut seq = 0u64;
                 while !done_s.load(Ordering::Acquire) {
-                    for (stream, tx) in senders.iter().enumerate() {
+                    for (stream, tx) in to_workers.iter().enumerate() {
                         let v = completed_s.load(Ordering::Acquire);
                         tx.send(frame(stream as u8, seq, v)).unwrap();
                     }
@@ -197,8 +225,6 @@ fn ten_thousand_route_changes_under_traffic() {
                 }
                 seq
             });
-            // The observers: each forwarded frame with the number of
-            // changes started when it came out.
             let observers: Vec<_> = from_workers
                 .into_iter()
                 .map(|rx| {
@@ -215,52 +241,39 @@ fn ten_thousand_route_changes_under_traffic() {
                     })
                 })
                 .collect();
-            // The changes, at the control thread's pace.
-            let t0 = snaps.generation();
-            let mut current = snaps.current();
-            for k in 1..=CHANGES {
-                let next = current.with_changes(&[change(k)]).unwrap();
-                started.store(k, Ordering::Release);
-                snaps.publish(next);
-                completed.store(k, Ordering::Release);
-                current = snaps.current();
-                if k % 16 == 0 {
-                    // Let packets through between bursts of changes.
-                    std::thread::yield_now();
-                }
-            }
-            assert_eq!(snaps.generation(), t0 + CHANGES);
+            let result = control(&started, &completed);
             // A little more traffic under the last version, then stop.
             std::thread::sleep(Duration::from_millis(20));
             done.store(true, Ordering::Release);
             let sent_per_stream = sender.join().unwrap();
-            // Wait until the workers have received everything.
             let deadline = Instant::now() + Duration::from_secs(30);
-            while h.stats().ports[0].rx_packets < 2 * sent_per_stream {
+            while rx_total() < 2 * sent_per_stream {
                 assert!(Instant::now() < deadline, "workers stalled");
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let outputs: Vec<_> = observers.into_iter().map(|o| o.join().unwrap()).collect();
-            (sent_per_stream, outputs)
+            let outputs = observers.into_iter().map(|o| o.join().unwrap()).collect();
+            (result, sent_per_stream, outputs)
         })
-    })
-    .unwrap();
+    }
+}
 
-    let (sent_per_stream, outputs) = outcome.control;
-    assert!(
-        sent_per_stream > 1000,
-        "only {sent_per_stream} packets per stream"
-    );
-    let mut seen_versions = std::collections::BTreeSet::new();
+/// Checks every stream: nothing lost, order kept, and each packet left by
+/// the next hop of a version in force while it was forwarded (published
+/// before it was sent, begun before it came out; a worker's snapshot only
+/// moves forward, so versions never decrease along a stream). Returns the
+/// versions seen.
+fn check_streams(
+    outputs: &[Observed],
+    sent_per_stream: u64,
+    expected: impl Fn(u64) -> [u8; 6],
+) -> std::collections::BTreeSet<u64> {
+    let mut versions = std::collections::BTreeSet::new();
     for (stream, out) in outputs.iter().enumerate() {
         assert_eq!(
             out.len() as u64,
             sent_per_stream,
-            "stream {stream}: every packet forwarded, none lost"
+            "stream {stream}: none lost"
         );
-        // A worker's snapshot only moves forward, and a stream is forwarded
-        // in order by one worker: give each packet the earliest version
-        // that explains it, no earlier than the previous packet's.
         let mut floor = 0;
         for (i, (f, started_when_out)) in out.iter().enumerate() {
             let payload = &f[14 + 20 + 8..];
@@ -269,25 +282,64 @@ fn ten_thousand_route_changes_under_traffic() {
             let sent_under = u64::from_be_bytes(payload[9..17].try_into().unwrap());
             assert_eq!(seq, i as u64, "stream {stream}: order kept");
             let mac: [u8; 6] = f[..6].try_into().unwrap();
-            // In force while it was forwarded: published before it was
-            // sent (or later), and started before it came out.
-            let v = (sent_under.max(floor)..=*started_when_out).find(|&v| expected_mac(v) == mac);
-            let v = v.unwrap_or_else(|| {
-                panic!(
-                    "stream {stream} packet {seq}: sent under version {sent_under}, out before version {} started, after version {floor}, but left to {} (a route not in force then)",
-                    started_when_out + 1,
-                    mac_text(mac)
-                )
-            });
+            let v = (sent_under.max(floor)..=*started_when_out)
+                .find(|&v| expected(v) == mac)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "stream {stream} packet {seq}: sent under version {sent_under}, out before version {} started, after version {floor}, but left to {} (a route not in force then)",
+                        started_when_out + 1,
+                        mac_text(mac)
+                    )
+                });
             floor = v;
-            seen_versions.insert(v);
+            versions.insert(v);
         }
     }
     assert!(
-        seen_versions.len() > 100,
-        "the stream overlapped only {} versions",
-        seen_versions.len()
+        versions.len() > 100,
+        "the streams overlapped only {} versions",
+        versions.len()
     );
+    versions
+}
+
+#[test]
+fn ten_thousand_route_changes_under_traffic() {
+    let cfg = cnfwd_config::parse(&config(), "<test>").unwrap();
+    let resolved = cnfwd_config::resolve(&cfg).unwrap();
+    let tables = Tables::build(&resolved, &[]).unwrap();
+    let mut snapshots = Snapshots::new(tables);
+    let (backends, traffic) = Traffic::new();
+    let opts = EngineOptions::default();
+    let outcome = workers::run(backends, &mut snapshots, &opts, |h, snaps| {
+        traffic.run(
+            || h.stats().ports[0].rx_packets,
+            |started, completed| {
+                // The changes, at the control thread's pace.
+                let t0 = snaps.generation();
+                let mut current = snaps.current();
+                for k in 1..=CHANGES {
+                    let next = current.with_changes(&[change(k)]).unwrap();
+                    started.store(k, Ordering::Release);
+                    snaps.publish(next);
+                    completed.store(k, Ordering::Release);
+                    current = snaps.current();
+                    if k % 16 == 0 {
+                        // Let packets through between bursts of changes.
+                        std::thread::yield_now();
+                    }
+                }
+                assert_eq!(snaps.generation(), t0 + CHANGES);
+            },
+        )
+    })
+    .unwrap();
+    let ((), sent_per_stream, outputs) = outcome.control;
+    assert!(
+        sent_per_stream > 1000,
+        "only {sent_per_stream} packets per stream"
+    );
+    check_streams(&outputs, sent_per_stream, expected_mac);
     let (rx, tx, dropped) = outcome.stats.totals();
     assert_eq!(
         (rx, tx, dropped),
@@ -323,21 +375,21 @@ fn route_changes_and_config_apply_through_the_socket() {
     let socket = dir.join("cnfwd.sock");
     let cfg = cnfwd_config::parse(&config(), "<test>").unwrap();
     let resolved = cnfwd_config::resolve(&cfg).unwrap();
-    let (b0, ends0) = ChannelBackend::new(2, 256);
-    let (b1, ends1) = ChannelBackend::new(2, 256);
-    let mut to_workers = Vec::new();
-    let mut from_workers = Vec::new();
-    for ends in [ends0, ends1] {
-        let [into, out]: [_; 2] = ends.try_into().unwrap();
-        to_workers.push(into.to_port);
-        from_workers.push(out.from_port);
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Arc::new(AtomicU64::new(0));
-    let completed = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-
-    let report = std::thread::scope(|s| {
+    let (backends, traffic) = Traffic::new();
+    let stop = AtomicBool::new(false);
+    let connect = || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Client::connect(&socket, Duration::from_secs(5)) {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "socket never came up: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    };
+    let (sent_per_stream, outputs, report) = std::thread::scope(|s| {
         let opts = LiveOptions {
             config: Some(cfg.clone()),
             socket: Some(socket.clone()),
@@ -348,112 +400,66 @@ fn route_changes_and_config_apply_through_the_socket() {
             node: None,
             reason: "test".into(),
         };
-        let (stop_r, resolved_r) = (Arc::clone(&stop), &resolved);
-        let run = s.spawn(move || {
-            live::drive(
-                vec![b0, b1],
-                vec![],
-                resolved_r,
-                choice,
-                &opts,
-                &stop_r,
-                |_| {},
-            )
-        });
-        let (completed_s, done_s) = (Arc::clone(&completed), Arc::clone(&done));
-        let sender = s.spawn(move || {
-            let mut seq = 0u64;
-            while !done_s.load(Ordering::Acquire) {
-                for (stream, tx) in to_workers.iter().enumerate() {
-                    let v = completed_s.load(Ordering::Acquire);
-                    tx.send(frame(stream as u8, seq, v)).unwrap();
-                }
-                seq += 1;
+        let (resolved, stop) = (&resolved, &stop);
+        let run =
+            s.spawn(move || live::drive(backends, vec![], resolved, choice, &opts, stop, |_| {}));
+        // The live run stops even when an assertion below fails.
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
             }
-            seq
-        });
-        let observers: Vec<_> = from_workers
-            .into_iter()
-            .map(|rx| {
-                let (started, done) = (Arc::clone(&started), Arc::clone(&done));
-                s.spawn(move || {
-                    let mut out = Vec::new();
-                    loop {
-                        match rx.recv_timeout(Duration::from_millis(200)) {
-                            Ok(f) => out.push((f, started.load(Ordering::Acquire))),
-                            Err(_) if done.load(Ordering::Acquire) => return out,
-                            Err(_) => {}
-                        }
-                    }
-                })
-            })
-            .collect();
-
-        // The operator.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut client = loop {
-            match Client::connect(&socket, Duration::from_secs(5)) {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "socket never came up: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
+        }
+        let _stop = StopOnDrop(stop);
+        let stats_client = std::sync::Mutex::new(connect());
+        let rx_total = || {
+            let mut c = stats_client.lock().unwrap();
+            let stats = c.call("/stats", None).unwrap().unwrap();
+            stats["totals"]["rx_packets"].as_u64().unwrap()
         };
-        for k in 1..=WRITES {
-            let (cmd, params) = if k % 2 == 1 {
-                let nh = hop_ip(k % HOPS).to_string();
-                (
-                    "/route/add",
-                    json!({"vrf": "v", "prefix": "203.0.113.0/24", "next_hop": nh}),
-                )
-            } else {
-                (
-                    "/route/del",
-                    json!({"vrf": "v", "prefix": "203.0.113.0/24"}),
-                )
-            };
-            started.store(k, Ordering::Release);
-            let reply = client.call(cmd, Some(&params)).expect("socket");
-            reply.unwrap_or_else(|e| panic!("{cmd} {params}: {e}"));
-            completed.store(k, Ordering::Release);
-        }
-        // A whole new configuration: the default route moves to 10.1.0.3.
-        started.store(WRITES + 1, Ordering::Release);
-        let reply = client
-            .call(
-                "/config/apply",
-                Some(&json!({"toml": config_with_default("10.1.0.3")})),
-            )
-            .expect("socket")
-            .expect("config applied");
-        completed.store(WRITES + 1, Ordering::Release);
-        assert_eq!(reply["routes_before"], reply["routes_after"], "{reply}");
-        // A bad configuration changes nothing and names the field.
-        let bad = config_with_default("10.1.0.3").replace("vlan = 20", "vlan = 5000");
-        let e = client
-            .call("/config/apply", Some(&json!({"toml": bad})))
-            .expect("socket")
-            .unwrap_err();
-        assert!(e.contains("l3_networks[1].vlan = 5000"), "{e}");
-        std::thread::sleep(Duration::from_millis(20));
-        done.store(true, Ordering::Release);
-        let sent_per_stream = sender.join().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let stats = client.call("/stats", None).unwrap().unwrap();
-            if stats["totals"]["rx_packets"].as_u64().unwrap() >= 2 * sent_per_stream {
-                break;
+        let ((), sent, outputs) = traffic.run(rx_total, |started, completed| {
+            let mut client = connect();
+            for k in 1..=WRITES {
+                let (cmd, params) = if k % 2 == 1 {
+                    let nh = hop_ip(k % HOPS).to_string();
+                    (
+                        "/route/add",
+                        json!({"vrf": "v", "prefix": "203.0.113.0/24", "next_hop": nh}),
+                    )
+                } else {
+                    (
+                        "/route/del",
+                        json!({"vrf": "v", "prefix": "203.0.113.0/24"}),
+                    )
+                };
+                started.store(k, Ordering::Release);
+                let reply = client.call(cmd, Some(&params)).expect("socket");
+                reply.unwrap_or_else(|e| panic!("{cmd} {params}: {e}"));
+                completed.store(k, Ordering::Release);
             }
-            assert!(Instant::now() < deadline, "workers stalled");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let outputs: Vec<_> = observers.into_iter().map(|o| o.join().unwrap()).collect();
+            // A whole new configuration: the default route moves to 10.1.0.3.
+            started.store(WRITES + 1, Ordering::Release);
+            let reply = client
+                .call(
+                    "/config/apply",
+                    Some(&json!({"toml": config_with_default("10.1.0.3")})),
+                )
+                .expect("socket")
+                .expect("config applied");
+            completed.store(WRITES + 1, Ordering::Release);
+            assert_eq!(reply["routes_before"], reply["routes_after"], "{reply}");
+            // A bad configuration changes nothing and names the field.
+            let bad = config_with_default("10.1.0.3").replace("vlan = 20", "vlan = 5000");
+            let e = client
+                .call("/config/apply", Some(&json!({"toml": bad})))
+                .expect("socket")
+                .unwrap_err();
+            assert!(e.contains("l3_networks[1].vlan = 5000"), "{e}");
+        });
         stop.store(true, Ordering::Release);
         let report = run.join().unwrap().expect("live run");
-        (sent_per_stream, outputs, report)
+        (sent, outputs, report)
     });
-    let (sent_per_stream, outputs, report) = report;
     let drops: Vec<_> = dataplane::pipeline::DropReason::ALL
         .iter()
         .zip(report.stats.drops())
@@ -461,38 +467,7 @@ fn route_changes_and_config_apply_through_the_socket() {
         .map(|(r, n)| format!("{} {n}", r.name()))
         .collect();
     assert!(drops.is_empty(), "drops: {drops:?}");
-    let mut versions = std::collections::BTreeSet::new();
-    for (stream, out) in outputs.iter().enumerate() {
-        assert_eq!(
-            out.len() as u64,
-            sent_per_stream,
-            "stream {stream}: none lost"
-        );
-        let mut floor = 0;
-        for (i, (f, started_when_out)) in out.iter().enumerate() {
-            let payload = &f[14 + 20 + 8..];
-            let seq = u64::from_be_bytes(payload[1..9].try_into().unwrap());
-            let sent_under = u64::from_be_bytes(payload[9..17].try_into().unwrap());
-            assert_eq!(seq, i as u64, "stream {stream}: order kept");
-            let mac: [u8; 6] = f[..6].try_into().unwrap();
-            let v = (sent_under.max(floor)..=*started_when_out)
-                .find(|&v| expected(v) == mac)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "stream {stream} packet {seq}: sent under version {sent_under}, out before version {} started, after {floor}, left to {}",
-                        started_when_out + 1,
-                        mac_text(mac)
-                    )
-                });
-            floor = v;
-            versions.insert(v);
-        }
-    }
-    assert!(
-        versions.len() > 100,
-        "only {} versions seen",
-        versions.len()
-    );
+    let versions = check_streams(&outputs, sent_per_stream, expected);
     assert!(
         versions.contains(&(WRITES + 1)),
         "no packet after the apply"
