@@ -337,6 +337,20 @@ impl LearnedTable {
             .collect()
     }
 
+    /// Up to `max` live grants as `(address, name, nanoseconds left before
+    /// new flows stop being allowed, rules)` (slow path: `/csn/learned`).
+    pub fn list(&self, now_ns: u64, max: usize) -> Vec<(IpAddr, Arc<str>, u64, Arc<[RuleId]>)> {
+        self.addrs
+            .iter()
+            .flat_map(|(a, gs)| gs.iter().map(move |g| (a, g)))
+            .filter_map(|(a, g)| {
+                let left = g.deadline(self.grace_ns).checked_sub(now_ns)?;
+                (left > 0).then(|| (*a, g.name.clone(), left, g.rules.clone()))
+            })
+            .take(max)
+            .collect()
+    }
+
     /// Removes grants whose TTL and idle grace are over at `now_ns`, examining
     /// at most `budget` timer entries (incremental: call it every few
     /// milliseconds with a small budget). Returns the grants removed.

@@ -48,10 +48,12 @@ pub mod allowlist;
 pub mod dns;
 pub mod flow;
 pub mod learned;
+pub mod stage;
 
 pub use allowlist::{Allowlist, Closest, RuleHits, RuleId, Verdict};
 pub use flow::{Direction, FlowKey, FlowTable, FlowTimeouts, TcpState};
 pub use learned::{LearnOutcome, LearnedTable};
+pub use stage::{CsnDump, CsnTables, CsnWorker, LearnSync};
 
 pub use cnfwd_config::csn::{CsnSettings, SettingsError, NS_PER_S};
 
@@ -150,6 +152,21 @@ csn_counters! {
     LearnedExpired = "learned_expired", "learned addresses expired";
     /// DNS responses whose question matches no allowlisted name.
     DnsNotAllowlisted = "dns_not_allowlisted", "DNS responses for names not on the allowlist (nothing learned)";
+    /// DNS responses seen on CSN flows and parsed.
+    DnsResponses = "dns_responses", "DNS responses from the CSN parsed for learning";
+    /// TCP/53 segments that do not hold whole DNS messages (not parsed).
+    DnsTcpPartial = "dns_tcp_partial", "TCP/53 segment not holding whole DNS messages (not learned from)";
+    /// DNS responses held until every worker installed their addresses.
+    DnsHeld = "dns_held", "DNS responses held until every worker installed the learned addresses";
+    /// Held DNS responses sent when `dns_hold_max_ms` passed before every
+    /// worker acknowledged.
+    DnsHoldTimeout = "dns_hold_timeout", "held DNS responses sent after dns_hold_max_ms without every worker's acknowledgement";
+    /// DNS responses not held because the worker's hold queue was full.
+    DnsHoldOverflow = "dns_hold_overflow", "DNS responses sent without a hold: hold queue full";
+    /// Learn messages not delivered to a worker because its queue was full.
+    LearnQueueFull = "learn_queue_full", "learned addresses not delivered to a worker: its queue was full";
+    /// ICMP errors from the CSN about an existing flow (forwarded).
+    IcmpRelated = "icmp_related", "ICMP errors from the CSN quoting a packet of an existing flow";
 }
 
 impl CsnCounter {
