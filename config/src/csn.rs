@@ -180,7 +180,6 @@ impl CsnSettings {
         Ok(())
     }
 
-
     /// The setting an error is about (for field paths).
     pub fn field_of(e: &SettingsError) -> &'static str {
         match e {

@@ -398,8 +398,14 @@ fn csn_settings_defaults_ranges_and_unknown_fields() {
         cnfwd_config::CsnSettings::default()
     );
     // Some fields given: those change, the others keep their default.
-    let text = format!("{base}[cloud_services_network.settings]\nflow_capacity = 1000\ndns_hold_max_ms = 0\n");
-    let s = resolve(&parse(&text, "<t>").unwrap()).unwrap().csn.unwrap().settings;
+    let text = format!(
+        "{base}[cloud_services_network.settings]\nflow_capacity = 1000\ndns_hold_max_ms = 0\n"
+    );
+    let s = resolve(&parse(&text, "<t>").unwrap())
+        .unwrap()
+        .csn
+        .unwrap()
+        .settings;
     assert_eq!((s.flow_capacity, s.dns_hold_max_ms, s.udp_s), (1000, 0, 30));
     // Out of range: the field path names the setting.
     assert_error(

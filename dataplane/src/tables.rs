@@ -533,7 +533,10 @@ impl Tables {
     /// A new snapshot with the CSN allowlist recompiled from `rules` (the
     /// resolved CSN's `allow`), sharing everything else with `self`. Errors
     /// when this snapshot has no CSN or the rules do not compile.
-    pub fn with_csn_rules(&self, rules: &[cnfwd_config::egress::EgressRule]) -> Result<Self, TablesError> {
+    pub fn with_csn_rules(
+        &self,
+        rules: &[cnfwd_config::egress::EgressRule],
+    ) -> Result<Self, TablesError> {
         let mut next = self.clone();
         next.generation = 0;
         if let Some(c) = &self.csn {

@@ -61,7 +61,10 @@ fn tables(hold_ms: u32) -> Tables {
 }
 
 fn csum(h: &[u8]) -> u16 {
-    let mut s: u32 = h.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    let mut s: u32 = h
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
     while s > 0xffff {
         s = (s & 0xffff) + (s >> 16);
     }
@@ -74,7 +77,20 @@ fn frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> 
     let mut f = dst_mac.to_vec();
     f.extend_from_slice(&[2, 0xbb, 0, 0, 0, 1, 0x08, 0x00]);
     let total = (20 + l4.len()) as u16;
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, proto, 0, 0];
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ];
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
     let c = csum(&ip);
@@ -86,7 +102,13 @@ fn frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> 
 
 fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let len = (8 + payload.len()) as u16;
-    let mut u = [sport.to_be_bytes(), dport.to_be_bytes(), len.to_be_bytes(), [0, 0]].concat();
+    let mut u = [
+        sport.to_be_bytes(),
+        dport.to_be_bytes(),
+        len.to_be_bytes(),
+        [0, 0],
+    ]
+    .concat();
     u.extend_from_slice(payload);
     u
 }
@@ -144,7 +166,10 @@ fn query_and_response(x: &mut Two) {
     x.b[0].inject(0, &frame(APP_MAC, HOST, NS, 17, &udp(40053, 53, b"query")));
     x.poll(0, 0);
     assert_eq!(x.b[0].sent(1).len(), 1, "query forwarded");
-    x.b[0].inject(1, &frame(CSN_MAC, NS, HOST, 17, &udp(53, 40053, &dns_response())));
+    x.b[0].inject(
+        1,
+        &frame(CSN_MAC, NS, HOST, 17, &udp(53, 40053, &dns_response())),
+    );
     x.poll(0, 1);
 }
 
@@ -165,7 +190,11 @@ fn response_is_held_until_the_other_worker_installed_the_address() {
     // The workload's SYN lands on worker 1: allowed, not denied.
     x.b[1].inject(0, &frame(APP_MAC, HOST, API, 6, &syn(41000, 443)));
     x.poll(1, 0);
-    assert_eq!(x.b[1].sent(1).len(), 1, "SYN to the learned address forwarded");
+    assert_eq!(
+        x.b[1].sent(1).len(),
+        1,
+        "SYN to the learned address forwarded"
+    );
     let s = &x.w[0].stats;
     assert_eq!(s.csn.get(CsnCounter::DnsHeld), 1);
     assert_eq!(s.csn.get(CsnCounter::DnsHoldTimeout), 0);

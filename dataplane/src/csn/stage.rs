@@ -189,9 +189,12 @@ impl LearnSync {
     /// True when every worker other than `sender` applied its message
     /// `seq`.
     pub fn acked_by_all(&self, sender: usize, seq: u64) -> bool {
-        (0..self.workers)
-            .filter(|&r| r != sender)
-            .all(|r| self.acked[r * self.workers + sender].0.load(Ordering::Acquire) >= seq)
+        (0..self.workers).filter(|&r| r != sender).all(|r| {
+            self.acked[r * self.workers + sender]
+                .0
+                .load(Ordering::Acquire)
+                >= seq
+        })
     }
 
     /// Asks every worker for a fresh [`CsnDump`] with at most `limit` flows
@@ -403,13 +406,7 @@ impl CsnWorker {
 
     /// Looks a burst of keys up (both directions), applying each packet.
     #[inline]
-    pub fn track_burst(
-        &mut self,
-        keys: &[FlowKey],
-        tcp: &[u8],
-        now: u64,
-        out: &mut [Option<Hit>],
-    ) {
+    pub fn track_burst(&mut self, keys: &[FlowKey], tcp: &[u8], now: u64, out: &mut [Option<Hit>]) {
         self.flows.track_burst(keys, tcp, now, out);
     }
 

@@ -272,7 +272,8 @@ impl<B: Backend> Worker<B> {
                     if seq != 0 {
                         let settings = t.csn.as_ref().map(|c| &c.settings);
                         let cap = settings.map_or(0, |s| s.dns_hold_capacity as usize);
-                        let hold_ns = settings.map_or(0, |s| u64::from(s.dns_hold_max_ms) * 1_000_000);
+                        let hold_ns =
+                            settings.map_or(0, |s| u64::from(s.dns_hold_max_ms) * 1_000_000);
                         if self.held.len() < cap {
                             self.held.push_back(Held {
                                 buf,

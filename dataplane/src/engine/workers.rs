@@ -234,7 +234,8 @@ where
                             );
                         }
                     }
-                    let r = worker_loop(id, backend, reader, &slot, &worker_stop, &trace, csn, opts);
+                    let r =
+                        worker_loop(id, backend, reader, &slot, &worker_stop, &trace, csn, opts);
                     if r.is_err() {
                         worker_stop.store(true, Ordering::Relaxed);
                     }

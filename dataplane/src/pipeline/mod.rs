@@ -296,9 +296,9 @@ impl Pipeline {
         let csn_t = t.csn.as_ref();
         let cs = &mut self.csn;
         if let Some(ct) = csn_t {
-            let w = cs.worker.get_or_insert_with(|| {
-                CsnWorker::new(Arc::clone(ct), cs.id, Arc::clone(&cs.sync))
-            });
+            let w = cs
+                .worker
+                .get_or_insert_with(|| CsnWorker::new(Arc::clone(ct), cs.id, Arc::clone(&cs.sync)));
             w.begin_burst(ct, cs.now);
         }
         cs.hold[..n].fill(0);
