@@ -234,8 +234,15 @@ where
                             );
                         }
                     }
-                    let r =
-                        worker_loop(id, backend, reader, &slot, &worker_stop, &trace, csn, opts);
+                    let r = worker_loop(
+                        id,
+                        backend,
+                        reader,
+                        &slot,
+                        &worker_stop,
+                        (&trace, csn),
+                        opts,
+                    );
                     if r.is_err() {
                         worker_stop.store(true, Ordering::Relaxed);
                     }
@@ -298,8 +305,7 @@ fn worker_loop<B: Backend>(
     mut reader: SnapshotReader,
     slot: &Slot,
     stop: &AtomicBool,
-    trace: &Arc<TraceShared>,
-    csn: Arc<LearnSync>,
+    (trace, csn): (&Arc<TraceShared>, Arc<LearnSync>),
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
     let mut worker: Worker<B> = Worker::new(reader.load(), opts.burst);
