@@ -60,6 +60,7 @@ network = "csn"
 enable_default_egress_endpoints = false
 [cloud_services_network.settings]
 flow_capacity = 1100000
+expiry_budget = 32
 "#;
 
 /// 10,000 rules: one /10 on port 443 that the flows use, then /32 hosts,
