@@ -10,6 +10,7 @@
 //! This crate does no I/O beyond reading the file.
 #![forbid(unsafe_code)]
 
+pub mod csn;
 pub mod egress;
 mod error;
 pub mod mac;
@@ -19,6 +20,7 @@ pub mod resolved;
 
 use std::path::Path;
 
+pub use csn::CsnSettings;
 pub use error::{ConfigError, FieldError};
 pub use mac::MacAddr;
 pub use model::{BackendKind, Config};

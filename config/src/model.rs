@@ -433,6 +433,10 @@ pub struct CloudServicesNetwork {
     /// Endpoints the operator adds.
     #[serde(default)]
     pub additional_egress_endpoints: Vec<EgressEndpointCategory>,
+    /// Flow table, timeouts, DNS learning and hold knobs
+    /// (`[cloud_services_network.settings]`; every field optional).
+    #[serde(default)]
+    pub settings: crate::csn::CsnSettings,
 }
 
 fn default_true() -> bool {

@@ -753,7 +753,24 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
                 }
             }
         }
-        Some(ResolvedCsn { network, allow })
+        if let Err(e) = c.settings.validate() {
+            let field = crate::csn::CsnSettings::field_of(&e);
+            let value = toml::Value::try_from(&c.settings)
+                .ok()
+                .and_then(|v| v.get(field).map(|v| v.to_string()))
+                .unwrap_or_default();
+            errs.push(
+                format!("cloud_services_network.settings.{field}"),
+                value,
+                e.to_string(),
+            );
+            return None;
+        }
+        Some(ResolvedCsn {
+            network,
+            allow,
+            settings: c.settings.clone(),
+        })
     });
 
     if errs.0.is_empty() {

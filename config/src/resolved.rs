@@ -195,6 +195,8 @@ pub struct ResolvedCsn {
     pub network: NetworkId,
     /// Every allowed endpoint (defaults included only when enabled).
     pub allow: Vec<EgressRule>,
+    /// The CSN module's settings (validated).
+    pub settings: crate::csn::CsnSettings,
 }
 
 impl Resolved {

@@ -387,3 +387,45 @@ fn engine_and_af_packet_settings() {
         "af_packet.block_count = 0: must be in 1..=65536",
     );
 }
+
+#[test]
+fn csn_settings_defaults_ranges_and_unknown_fields() {
+    let base = "[[l3_isolation_domains]]\nname = \"c\"\n[[l3_networks]]\nname = \"csn\"\nvlan = 5\nl3_isolation_domain = \"c\"\nip_allocation_type = \"IPV4\"\nipv4_connected_prefix = \"10.9.0.0/24\"\n[cloud_services_network]\nnetwork = \"csn\"\n";
+    // Absent table: every default.
+    let r = resolve(&parse(base, "<t>").unwrap()).unwrap();
+    assert_eq!(
+        r.csn.unwrap().settings,
+        cnfwd_config::CsnSettings::default()
+    );
+    // Some fields given: those change, the others keep their default.
+    let text = format!(
+        "{base}[cloud_services_network.settings]\nflow_capacity = 1000\ndns_hold_max_ms = 0\n"
+    );
+    let s = resolve(&parse(&text, "<t>").unwrap())
+        .unwrap()
+        .csn
+        .unwrap()
+        .settings;
+    assert_eq!((s.flow_capacity, s.dns_hold_max_ms, s.udp_s), (1000, 0, 30));
+    // Out of range: the field path names the setting.
+    assert_error(
+        &format!("{base}[cloud_services_network.settings]\nudp_s = 0\n"),
+        "cloud_services_network.settings.udp_s = 0: udp_s must be greater than 0",
+    );
+    assert_error(
+        &format!("{base}[cloud_services_network.settings]\ndns_ttl_min_s = 100\ndns_ttl_max_s = 50\n"),
+        "cloud_services_network.settings.dns_ttl_min_s = 100: dns_ttl_min_s (100) is above dns_ttl_max_s (50)",
+    );
+    assert_error(
+        &format!("{base}[cloud_services_network.settings]\ndns_hold_max_ms = 60000\n"),
+        "cloud_services_network.settings.dns_hold_max_ms = 60000: dns_hold_max_ms 60000 is above 10000",
+    );
+    // Unknown knobs are refused at parse time.
+    let e = parse(
+        &format!("{base}[cloud_services_network.settings]\nflow_capacty = 5\n"),
+        "<t>",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("flow_capacty"), "{e}");
+}

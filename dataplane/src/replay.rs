@@ -54,6 +54,7 @@ pub fn replay_resolved(r: &Resolved, base_dir: &Path) -> Result<ReplayReport, Re
     let tables = Tables::build(r, &[])?;
     let mut backend = PcapBackend::open(r, base_dir)?;
     let mut worker = Worker::new(&tables, r.burst_size);
+    worker.use_packet_clock();
     worker.run_to_completion(&mut backend, &tables)?;
     let input_errors = backend
         .input_errors()

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::csn::{CsnCounter, CsnCounters};
 use crate::pipeline::drop::DropReason;
 use crate::tables::Tables;
 
@@ -51,6 +52,8 @@ pub struct Stats {
     /// Extra frames made by flooding (a packet flooded to 3 ports adds 2),
     /// so that `rx + replicated = tx + dropped` always.
     pub replicated: u64,
+    /// The CSN module's counters (flows, learning, DNS parse errors, holds).
+    pub csn: CsnCounters,
 }
 
 impl Stats {
@@ -60,6 +63,7 @@ impl Stats {
             ports: vec![Counters::default(); ports],
             networks: vec![Counters::default(); networks],
             replicated: 0,
+            csn: CsnCounters::default(),
         }
     }
 
@@ -83,6 +87,9 @@ impl Stats {
         sum(&mut self.ports, &other.ports);
         sum(&mut self.networks, &other.networks);
         self.replicated += other.replicated;
+        for (a, b) in self.csn.0.iter_mut().zip(other.csn.0.iter()) {
+            *a += b;
+        }
     }
 
     /// `self - base`, counter by counter (saturating: counters only grow, a
@@ -113,6 +120,13 @@ impl Stats {
             ports: diff(&self.ports, &base.ports),
             networks: diff(&self.networks, &base.networks),
             replicated: self.replicated.saturating_sub(base.replicated),
+            csn: {
+                let mut c = CsnCounters::default();
+                for ((x, y), z) in c.0.iter_mut().zip(&self.csn.0).zip(&base.csn.0) {
+                    *x = y.saturating_sub(*z);
+                }
+                c
+            },
         }
     }
 
@@ -165,6 +179,11 @@ impl Stats {
                 "replicated": self.replicated,
                 "dropped": dropped,
             },
+            "csn": CsnCounter::ALL
+                .iter()
+                .filter(|&&c| self.csn.get(c) != 0)
+                .map(|&c| (c.name().to_string(), Value::from(self.csn.get(c))))
+                .collect::<Map<String, Value>>(),
         })
     }
 }

@@ -16,6 +16,7 @@ use ipnet::IpNet;
 
 use rustc_hash::FxHashMap;
 
+use crate::csn::CsnTables;
 use crate::fib::{Fib4, Fib6, FibError, FibMemory};
 
 /// IPv4 routes from which a VRF uses [`Fib4::new_large`].
@@ -46,6 +47,9 @@ pub enum TablesError {
         /// Why.
         source: FibError,
     },
+    /// The CSN allowlist could not be compiled.
+    #[error("cloud_services_network allowlist: {0}")]
+    Allowlist(#[from] crate::csn::allowlist::AllowlistError),
     /// More adjacencies than FIB values can index.
     #[error("too many adjacencies ({0})")]
     TooManyRoutes(usize),
@@ -247,6 +251,8 @@ pub struct Tables {
     pub adjacencies: Arc<[Adjacency]>,
     /// What each adjacency stands for (same index as `adjacencies`).
     pub adj_keys: Arc<[AdjKey]>,
+    /// The CSN (network, VRF, compiled allowlist, settings), if configured.
+    pub csn: Option<Arc<CsnTables>>,
     /// Set when the snapshot is published (1 for the first); 0 before.
     pub generation: u64,
 }
@@ -395,12 +401,25 @@ impl Tables {
             t.fib6.shrink_to_fit();
             vrfs.push(Arc::new(t));
         }
+        let csn = match &r.csn {
+            Some(c) => {
+                let vrf = networks.get(c.network as usize).map_or(0, |n| n.vrf);
+                Some(Arc::new(CsnTables::new(
+                    c.network,
+                    vrf,
+                    &c.allow,
+                    c.settings.clone(),
+                )?))
+            }
+            None => None,
+        };
         Ok(Self {
             ports: ports.into(),
             networks: networks.into(),
             vrfs,
             adjacencies: adjacencies.into(),
             adj_keys: adj_keys.into(),
+            csn,
             generation: 0,
         })
     }
@@ -506,8 +525,29 @@ impl Tables {
             vrfs,
             adjacencies: adjacencies.into(),
             adj_keys: keys.into(),
+            csn: self.csn.clone(),
             generation: 0,
         })
+    }
+
+    /// A new snapshot with the CSN allowlist recompiled from `rules` (the
+    /// resolved CSN's `allow`), sharing everything else with `self`. Errors
+    /// when this snapshot has no CSN or the rules do not compile.
+    pub fn with_csn_rules(
+        &self,
+        rules: &[cnfwd_config::egress::EgressRule],
+    ) -> Result<Self, TablesError> {
+        let mut next = self.clone();
+        next.generation = 0;
+        if let Some(c) = &self.csn {
+            next.csn = Some(Arc::new(CsnTables::new(
+                c.network,
+                c.vrf,
+                rules,
+                c.settings.clone(),
+            )?));
+        }
+        Ok(next)
     }
 
     /// Memory of every VRF's FIBs (IPv4, IPv6).

@@ -38,6 +38,7 @@ from scapy.config import conf
 
 conf.verb = 0
 
+from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert  # noqa: E402
 from scapy.layers.inet6 import (  # noqa: E402
     ICMPv6EchoReply,
@@ -68,6 +69,7 @@ REASONS = PRE_CLASSIFY | {
     "arp", "inner_vlan_tag", "not_ip", "l3_multicast", "l3_mac_mismatch",
     "ip4_malformed", "ip4_bad_checksum", "ip6_malformed",
     "to_gateway", "no_route", "ttl_expired", "neighbor_miss", "no_egress_port",
+    "csn_denied", "csn_no_flow", "csn_flow_table_full",
 }
 
 # ---------------------------------------------------------------------------
@@ -216,6 +218,7 @@ class Case:
         self.net_order = [n["name"] for n in cfg.get("l3_networks", []) + cfg.get("l2_networks", [])]
         self.trunks = {t["name"]: t for t in cfg.get("trunked_networks", [])}
         self.rx_list = []
+        self.offset = Decimal(0)
         self._check_config()
 
     # -- sanity checks of the case against its own config --------------------
@@ -276,8 +279,13 @@ class Case:
                 assert t.frame[0:6] in nmacs, ("dst is not a neighbour of", t.net)
                 if attached[t.net] is None:
                     assert not tags, ("access egress is untagged", t.port)
-        ts = T0 + Decimal(len(self.rx_list) + 1) / 1000
+        ts = T0 + self.offset + Decimal(len(self.rx_list) + 1) / 1000
         self.rx_list.append(Rx(port, frame, ts, net, drop, list(tx)))
+
+    def advance(self, seconds):
+        """Frames listed after this call arrive `seconds` later (capture
+        timestamps are cnfwd's clock for CSN timeouts in replay)."""
+        self.offset += Decimal(seconds)
 
     # -- derived outputs ------------------------------------------------------
 
@@ -2337,6 +2345,205 @@ def l2_trunk_pcp():
 
 
 # ---------------------------------------------------------------------------
+
+
+
+# ---------------------------------------------------------------------------
+# CSN cases. One trunk port carries the workload network (VLAN 100) and the
+# CSN (VLAN 900), so frames are processed in the order listed; burst_size = 1
+# gives every frame its own clock reading (its capture timestamp).
+# ---------------------------------------------------------------------------
+
+CSN_ROUTER = "02:cc:00:00:09:fe"
+CSN_H10 = "02:aa:00:00:01:10"
+
+
+def csn_config(endpoints, settings=""):
+    return f"""
+        [engine]
+        burst_size = 1
+
+        [[l3_isolation_domains]]
+        name = "vrf1"
+
+        [[l3_isolation_domains.static_routes]]
+        prefix = "0.0.0.0/0"
+        next_hop = "10.9.0.254"
+
+        [[l3_networks]]
+        name = "app"
+        vlan = 100
+        l3_isolation_domain = "vrf1"
+        ip_allocation_type = "IPV4"
+        ipv4_connected_prefix = "10.1.0.0/24"
+        neighbors = [{{ ip = "10.1.0.10", mac = "{CSN_H10}" }}]
+
+        [[l3_networks]]
+        name = "csn"
+        vlan = 900
+        l3_isolation_domain = "vrf1"
+        ip_allocation_type = "IPV4"
+        ipv4_connected_prefix = "10.9.0.0/24"
+        neighbors = [{{ ip = "10.9.0.254", mac = "{CSN_ROUTER}" }}]
+
+        [[trunked_networks]]
+        name = "t"
+        vlans = [100, 900]
+
+        [[ports]]
+        name = "p"
+        backend = "pcap"
+        mac = "{P1}"
+        mode = "trunk"
+        trunked_network = "t"
+        rx_pcap = "in-p.pcap"
+        tx_pcap = "out-p.pcap"
+
+        [cloud_services_network]
+        network = "csn"
+        enable_default_egress_endpoints = false
+        additional_egress_endpoints = [
+          {{ category = "test", endpoints = [
+{endpoints}
+          ] }},
+        ]
+
+        [cloud_services_network.settings]
+        flow_capacity = 1000
+{settings}
+    """
+
+
+def from_app(pkt):
+    """A workload packet on the app VLAN."""
+    return eth(CSN_H10, P1, q(100)) / pkt
+
+
+def to_csn(pkt):
+    """The same packet routed out to the CSN router (TTL already lowered by
+    the caller)."""
+    return out("p", "csn", eth(P1, CSN_ROUTER, q(900)) / pkt)
+
+
+def from_csn(pkt):
+    return eth(CSN_ROUTER, P1, q(900)) / pkt
+
+
+def to_app(pkt):
+    return out("p", "app", eth(P1, CSN_H10, q(100)) / pkt)
+
+
+def fwd_out(c, make, **kw):
+    """An allowed egress packet: made by make(ttl=...), routed to the CSN."""
+    c.rx("p", from_app(make(ttl=64, **kw)), net="app", tx=[to_csn(make(ttl=63, **kw))])
+
+
+def fwd_in(c, make, **kw):
+    """A return packet from the CSN on a flow: routed to the workload."""
+    c.rx("p", from_csn(make(ttl=64, **kw)), net="csn", tx=[to_app(make(ttl=63, **kw))])
+
+
+@case("25-csn-allowlist")
+def csn_allowlist():
+    """CSN egress allowlist and stateful return path: an allowed TCP flow out (exact address and port) and its replies back, a CIDR rule, a denied destination, a denied port on an allowed address, unsolicited inbound TCP and UDP, an ICMP error about an open flow (passes) and one about no flow (dropped)."""
+    c = Case(csn_config("""            { domain_name = "198.51.100.10", port = 443 },
+            { domain_name = "203.0.113.0/24", port = 443 },"""))
+    A, R = "10.1.0.10", "198.51.100.10"
+
+    def t(ttl, src=A, dst=R, sport=40001, dport=443, **kw):
+        return tcp4(src, dst, ttl=ttl, sport=sport, dport=dport, **kw)
+
+    fwd_out(c, t, flags="S", seq=100)
+    fwd_in(c, t, src=R, dst=A, sport=443, dport=40001, flags="SA", seq=900, ack=101)
+    fwd_out(c, t, flags="A", seq=101, ack=901)
+    fwd_out(c, t, flags="PA", seq=101, ack=901, data=b"GET / HTTP/1.1\r\n\r\n")
+    fwd_in(c, t, src=R, dst=A, sport=443, dport=40001, flags="PA", seq=901, ack=119, data=b"HTTP/1.1 200 OK\r\n\r\n")
+    # A CIDR rule.
+    fwd_out(c, t, dst="203.0.113.7", sport=40002, flags="S")
+    # Not allowed: another address; the allowed address on another port; UDP
+    # to the allowed port (rules with a port allow TCP and UDP, so this one
+    # passes) is not tested here.
+    c.rx("p", from_app(t(64, dst="198.51.100.99", sport=40003, flags="S")), net="app", drop="csn_denied")
+    c.rx("p", from_app(t(64, dport=80, sport=40004, flags="S")), net="app", drop="csn_denied")
+    # Unsolicited from the CSN: a SYN to the workload, a UDP datagram from a
+    # host with an open flow but another 5-tuple.
+    c.rx("p", from_csn(t(64, src=R, dst=A, sport=443, dport=40099, flags="S")), net="csn", drop="csn_no_flow")
+    c.rx("p", from_csn(udp4("203.0.113.7", A, sport=443, dport=40002)), net="csn", drop="csn_no_flow")
+    # ICMP errors from the CSN router quoting the workload's packet: about the
+    # open flow it passes, about a flow that never existed it is dropped.
+    quoted = bytes(t(63, flags="PA", seq=119, ack=921))[:28]
+    err = lambda ttl, q=quoted: IP(src="10.9.0.254", dst=A, ttl=ttl) / ICMP(type=3, code=4, nexthopmtu=1400) / Raw(q)
+    c.rx("p", from_csn(err(64)), net="csn", tx=[to_app(err(63))])
+    stray = bytes(t(63, sport=40555, flags="S"))[:28]
+    c.rx("p", from_csn(err(64, stray)), net="csn", drop="csn_no_flow")
+    # The flow's reply still passes after all that.
+    fwd_in(c, t, src=R, dst=A, sport=443, dport=40001, flags="FA", seq=921, ack=119)
+    return c
+
+
+def dns_answer(qname, answers, id=7, qtype="A"):
+    """A DNS response (RD, RA) to `qname` with `answers` = [(name, type,
+    ttl, rdata)] in order."""
+    an = [DNSRR(rrname=name, type=rtype, ttl=ttl, rdata=rdata) for name, rtype, ttl, rdata in answers]
+    msg = bytes(DNS(id=id, qr=1, rd=1, ra=1, qd=DNSQR(qname=qname, qtype=qtype), an=an))
+    assert struct.unpack_from("!H", msg, 6)[0] == len(answers), "ANCOUNT"
+    return msg
+
+
+@case("26-csn-dns-learning")
+def csn_dns_learning():
+    """CSN domain names learned from DNS responses that cross cnfwd: an exact name's A answer allows its address (on the rule's port only) right after the response; a CNAME chain under a wildcard rule allows the chain's address; the wildcard's apex and a malformed response install nothing; after the TTL (clamped up to dns_ttl_min_s) and the idle grace, the address is denied for new flows while the established flow to it keeps working."""
+    c = Case(csn_config("""            { domain_name = "192.0.2.53", port = 53 },
+            { domain_name = "api.example.com", port = 443 },
+            { domain_name = "*.cdn.example.net", port = 443 },""",
+                        settings="""        dns_ttl_min_s = 20
+        dns_ttl_max_s = 3600
+        dns_idle_grace_s = 10"""))
+    A, NS = "10.1.0.10", "192.0.2.53"
+
+    def u(ttl, src=A, dst=NS, sport=40053, dport=53, data=b"q"):
+        return udp4(src, dst, ttl=ttl, sport=sport, dport=dport, data=data)
+
+    def t(ttl, dst, sport, flags="S", src=A, dport=443, **kw):
+        return tcp4(src, dst, ttl=ttl, sport=sport, dport=dport, flags=flags, **kw)
+
+    def resp(data):
+        fwd_in(c, u, src=NS, dst=A, sport=53, dport=40053, data=data)
+
+    # Before any answer the name's address is denied.
+    c.rx("p", from_app(t(64, "198.18.0.5", 41000)), net="app", drop="csn_denied")
+    # The query (an allowed UDP flow to the resolver) and its answer: TTL 5 s,
+    # clamped up to 20 s.
+    fwd_out(c, u, data=bytes(DNS(id=7, rd=1, qd=DNSQR(qname="api.example.com"))))
+    resp(dns_answer("api.example.com", [("api.example.com", "A", 5, "198.18.0.5")]))
+    # Right after it: allowed on the rule's port, a full handshake; another
+    # port is still denied.
+    fwd_out(c, t, dst="198.18.0.5", sport=41001, seq=1)
+    fwd_in(c, t, src="198.18.0.5", dst=A, sport=443, dport=41001, flags="SA", seq=50, ack=2)
+    fwd_out(c, t, dst="198.18.0.5", sport=41001, flags="A", seq=2, ack=51)
+    c.rx("p", from_app(t(64, "198.18.0.5", 41002, dport=8443)), net="app", drop="csn_denied")
+    # CNAME chain under the wildcard: the chain's last name has the address.
+    resp(dns_answer("img.cdn.example.net", [("img.cdn.example.net", "CNAME", 300, "edge.provider.test"),
+                                            ("edge.provider.test", "A", 300, "198.18.0.9")], id=8))
+    fwd_out(c, t, dst="198.18.0.9", sport=41003)
+    # The wildcard's apex is not covered: nothing learned.
+    resp(dns_answer("cdn.example.net", [("cdn.example.net", "A", 300, "198.18.0.11")], id=9))
+    c.rx("p", from_app(t(64, "198.18.0.11", 41004)), net="app", drop="csn_denied")
+    # A malformed answer (the A record cut short) for an allowlisted name:
+    # forwarded on its flow, but it installs nothing.
+    good = dns_answer("api.example.com", [("api.example.com", "A", 300, "198.18.0.77")], id=10)
+    resp(good[:-2])
+    c.rx("p", from_app(t(64, "198.18.0.77", 41005)), net="app", drop="csn_denied")
+    # 40 s later the 20 s TTL and the 10 s idle grace (counted from the last
+    # new flow at ~0 s) are over: a new flow to the address is denied, the
+    # established one keeps working both ways.
+    c.advance(40)
+    c.rx("p", from_app(t(64, "198.18.0.5", 41006)), net="app", drop="csn_denied")
+    fwd_out(c, t, dst="198.18.0.5", sport=41001, flags="PA", seq=2, ack=51, data=b"still here")
+    fwd_in(c, t, src="198.18.0.5", dst=A, sport=443, dport=41001, flags="A", seq=51, ack=12)
+    # The CNAME chain's address had TTL 300: still allowed.
+    fwd_out(c, t, dst="198.18.0.9", sport=41007)
+    return c
 
 
 def main():

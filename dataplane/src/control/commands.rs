@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
+use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
 use crate::engine::workers::{EngineHandle, WorkerSample};
 use crate::pipeline::DropReason;
@@ -161,6 +162,21 @@ const COMMANDS: &[CommandInfo] = &[
         access: Access::Read,
     },
     CommandInfo {
+        name: "/csn/flows",
+        help: "CSN flows per worker: count, capacity, memory and a bounded list. Params (optional): {\"limit\": N} (default 100, at most 10000).",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/csn/learned",
+        help: "Addresses learned from DNS answers to allowlisted names, with the time left. Params (optional): {\"limit\": N}.",
+        access: Access::Read,
+    },
+    CommandInfo {
+        name: "/csn/allowlist",
+        help: "The compiled CSN allowlist: every rule with the flows it admitted (summed over workers).",
+        access: Access::Read,
+    },
+    CommandInfo {
         name: "/route/add",
         help: "Add a route. Params: {\"vrf\": NAME, \"prefix\": CIDR, \"next_hop\": IP and/or \"network\": NAME}.",
         access: Access::Write,
@@ -216,6 +232,19 @@ const COMMANDS: &[CommandInfo] = &[
         access: Access::Write,
     },
 ];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitParams {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// Most flows or learned addresses one `/csn/*` reply lists per worker.
+pub const MAX_CSN_LISTED: usize = 10_000;
+
+/// How long a `/csn/*` command waits for the workers' answers.
+const CSN_DUMP_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -321,6 +350,9 @@ impl Handler for Commands<'_> {
             "/route/del" => self.route_del(params.parse()?),
             "/neighbor/add" => self.neighbor_change(params.parse()?, true),
             "/neighbor/del" => self.neighbor_change(params.parse()?, false),
+            "/csn/flows" => self.csn_flows(params.parse_or_default()?),
+            "/csn/learned" => self.csn_learned(params.parse_or_default()?),
+            "/csn/allowlist" => self.csn_allowlist(),
             "/allowlist/add" => self.allow_change(params.parse()?, true),
             "/allowlist/del" => self.allow_change(params.parse()?, false),
             "/config/apply" => self.apply(params.parse()?),
@@ -805,13 +837,97 @@ impl Commands<'_> {
                     .join("; "),
             )
         })?;
-        let rules = resolved.csn.as_ref().map_or(0, |c| c.allow.len());
+        let rules = resolved.csn.as_ref().map_or(&[][..], |c| &c.allow[..]);
+        // Takes effect: a snapshot with the recompiled allowlist.
+        let next = self
+            .snapshots
+            .current()
+            .with_csn_rules(rules)
+            .map_err(|e| fail(e.to_string()))?;
+        let generation = self.snapshots.publish(next);
+        let rules = rules.len();
         self.state.config = config;
         self.state.resolved = resolved;
         Ok(json!({
             if add { "added" } else { "removed" }: p.domain_name,
             "category": p.category,
             "rules": rules,
+            "snapshot": generation,
+        }))
+    }
+
+    fn csn_dumps(&self, limit: Option<usize>) -> Result<Vec<CsnDump>, CommandError> {
+        if self.snapshots.current().csn.is_none() {
+            return Err(fail("this configuration has no cloud_services_network"));
+        }
+        let limit = limit.unwrap_or(100).min(MAX_CSN_LISTED);
+        Ok(self.engine.csn().dumps(limit, CSN_DUMP_WAIT))
+    }
+
+    fn csn_flows(&self, p: LimitParams) -> Result<Value, CommandError> {
+        let dumps = self.csn_dumps(p.limit)?;
+        let t = self.snapshots.current();
+        let allow = t.csn.as_ref().map(|c| &c.allowlist);
+        let workers: Vec<Value> = dumps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                json!({
+                    "worker": i,
+                    "flows": d.flow_count,
+                    "capacity": d.flow_capacity,
+                    "memory_bytes": d.flow_memory,
+                    "list": d.flows.iter().map(|(k, state, rule)| json!({
+                        "proto": k.proto,
+                        "src": k.src_addr().to_string(),
+                        "sport": k.sport,
+                        "dst": k.dst_addr().to_string(),
+                        "dport": k.dport,
+                        "state": state,
+                        "rule": allow.map(|a| a.describe(*rule)),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let total: usize = dumps.iter().map(|d| d.flow_count).sum();
+        Ok(json!({"count": total, "workers": workers}))
+    }
+
+    fn csn_learned(&self, p: LimitParams) -> Result<Value, CommandError> {
+        let dumps = self.csn_dumps(p.limit)?;
+        // Every worker holds the same grants; list the first worker's.
+        let d = dumps.first().cloned().unwrap_or_default();
+        Ok(json!({
+            "count": d.learned_count,
+            "list": d.learned.iter().map(|(addr, name, left, rules)| json!({
+                "address": addr.to_string(),
+                "name": name,
+                "seconds_left": (*left as f64 / 1e9 * 10.0).round() / 10.0,
+                "rules": rules,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
+    fn csn_allowlist(&self) -> Result<Value, CommandError> {
+        let dumps = self.csn_dumps(Some(0))?;
+        let t = self.snapshots.current();
+        let Some(c) = t.csn.as_ref() else {
+            return Err(fail("this configuration has no cloud_services_network"));
+        };
+        let hits = |r: usize| -> u64 {
+            dumps
+                .iter()
+                .filter(|d| d.rules == c.allowlist.len())
+                .map(|d| d.hits.get(r).copied().unwrap_or(0))
+                .sum()
+        };
+        Ok(json!({
+            "network": net_name(&t, c.network),
+            "rules": (0..c.allowlist.len()).map(|r| json!({
+                "id": r,
+                "rule": c.allowlist.describe(r as u32),
+                "flows_admitted": hits(r),
+            })).collect::<Vec<_>>(),
         }))
     }
 

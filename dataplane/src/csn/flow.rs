@@ -323,7 +323,7 @@ pub struct FlowTimeouts {
 
 impl Default for FlowTimeouts {
     fn default() -> Self {
-        super::CsnSettings::default().flow_timeouts()
+        super::flow_timeouts(&super::CsnSettings::default())
     }
 }
 
@@ -539,7 +539,7 @@ impl FlowTable {
     pub fn from_settings(settings: &super::CsnSettings, seed: u64) -> Self {
         let mut t = FlowTable::new(
             settings.flow_capacity as usize,
-            settings.flow_timeouts(),
+            super::flow_timeouts(settings),
             seed,
         );
         t.set_reclaim_budget(settings.full_reclaim_budget as usize);

@@ -86,6 +86,10 @@ struct NameEntry {
     addrs: VecDeque<IpAddr>,
 }
 
+/// One grant as [`LearnedTable::list`] shows it: address, name, nanoseconds
+/// left, rules.
+pub type LearnedRow = (IpAddr, Arc<str>, u64, Arc<[RuleId]>);
+
 /// What one [`LearnedTable::learn`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LearnOutcome {
@@ -334,6 +338,20 @@ impl LearnedTable {
                         .any(|g| g.name == e.name && g.deadline(self.grace_ns) > now_ns)
                 })
             })
+            .collect()
+    }
+
+    /// Up to `max` live grants as `(address, name, nanoseconds left before
+    /// new flows stop being allowed, rules)` (slow path: `/csn/learned`).
+    pub fn list(&self, now_ns: u64, max: usize) -> Vec<LearnedRow> {
+        self.addrs
+            .iter()
+            .flat_map(|(a, gs)| gs.iter().map(move |g| (a, g)))
+            .filter_map(|(a, g)| {
+                let left = g.deadline(self.grace_ns).checked_sub(now_ns)?;
+                (left > 0).then(|| (*a, g.name.clone(), left, g.rules.clone()))
+            })
+            .take(max)
             .collect()
     }
 

@@ -48,187 +48,29 @@ pub mod allowlist;
 pub mod dns;
 pub mod flow;
 pub mod learned;
+pub mod stage;
 
 pub use allowlist::{Allowlist, Closest, RuleHits, RuleId, Verdict};
 pub use flow::{Direction, FlowKey, FlowTable, FlowTimeouts, TcpState};
 pub use learned::{LearnOutcome, LearnedTable};
+pub use stage::{CsnDump, CsnTables, CsnWorker, LearnSync};
 
-use serde::Deserialize;
+pub use cnfwd_config::csn::{CsnSettings, SettingsError, NS_PER_S};
 
-/// Nanoseconds per second, for the `*_s` settings.
-pub const NS_PER_S: u64 = 1_000_000_000;
-
-/// Every knob of the CSN module, with defaults. Drops into the configuration
-/// as a table (e.g. `[cloud_services_network.settings]`); unknown fields are
-/// refused, missing ones take the default. [`CsnSettings::validate`] checks
-/// the ranges.
-///
-/// Timeouts are idle timeouts in seconds: a flow lives that long after its
-/// last packet in its current state. Defaults compared with Linux conntrack
-/// (`nf_conntrack_*_timeout_*`):
-///
-/// | setting | default | conntrack | why |
-/// |---|---|---|---|
-/// | `tcp_syn_sent_s` | 30 | 120 | half-open flows are the ones that fill tables |
-/// | `tcp_syn_recv_s` | 30 | 60 | same |
-/// | `tcp_established_s` | 7440 | 432000 (5 days) | RFC 5382 REQ-5: at least 2 h 4 min; keepalives refresh it |
-/// | `tcp_fin_wait_s` | 60 | 120 (fin_wait) / 60 (close_wait) | one side closed |
-/// | `tcp_closing_s` | 30 | 120 (time_wait) / 30 (last_ack) | both sides sent FIN |
-/// | `tcp_close_s` | 10 | 10 | after a RST |
-/// | `udp_s` | 30 | 30 | one direction seen only |
-/// | `udp_stream_s` | 120 | 120 | replies seen |
-/// | `icmp_s` | 30 | 30 | echo identifier flows |
-/// | `other_s` | 600 | 600 (generic) | other protocols |
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CsnSettings {
-    /// Flows per worker table (memory = slots x 68 bytes, slots = capacity x
-    /// 5/4; 1,000,000 flows take ~81 MiB).
-    pub flow_capacity: u32,
-    /// TCP: SYN sent, no SYN-ACK yet.
-    pub tcp_syn_sent_s: u32,
-    /// TCP: SYN-ACK seen, handshake not completed.
-    pub tcp_syn_recv_s: u32,
-    /// TCP: handshake done, no FIN.
-    pub tcp_established_s: u32,
-    /// TCP: one side sent FIN.
-    pub tcp_fin_wait_s: u32,
-    /// TCP: both sides sent FIN.
-    pub tcp_closing_s: u32,
-    /// TCP: RST seen.
-    pub tcp_close_s: u32,
-    /// UDP with packets in the egress direction only.
-    pub udp_s: u32,
-    /// UDP with replies seen.
-    pub udp_stream_s: u32,
-    /// ICMP / ICMPv6 echo.
-    pub icmp_s: u32,
-    /// Any other protocol.
-    pub other_s: u32,
-    /// Flow-table slots examined per incremental expiry call.
-    pub expiry_budget: u32,
-    /// Slots examined to reclaim expired flows when an insert finds the table
-    /// full, before refusing it.
-    pub full_reclaim_budget: u32,
-    /// Smallest TTL a learned address gets (seconds); lower DNS TTLs are
-    /// raised to it (apps and stub resolvers cache beyond tiny TTLs).
-    pub dns_ttl_min_s: u32,
-    /// Largest TTL a learned address gets (seconds).
-    pub dns_ttl_max_s: u32,
-    /// After its TTL, an address used by a new flow within this many seconds
-    /// stays allowed for new flows (the "connection dropped at TTL expiry"
-    /// pain); an idle one is removed.
-    pub dns_idle_grace_s: u32,
-    /// Addresses kept per learned name; more replaces the oldest (counted as
-    /// `learned_cap_overflow`).
-    pub learned_per_name_cap: u32,
-    /// Learned addresses in total; more are refused (counted as
-    /// `learned_table_full`).
-    pub learned_capacity: u32,
-    /// Denied-packet log lines per second (token bucket; burst = the rate).
-    pub deny_log_per_s: u32,
-}
-
-impl Default for CsnSettings {
-    fn default() -> Self {
-        CsnSettings {
-            flow_capacity: 1_000_000,
-            tcp_syn_sent_s: 30,
-            tcp_syn_recv_s: 30,
-            tcp_established_s: 7440,
-            tcp_fin_wait_s: 60,
-            tcp_closing_s: 30,
-            tcp_close_s: 10,
-            udp_s: 30,
-            udp_stream_s: 120,
-            icmp_s: 30,
-            other_s: 600,
-            expiry_budget: 1024,
-            full_reclaim_budget: 4096,
-            dns_ttl_min_s: 60,
-            dns_ttl_max_s: 86_400,
-            dns_idle_grace_s: 900,
-            learned_per_name_cap: 64,
-            learned_capacity: 200_000,
-            deny_log_per_s: 10,
-        }
-    }
-}
-
-/// A [`CsnSettings`] value out of range.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
-    /// A setting that must be positive is 0.
-    #[error("{field} must be greater than 0")]
-    Zero {
-        /// The setting's name.
-        field: &'static str,
-    },
-    /// `dns_ttl_min_s` is above `dns_ttl_max_s`.
-    #[error("dns_ttl_min_s ({min}) is above dns_ttl_max_s ({max})")]
-    TtlRange {
-        /// `dns_ttl_min_s`.
-        min: u32,
-        /// `dns_ttl_max_s`.
-        max: u32,
-    },
-    /// The flow capacity is above what the table indexes (2^31 - 1).
-    #[error("flow_capacity {0} is above 2147483647")]
-    FlowCapacity(u32),
-}
-
-impl CsnSettings {
-    /// Checks every range: capacities, budgets and timeouts positive, TTL
-    /// minimum not above the maximum.
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        let positive = [
-            ("flow_capacity", self.flow_capacity),
-            ("tcp_syn_sent_s", self.tcp_syn_sent_s),
-            ("tcp_syn_recv_s", self.tcp_syn_recv_s),
-            ("tcp_established_s", self.tcp_established_s),
-            ("tcp_fin_wait_s", self.tcp_fin_wait_s),
-            ("tcp_closing_s", self.tcp_closing_s),
-            ("tcp_close_s", self.tcp_close_s),
-            ("udp_s", self.udp_s),
-            ("udp_stream_s", self.udp_stream_s),
-            ("icmp_s", self.icmp_s),
-            ("other_s", self.other_s),
-            ("expiry_budget", self.expiry_budget),
-            ("full_reclaim_budget", self.full_reclaim_budget),
-            ("dns_ttl_max_s", self.dns_ttl_max_s),
-            ("learned_per_name_cap", self.learned_per_name_cap),
-            ("learned_capacity", self.learned_capacity),
-        ];
-        if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(SettingsError::Zero { field });
-        }
-        if self.dns_ttl_min_s > self.dns_ttl_max_s {
-            return Err(SettingsError::TtlRange {
-                min: self.dns_ttl_min_s,
-                max: self.dns_ttl_max_s,
-            });
-        }
-        if self.flow_capacity > i32::MAX as u32 {
-            return Err(SettingsError::FlowCapacity(self.flow_capacity));
-        }
-        Ok(())
-    }
-
-    /// The flow timeouts in nanoseconds.
-    pub fn flow_timeouts(&self) -> FlowTimeouts {
-        let ns = |s: u32| u64::from(s) * NS_PER_S;
-        FlowTimeouts {
-            tcp_syn_sent: ns(self.tcp_syn_sent_s),
-            tcp_syn_recv: ns(self.tcp_syn_recv_s),
-            tcp_established: ns(self.tcp_established_s),
-            tcp_fin_wait: ns(self.tcp_fin_wait_s),
-            tcp_closing: ns(self.tcp_closing_s),
-            tcp_close: ns(self.tcp_close_s),
-            udp: ns(self.udp_s),
-            udp_stream: ns(self.udp_stream_s),
-            icmp: ns(self.icmp_s),
-            other: ns(self.other_s),
-        }
+/// The flow timeouts of `s` in nanoseconds.
+pub fn flow_timeouts(s: &CsnSettings) -> FlowTimeouts {
+    let ns = |v: u32| u64::from(v) * NS_PER_S;
+    FlowTimeouts {
+        tcp_syn_sent: ns(s.tcp_syn_sent_s),
+        tcp_syn_recv: ns(s.tcp_syn_recv_s),
+        tcp_established: ns(s.tcp_established_s),
+        tcp_fin_wait: ns(s.tcp_fin_wait_s),
+        tcp_closing: ns(s.tcp_closing_s),
+        tcp_close: ns(s.tcp_close_s),
+        udp: ns(s.udp_s),
+        udp_stream: ns(s.udp_stream_s),
+        icmp: ns(s.icmp_s),
+        other: ns(s.other_s),
     }
 }
 
@@ -310,6 +152,21 @@ csn_counters! {
     LearnedExpired = "learned_expired", "learned addresses expired";
     /// DNS responses whose question matches no allowlisted name.
     DnsNotAllowlisted = "dns_not_allowlisted", "DNS responses for names not on the allowlist (nothing learned)";
+    /// DNS responses seen on CSN flows and parsed.
+    DnsResponses = "dns_responses", "DNS responses from the CSN parsed for learning";
+    /// TCP/53 segments that do not hold whole DNS messages (not parsed).
+    DnsTcpPartial = "dns_tcp_partial", "TCP/53 segment not holding whole DNS messages (not learned from)";
+    /// DNS responses held until every worker installed their addresses.
+    DnsHeld = "dns_held", "DNS responses held until every worker installed the learned addresses";
+    /// Held DNS responses sent when `dns_hold_max_ms` passed before every
+    /// worker acknowledged.
+    DnsHoldTimeout = "dns_hold_timeout", "held DNS responses sent after dns_hold_max_ms without every worker's acknowledgement";
+    /// DNS responses not held because the worker's hold queue was full.
+    DnsHoldOverflow = "dns_hold_overflow", "DNS responses sent without a hold: hold queue full";
+    /// Learn messages not delivered to a worker because its queue was full.
+    LearnQueueFull = "learn_queue_full", "learned addresses not delivered to a worker: its queue was full";
+    /// ICMP errors from the CSN about an existing flow (forwarded).
+    IcmpRelated = "icmp_related", "ICMP errors from the CSN quoting a packet of an existing flow";
 }
 
 impl CsnCounter {

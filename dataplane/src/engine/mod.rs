@@ -20,8 +20,12 @@ pub mod snapshot;
 pub mod trace;
 pub mod workers;
 
-use cnfwd_config::PortId;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
+use cnfwd_config::{NetworkId, PortId};
+
+use crate::csn::{CsnCounter, LearnSync};
 use crate::io::{Backend, IoError};
 use crate::packet::buf::PacketBuf;
 use crate::pipeline::{prepare_flood_copy, DropReason, Pipeline, Verdict, MAX_BURST};
@@ -43,6 +47,22 @@ pub struct Worker<B: Backend> {
     pub stats: Stats,
     /// Tracing, when the engine offers it: (this worker's id, shared state).
     trace: Option<(usize, std::sync::Arc<trace::TraceShared>)>,
+    /// CSN clock: capture timestamps (replay) instead of the monotonic clock.
+    packet_clock: bool,
+    /// The CSN clock of the last burst (ns).
+    now: u64,
+    /// DNS responses held until every worker installed what they taught
+    /// (see `csn::stage`), oldest first.
+    held: VecDeque<Held<B::Buf>>,
+}
+
+/// A routed packet held back by the CSN's DNS hold.
+struct Held<T> {
+    buf: T,
+    port: PortId,
+    network: NetworkId,
+    seq: u64,
+    deadline: u64,
 }
 
 impl<B: Backend> Worker<B> {
@@ -62,7 +82,85 @@ impl<B: Backend> Worker<B> {
             txq_bytes: vec![0; tables.ports.len()],
             stats: Stats::new(tables.ports.len(), tables.networks.len()),
             trace: None,
+            packet_clock: false,
+            now: 0,
+            held: VecDeque::new(),
         }
+    }
+
+    /// Uses the packets' capture timestamps as the CSN clock (replay: the
+    /// outcome depends on the input alone).
+    pub fn use_packet_clock(&mut self) {
+        self.packet_clock = true;
+    }
+
+    /// Makes this worker `id` of an engine sharing `sync` (learned
+    /// addresses, the DNS hold) and creates its CSN state if `tables` has a
+    /// CSN.
+    pub fn set_csn(&mut self, id: usize, sync: Arc<LearnSync>, tables: &Tables) {
+        self.pipeline.set_csn_sync(id, sync);
+        self.pipeline.prepare_csn(tables);
+    }
+
+    /// Packets held by the DNS hold now.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// CSN upkeep between bursts: applies other workers' learn messages,
+    /// answers a dump request, sends held packets whose hold is over.
+    fn csn_service(&mut self, backend: &mut B) -> Result<(), IoError> {
+        if self.pipeline.csn().is_none() {
+            return Ok(());
+        }
+        if !self.packet_clock {
+            self.now = self.pipeline.monotonic_ns();
+        }
+        let now = self.now;
+        if let Some(c) = self.pipeline.csn_mut() {
+            c.service(now);
+        }
+        if !self.held.is_empty() {
+            self.release_held(false);
+            self.flush_tx(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Queues held packets for TX, oldest first, while their hold is over
+    /// (every worker acknowledged, or the deadline passed: counted as
+    /// `dns_hold_timeout`); `force` queues all of them (shutdown).
+    fn release_held(&mut self, force: bool) {
+        while let Some(h) = self.held.front() {
+            let acked = self.pipeline.csn().is_none_or(|c| c.acked(h.seq));
+            if !acked && !force && self.now < h.deadline {
+                break;
+            }
+            if !acked && !force {
+                if let Some(c) = self.pipeline.csn_mut() {
+                    c.counters.add(CsnCounter::DnsHoldTimeout, 1);
+                }
+            }
+            let Some(h) = self.held.pop_front() else {
+                break;
+            };
+            let len = h.buf.len() as u64;
+            if let Some(c) = self.stats.networks.get_mut(h.network as usize) {
+                c.tx_packets += 1;
+                c.tx_bytes += len;
+            }
+            self.txq_bytes[h.port as usize] += len;
+            self.txq[h.port as usize].push(h.buf);
+        }
+        if let Some(c) = self.pipeline.csn() {
+            self.stats.csn.clone_from(&c.counters);
+        }
+    }
+
+    /// Sends every held packet and everything queued (the end of a run).
+    pub fn finish(&mut self, backend: &mut B) -> Result<(), IoError> {
+        self.release_held(true);
+        self.flush_tx(backend)
     }
 
     /// Lets the control thread trace this worker's packets.
@@ -74,6 +172,7 @@ impl<B: Backend> Worker<B> {
     /// TX queues. Returns the number of records received (packets plus
     /// rejected capture records).
     pub fn poll(&mut self, backend: &mut B, t: &Tables, port: PortId) -> Result<usize, IoError> {
+        self.csn_service(backend)?;
         let (n, rejected) = self.receive(backend, port)?;
         if n > 0 {
             self.forward(backend, t, port, n)?;
@@ -90,6 +189,7 @@ impl<B: Backend> Worker<B> {
         snapshots: &mut SnapshotReader,
         port: PortId,
     ) -> Result<usize, IoError> {
+        self.csn_service(backend)?;
         let (n, rejected) = self.receive(backend, port)?;
         if n > 0 {
             let t = snapshots.load();
@@ -136,6 +236,15 @@ impl<B: Backend> Worker<B> {
                 .networks
                 .resize(t.networks.len(), Default::default());
         }
+        if t.csn.is_some() {
+            self.now = if self.packet_clock {
+                let ts = self.rx[..n].iter().map(|b| b.timestamp_ns()).max();
+                ts.unwrap_or(self.now).max(self.now)
+            } else {
+                self.pipeline.monotonic_ns()
+            };
+            self.pipeline.set_now(self.now);
+        }
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
         if let Some((id, tr)) = &self.trace {
@@ -159,6 +268,36 @@ impl<B: Backend> Worker<B> {
             }
             match self.verdicts[i] {
                 Verdict::Tx { port: out, network } => {
+                    let seq = self.pipeline.hold(i);
+                    if seq != 0 {
+                        let settings = t.csn.as_ref().map(|c| &c.settings);
+                        let cap = settings.map_or(0, |s| s.dns_hold_capacity as usize);
+                        let hold_ns =
+                            settings.map_or(0, |s| u64::from(s.dns_hold_max_ms) * 1_000_000);
+                        if self.held.len() < cap {
+                            self.held.push_back(Held {
+                                buf,
+                                port: out,
+                                network,
+                                seq,
+                                deadline: self.now.saturating_add(hold_ns),
+                            });
+                            if let Some(c) = self.pipeline.csn_mut() {
+                                c.counters.add(CsnCounter::DnsHeld, 1);
+                            }
+                            continue;
+                        }
+                        if let Some(c) = self.pipeline.csn_mut() {
+                            c.counters.add(CsnCounter::DnsHoldOverflow, 1);
+                        }
+                        // Overflow: sent now like any packet.
+                        let c = &mut self.stats.networks[network as usize];
+                        c.tx_packets += 1;
+                        c.tx_bytes += buf.len() as u64;
+                        self.txq_bytes[out as usize] += buf.len() as u64;
+                        self.txq[out as usize].push(buf);
+                        continue;
+                    }
                     let c = &mut self.stats.networks[network as usize];
                     c.tx_packets += 1;
                     c.tx_bytes += buf.len() as u64;
@@ -208,6 +347,9 @@ impl<B: Backend> Worker<B> {
                 }
             }
         }
+        if let Some(c) = self.pipeline.csn() {
+            self.stats.csn.clone_from(&c.counters);
+        }
         self.flush_tx(backend)
     }
 
@@ -256,6 +398,7 @@ impl<B: Backend> Worker<B> {
                 break;
             }
         }
+        self.finish(backend)?;
         backend.flush()?;
         Ok(total)
     }

@@ -26,6 +26,7 @@ use cnfwd_config::PortId;
 use super::snapshot::{SnapshotReader, Snapshots};
 use super::trace::TraceShared;
 use super::Worker;
+use crate::csn::LearnSync;
 use crate::io::{Backend, IoError};
 use crate::stats::Stats;
 
@@ -123,11 +124,17 @@ struct Slot {
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     slots: Vec<Arc<Slot>>,
+    csn: Arc<LearnSync>,
     stop: Arc<AtomicBool>,
     trace: Arc<TraceShared>,
 }
 
 impl EngineHandle {
+    /// The workers' shared CSN state (learn queues, dumps for `/csn/*`).
+    pub fn csn(&self) -> &Arc<LearnSync> {
+        &self.csn
+    }
+
     /// Counters summed over workers, as last published (at most
     /// `publish_every` old).
     pub fn stats(&self) -> Stats {
@@ -203,6 +210,7 @@ where
         .collect();
     let handle = EngineHandle {
         slots: slots.clone(),
+        csn: Arc::new(LearnSync::new(backends.len())),
         stop: Arc::clone(&stop),
         trace: Arc::default(),
     };
@@ -214,6 +222,7 @@ where
             let slot = Arc::clone(&slots[id]);
             let worker_stop = Arc::clone(&stop);
             let trace = Arc::clone(&handle.trace);
+            let csn = Arc::clone(&handle.csn);
             let core = opts.cores.get(id).copied().flatten();
             let spawned = std::thread::Builder::new()
                 .name(format!("cnfwd-worker-{id}"))
@@ -225,7 +234,15 @@ where
                             );
                         }
                     }
-                    let r = worker_loop(id, backend, reader, &slot, &worker_stop, &trace, opts);
+                    let r = worker_loop(
+                        id,
+                        backend,
+                        reader,
+                        &slot,
+                        &worker_stop,
+                        (&trace, csn),
+                        opts,
+                    );
                     if r.is_err() {
                         worker_stop.store(true, Ordering::Relaxed);
                     }
@@ -288,11 +305,12 @@ fn worker_loop<B: Backend>(
     mut reader: SnapshotReader,
     slot: &Slot,
     stop: &AtomicBool,
-    trace: &Arc<TraceShared>,
+    (trace, csn): (&Arc<TraceShared>, Arc<LearnSync>),
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
     backend.worker_started()?;
     let mut worker: Worker<B> = Worker::new(reader.load(), opts.burst);
+    worker.set_csn(id, csn, reader.load());
     worker.set_trace(id, Arc::clone(trace));
     let ports = backend.port_count();
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
@@ -347,7 +365,7 @@ fn worker_loop<B: Backend>(
         }
     };
     // Whatever happened, nothing stays queued and the counters are final.
-    let flushed = worker.flush_tx(&mut backend).and_then(|()| backend.flush());
+    let flushed = worker.finish(&mut backend).and_then(|()| backend.flush());
     publish(&worker, rounds, idle_rounds, sleeps, reader.generation());
     backend.worker_stopping();
     result.and(flushed)

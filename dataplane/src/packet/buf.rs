@@ -21,6 +21,12 @@ pub trait PacketBuf: Sized {
     /// A copy of this packet in a new buffer of the same kind (for flooding),
     /// or `None` when no buffer is available.
     fn try_clone(&self) -> Option<Self>;
+
+    /// Receive time in nanoseconds when the backend records one (the pcap
+    /// backend: the capture timestamp); 0 otherwise.
+    fn timestamp_ns(&self) -> u64 {
+        0
+    }
     /// Frame length in bytes.
     fn len(&self) -> usize {
         self.data().len()
@@ -107,6 +113,10 @@ impl PacketBuf for HeapBuf {
         }
         self.start += n;
         true
+    }
+
+    fn timestamp_ns(&self) -> u64 {
+        self.timestamp_ns
     }
 
     fn try_clone(&self) -> Option<Self> {

@@ -26,6 +26,8 @@ pub struct Meta {
     pub family: Family,
     /// Destination address (IPv4 in the low 32 bits).
     pub dst: u128,
+    /// Source address (IPv4 in the low 32 bits).
+    pub src: u128,
     /// TTL or hop limit.
     pub ttl: u8,
     /// IP packet length (IPv4 total length, IPv6 40 + payload length).
@@ -36,4 +38,9 @@ pub struct Meta {
     pub src_port: u16,
     /// L4 destination port (ICMP echo: identifier); 0 if unknown.
     pub dst_port: u16,
+    /// Offset of the L4 header from the start of the IP header (0 if the L4
+    /// header is unknown: non-first fragment, truncated chain).
+    pub l4_offset: u16,
+    /// TCP flags (13th byte of the TCP header); 0 for other protocols.
+    pub tcp_flags: u8,
 }

@@ -45,6 +45,8 @@ pub mod ipv4_field {
     pub const PROTOCOL: usize = 9;
     /// Header checksum.
     pub const CHECKSUM: Range<usize> = 10..12;
+    /// Source address.
+    pub const SRC_ADDR: Range<usize> = 12..16;
     /// Destination address.
     pub const DST_ADDR: Range<usize> = 16..20;
     /// Length of a header without options.
@@ -75,12 +77,15 @@ pub fn parse_ipv4(l3: &[u8], meta: &mut Meta) -> Result<(), DropReason> {
     let d = &h[f::DST_ADDR];
     meta.family = Family::V4;
     meta.dst = u128::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
+    let sa = &h[f::SRC_ADDR];
+    meta.src = u128::from(u32::from_be_bytes([sa[0], sa[1], sa[2], sa[3]]));
     meta.ttl = h[f::TTL];
     meta.ip_len = total as u16;
     let proto = h[f::PROTOCOL];
     meta.proto = proto;
     let frag = u16::from_be_bytes([h[f::FLG_OFF.start], h[f::FLG_OFF.start + 1]]) & 0x1fff;
     if frag == 0 {
+        meta.l4_offset = hl as u16;
         parse_l4(proto, &l3[hl..total], meta);
     }
     Ok(())
@@ -96,6 +101,7 @@ pub fn parse_ipv6(l3: &[u8], meta: &mut Meta) -> Result<(), DropReason> {
     }
     meta.family = Family::V6;
     meta.dst = u128::from(ip.dst_addr());
+    meta.src = u128::from(ip.src_addr());
     meta.ttl = ip.hop_limit();
     let total = ip.total_len();
     meta.ip_len = total as u16;
@@ -121,6 +127,9 @@ pub fn parse_ipv6(l3: &[u8], meta: &mut Meta) -> Result<(), DropReason> {
             IPPROTO_AH => payload.get(off + 1).map(|&l| (l as usize + 2) * 4),
             _ => {
                 meta.proto = next;
+                if off <= payload.len() {
+                    meta.l4_offset = off as u16;
+                }
                 parse_l4(next, payload.get(off..).unwrap_or(&[]), meta);
                 return Ok(());
             }
@@ -160,6 +169,9 @@ fn parse_l4(proto: u8, l4: &[u8], meta: &mut Meta) {
         IPPROTO_TCP | IPPROTO_UDP if l4.len() >= 4 => {
             meta.src_port = u16::from_be_bytes([l4[0], l4[1]]);
             meta.dst_port = u16::from_be_bytes([l4[2], l4[3]]);
+            if proto == IPPROTO_TCP {
+                meta.tcp_flags = l4.get(13).copied().unwrap_or(0);
+            }
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 if l4.len() >= 6 => {
             meta.src_port = u16::from_be_bytes([l4[0], l4[1]]);

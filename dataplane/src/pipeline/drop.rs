@@ -79,6 +79,12 @@ drop_reasons! {
     NoEgressPort = "no_egress_port", "egress network is not attached to any port";
     /// No buffer (flood copy) or no headroom (tag push).
     NoBuffer = "no_buffer", "no packet buffer or headroom available (flood copy, tag push)";
+    /// Egress to the CSN not allowed by the allowlist.
+    CsnDenied = "csn_denied", "egress to the CSN: destination, protocol or port not on the allowlist";
+    /// From the CSN, matching no flow.
+    CsnNoFlow = "csn_no_flow", "from the CSN: matches no flow opened from inside (unsolicited)";
+    /// A new CSN flow refused: the worker's flow table is full.
+    CsnFlowTableFull = "csn_flow_table_full", "egress to the CSN allowed, but the flow table is full: new flow refused";
     /// The backend's TX queue did not take the packet.
     TxFull = "tx_full", "egress TX queue full: the backend did not take the packet";
     /// A capture record that could not be turned into an Ethernet frame.

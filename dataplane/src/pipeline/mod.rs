@@ -17,6 +17,11 @@ pub mod rewrite;
 
 use cnfwd_config::{NetworkId, PortId};
 
+use std::sync::Arc;
+
+use crate::csn::flow::{Direction, Hit};
+use crate::csn::stage::{is_dns_response, Role};
+use crate::csn::{CsnWorker, FlowKey, LearnSync};
 use crate::fib::NO_ROUTE;
 use crate::l2::Bridge;
 use crate::packet::buf::PacketBuf;
@@ -25,7 +30,7 @@ use crate::packet::ethernet::{
 };
 use crate::packet::meta::{Family, Meta};
 use crate::packet::parse::{parse_ipv4, parse_ipv6};
-use crate::tables::{AdjKind, Tables, NO_PORT};
+use crate::tables::{AdjKind, Adjacency, Tables, NO_PORT};
 
 pub use drop::DropReason;
 
@@ -68,6 +73,26 @@ pub struct Pipeline {
     next: Vec<Next>,
     adj: Vec<u32>,
     lookups: Lookups,
+    csn: CsnStage,
+}
+
+/// The CSN stage's per-worker state and per-burst scratch arrays.
+#[derive(Debug)]
+struct CsnStage {
+    /// Created when a snapshot first has a CSN.
+    worker: Option<CsnWorker>,
+    /// This worker's id and the engine's shared learn state.
+    id: usize,
+    sync: Arc<LearnSync>,
+    /// The clock for this burst (ns).
+    now: u64,
+    /// Per packet: learn message to hold it for (0: none).
+    hold: Vec<u64>,
+    pos: Vec<u16>,
+    role: Vec<Role>,
+    keys: Vec<FlowKey>,
+    tcp: Vec<u8>,
+    hits: Vec<Option<Hit>>,
 }
 
 /// Destinations of one burst gathered per family for a batched FIB lookup.
@@ -101,7 +126,71 @@ impl Pipeline {
                 pos6: vec![0; MAX_BURST],
                 out: vec![NO_ROUTE; MAX_BURST],
             },
+            csn: CsnStage {
+                worker: None,
+                id: 0,
+                sync: Arc::new(LearnSync::new(1)),
+                now: 0,
+                hold: vec![0; MAX_BURST],
+                pos: vec![0; MAX_BURST],
+                role: vec![Role::None; MAX_BURST],
+                keys: vec![FlowKey::default(); MAX_BURST],
+                tcp: vec![0; MAX_BURST],
+                hits: vec![None; MAX_BURST],
+            },
         }
+    }
+
+    /// Makes this pipeline worker `id` of an engine whose workers share
+    /// `sync` (learned addresses, the DNS hold). Call before the first
+    /// burst; a single pipeline (replay, tests) needs nothing.
+    pub fn set_csn_sync(&mut self, id: usize, sync: Arc<LearnSync>) {
+        self.csn.id = id;
+        self.csn.sync = sync;
+        self.csn.worker = None;
+    }
+
+    /// Creates the CSN state (the flow table: `flow_capacity` entries) now
+    /// if `t` has a CSN, so the first burst does not pay for it.
+    pub fn prepare_csn(&mut self, t: &Tables) {
+        if let (Some(ct), None) = (&t.csn, &self.csn.worker) {
+            self.csn.worker = Some(CsnWorker::new(
+                Arc::clone(ct),
+                self.csn.id,
+                Arc::clone(&self.csn.sync),
+            ));
+        }
+    }
+
+    /// Sets the CSN clock for the next burst (nanoseconds of a monotonic
+    /// clock; in replay the capture timestamps).
+    #[inline]
+    pub fn set_now(&mut self, now_ns: u64) {
+        self.csn.now = now_ns;
+    }
+
+    /// The live CSN clock: nanoseconds since the engine's shared state was
+    /// made (the same origin on every worker).
+    #[inline]
+    pub fn monotonic_ns(&self) -> u64 {
+        self.csn.sync.now_ns()
+    }
+
+    /// The CSN state, once a snapshot with a CSN was seen.
+    pub fn csn(&self) -> Option<&CsnWorker> {
+        self.csn.worker.as_ref()
+    }
+
+    /// The CSN state, mutable (the engine's hold and learn service).
+    pub fn csn_mut(&mut self) -> Option<&mut CsnWorker> {
+        self.csn.worker.as_mut()
+    }
+
+    /// The learn message packet `i` of the last burst must be held for
+    /// until every worker installed its addresses (0: send at once).
+    #[inline]
+    pub fn hold(&self, i: usize) -> u64 {
+        self.csn.hold.get(i).copied().unwrap_or(0)
     }
 
     /// The metadata of packet `i` of the last burst (ingress network etc.).
@@ -202,7 +291,79 @@ impl Pipeline {
             }
         }
 
-        // Stage 3: adjacency, rewrite; L2 decisions.
+        // Stage 3a: route checks up to the egress network; CSN packets
+        // gathered for one batched flow lookup.
+        let csn_t = t.csn.as_ref();
+        let cs = &mut self.csn;
+        if let Some(ct) = csn_t {
+            let w = cs
+                .worker
+                .get_or_insert_with(|| CsnWorker::new(Arc::clone(ct), cs.id, Arc::clone(&cs.sync)));
+            w.begin_burst(ct, cs.now);
+        }
+        cs.hold[..n].fill(0);
+        let mut nc = 0;
+        for (i, ((m, nx), (&a, v))) in meta
+            .iter()
+            .zip(next.iter_mut())
+            .zip(adj.iter().zip(verdicts.iter_mut()))
+            .enumerate()
+        {
+            if *nx != Next::L3 {
+                continue;
+            }
+            let a = match route_pre(t, m, a) {
+                Ok(a) => a,
+                Err(r) => {
+                    *v = Verdict::Drop(r);
+                    *nx = Next::Done;
+                    continue;
+                }
+            };
+            let (Some(ct), Some(w)) = (csn_t, cs.worker.as_ref()) else {
+                continue;
+            };
+            let role = if m.network == ct.network {
+                Role::Ingress
+            } else if a.network == ct.network {
+                Role::Egress
+            } else {
+                continue;
+            };
+            cs.keys[nc] = w.key(m);
+            cs.tcp[nc] = m.tcp_flags;
+            cs.pos[nc] = i as u16;
+            cs.role[nc] = role;
+            nc += 1;
+        }
+
+        // Stage 3b: the CSN: flow lookups for the burst, then per packet
+        // the allowlist (egress misses), ICMP errors and DNS (ingress).
+        if let (true, Some(w)) = (nc > 0, cs.worker.as_mut()) {
+            let now = cs.now;
+            w.track_burst(&cs.keys[..nc], &cs.tcp[..nc], now, &mut cs.hits[..nc]);
+            for k in 0..nc {
+                let i = cs.pos[k] as usize;
+                let m = &meta[i];
+                let res = match (cs.role[k], cs.hits[k]) {
+                    (Role::Egress, Some(h)) if h.dir == Direction::Original => Ok(()),
+                    (Role::Egress, _) => w.admit(&cs.keys[k], cs.tcp[k], now),
+                    (Role::Ingress, Some(h)) if h.dir == Direction::Reply => {
+                        if is_dns_response(m) {
+                            cs.hold[i] = w.snoop_dns(m, l4_bytes(pkts[i].data(), m), now);
+                        }
+                        Ok(())
+                    }
+                    _ => w.ingress_miss(m, l4_bytes(pkts[i].data(), m), now),
+                };
+                if let Err(r) = res {
+                    verdicts[i] = Verdict::Drop(r);
+                    next[i] = Next::Done;
+                }
+            }
+        }
+
+        // Stage 3c: MTU, neighbour, rewrite; L2 decisions.
         for (((buf, m), (nx, &a)), v) in pkts
             .iter_mut()
             .zip(meta.iter())
@@ -211,11 +372,27 @@ impl Pipeline {
         {
             *v = match nx {
                 Next::Done => continue,
-                Next::L3 => route(t, m, a, buf),
+                Next::L3 => match t.adjacencies.get(a as usize) {
+                    Some(adj) => route_post(t, m, adj, buf),
+                    None => Verdict::Drop(DropReason::NoRoute),
+                },
                 Next::L2 => bridge(t, &mut self.bridge, in_port, m, buf),
             };
         }
     }
+}
+
+/// The L4 header and payload of a parsed IP packet in `frame` (empty when
+/// unknown).
+#[inline]
+fn l4_bytes<'a>(frame: &'a [u8], m: &Meta) -> &'a [u8] {
+    if m.l4_offset == 0 {
+        return &[];
+    }
+    let ip = usize::from(m.eth.payload_offset);
+    frame
+        .get(ip + usize::from(m.l4_offset)..ip + usize::from(m.ip_len))
+        .unwrap_or(&[])
 }
 
 /// Stage 1 for one packet.
@@ -255,21 +432,27 @@ fn ingress(
     Ok(Next::L3)
 }
 
-/// Stage 3 for a routed packet.
+/// Stage 3a for a routed packet: the adjacency, to-us and TTL checks.
 #[inline]
-fn route<B: PacketBuf>(t: &Tables, m: &Meta, adj: u32, buf: &mut B) -> Verdict {
+fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, DropReason> {
     if adj == NO_ROUTE {
-        return Verdict::Drop(DropReason::NoRoute);
+        return Err(DropReason::NoRoute);
     }
     let Some(a) = t.adjacencies.get(adj as usize) else {
-        return Verdict::Drop(DropReason::NoRoute);
+        return Err(DropReason::NoRoute);
     };
     if a.kind == AdjKind::Local {
-        return Verdict::Drop(DropReason::ToGateway);
+        return Err(DropReason::ToGateway);
     }
     if m.ttl <= 1 {
-        return Verdict::Drop(DropReason::TtlExpired);
+        return Err(DropReason::TtlExpired);
     }
+    Ok(a)
+}
+
+/// Stage 3c for a routed packet: MTU, neighbour, rewrite.
+#[inline]
+fn route_post<B: PacketBuf>(t: &Tables, m: &Meta, a: &Adjacency, buf: &mut B) -> Verdict {
     if u32::from(m.ip_len) > a.mtu {
         return Verdict::Drop(DropReason::MtuExceeded);
     }
