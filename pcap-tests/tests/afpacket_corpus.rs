@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use cnfwd_config::model::{BackendKind, Config, IdleMode};
 use cnfwd_config::Resolved;
-use cnfwd_tools::pcapdiff::{diff, read_frames};
+use cnfwd_tools::pcapdiff::{diff, read_frames, read_timed_frames};
 use dataplane::io::afpacket::AfPacketBackend;
 use dataplane::io::Backend;
 use dataplane::live::{run_af_packet, LiveError, LiveOptions, LiveReport};
@@ -222,7 +222,9 @@ struct Cnfwd {
 }
 
 impl Cnfwd {
-    fn start(ns: &str, r: Resolved) -> Cnfwd {
+    fn start(ns: &str, mut r: Resolved) -> Cnfwd {
+        // No management socket: cases run one after another, each its own.
+        r.control.enabled = false;
         let stop = Arc::new(AtomicBool::new(false));
         let rx = Arc::new(AtomicU64::new(0));
         let ready = Arc::new(AtomicBool::new(false));
@@ -232,6 +234,7 @@ impl Cnfwd {
                 // A bound in case the test thread dies without the guard.
                 duration: Some(Duration::from_secs(120)),
                 interval: Some(Duration::from_millis(1)),
+                ..LiveOptions::default()
             };
             run_af_packet(&r, &opts, &s, |tick| {
                 x.store(tick.stats.totals().0, Ordering::Release);
@@ -390,17 +393,22 @@ fn run_case(index: usize, case: &Path) -> Vec<String> {
     let resolved = cnfwd_config::resolve(&cfg).expect("rewritten config resolves");
     let burst = resolved.burst_size;
     let names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
-    let inputs: Vec<Vec<Vec<u8>>> = names
+    let inputs: Vec<Vec<(u64, Vec<u8>)>> = names
         .iter()
         .map(|n| {
             let p = case.join(format!("in-{n}.pcap"));
             if p.exists() {
-                read_frames(&p).expect("read input")
+                read_timed_frames(&p).expect("read input")
             } else {
                 Vec::new()
             }
         })
         .collect();
+    // Cases whose meaning depends on time passing (TTLs, idle timeouts) have
+    // gaps of seconds in their captures; replay clocks them by the capture,
+    // a live run by the wall clock, so the sender waits out every gap of a
+    // second or more (as tcpreplay does). Shorter gaps are not waited for.
+    let mut last_ts: Option<u64> = None;
 
     // Guards in drop order: host sockets, then cnfwd, then the namespaces.
     let lab = Lab::new(index);
@@ -431,7 +439,13 @@ fn run_case(index: usize, case: &Path) -> Vec<String> {
         for (port, frames) in inputs.iter().enumerate() {
             let chunk = frames.iter().skip(round * burst).take(burst);
             let mut any = false;
-            for frame in chunk {
+            for (ts, frame) in chunk {
+                if let Some(gap) = last_ts.map(|l| ts.saturating_sub(l)) {
+                    if gap >= 1_000_000_000 {
+                        std::thread::sleep(Duration::from_nanos(gap));
+                    }
+                }
+                last_ts = Some(last_ts.map_or(*ts, |l| l.max(*ts)));
                 any = true;
                 let how = carriage(frame);
                 let mut one = vec![HeapBuf::from_frame(frame)];

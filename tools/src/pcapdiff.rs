@@ -12,10 +12,19 @@ use dataplane::io::pcap::file::{CaptureError, CaptureReader};
 
 /// Reads every frame of a capture (Ethernet after conversion).
 pub fn read_frames(path: &Path) -> Result<Vec<Vec<u8>>, CaptureError> {
+    Ok(read_timed_frames(path)?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect())
+}
+
+/// Reads every frame of a capture with its capture time (ns since the
+/// epoch), for replays that keep the capture's timing.
+pub fn read_timed_frames(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, CaptureError> {
     let mut r = CaptureReader::open(path)?;
     let mut out = Vec::new();
     while let Some(f) = r.next_frame([0; 6])? {
-        out.push(f.data.to_vec());
+        out.push((f.timestamp_ns, f.data.to_vec()));
     }
     Ok(out)
 }
