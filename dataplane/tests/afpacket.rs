@@ -295,6 +295,19 @@ fn ipv4_udp(
     ttl: u8,
     seq: u32,
 ) -> Vec<u8> {
+    ipv4_udp_ports(dst, src, tag, (src_ip, 12345), (dst_ip, 53), ttl, seq)
+}
+
+/// [`ipv4_udp`] with the UDP ports given: `(address, port)` each side.
+fn ipv4_udp_ports(
+    dst: [u8; 6],
+    src: [u8; 6],
+    tag: Option<(u16, u16)>,
+    (src_ip, sport): ([u8; 4], u16),
+    (dst_ip, dport): ([u8; 4], u16),
+    ttl: u8,
+    seq: u32,
+) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&dst);
     f.extend_from_slice(&src);
@@ -325,16 +338,9 @@ fn ipv4_udp(
     let c = checksum(&iph);
     iph[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&iph);
-    f.extend_from_slice(&[
-        0x30,
-        0x39,
-        0x00,
-        0x35,
-        (udp_len >> 8) as u8,
-        udp_len as u8,
-        0,
-        0,
-    ]);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&[(udp_len >> 8) as u8, udp_len as u8, 0, 0]);
     f.extend_from_slice(&payload);
     f
 }
@@ -1122,4 +1128,153 @@ fn two_workers_forward_many_flows_without_loss_in_order() {
         );
     }
     assert_eq!(report.stats.totals().2, 0, "nothing dropped");
+}
+
+/// CSN with two workers over AF_PACKET: flows leave through the CSN on
+/// whichever worker fanout gives them, and their replies come back in on
+/// the other port. Each worker holds only its own flows, so this works only
+/// if `PACKET_FANOUT_HASH` hashes both directions of a flow alike: every
+/// reply must be forwarded, none dropped as `csn_no_flow`.
+#[test]
+fn csn_replies_reach_the_worker_that_holds_the_flow() {
+    use dataplane::live::{self, LiveOptions};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    if !can_run("csn_replies_reach_the_worker_that_holds_the_flow") {
+        return;
+    }
+    let mut lab = Lab::new(10);
+    let (a, ap) = lab.veth('a', true);
+    let (c, cp) = lab.veth('c', true);
+    const CSN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x09, 0x01];
+    const GW_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0x09, 0xfe];
+    let text = format!(
+        r#"
+[engine]
+workers = 2
+[control]
+enabled = false
+[[l3_isolation_domains]]
+name = "vrf1"
+static_routes = [{{ prefix = "0.0.0.0/0", next_hop = "10.9.0.254" }}]
+[[l3_networks]]
+name = "app"
+vlan = 100
+l3_isolation_domain = "vrf1"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.1.0.0/24"
+neighbors = [{{ ip = "10.1.0.10", mac = "02:aa:00:00:01:10" }}]
+[[l3_networks]]
+name = "csn"
+vlan = 900
+l3_isolation_domain = "vrf1"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.9.0.0/24"
+neighbors = [{{ ip = "10.9.0.254", mac = "02:cc:00:00:09:fe" }}]
+[[ports]]
+name = "app"
+backend = "af_packet"
+interface = "{a}"
+mac = "02:00:00:00:01:01"
+mode = "access"
+networks = ["app"]
+[[ports]]
+name = "csn"
+backend = "af_packet"
+interface = "{c}"
+mac = "02:00:00:00:09:01"
+mode = "access"
+networks = ["csn"]
+[cloud_services_network]
+network = "csn"
+enable_default_egress_endpoints = false
+additional_egress_endpoints = [{{ category = "t", endpoints = [{{ domain_name = "198.51.100.0/24" }}] }}]
+"#
+    );
+    let cfg = cnfwd_config::parse(&text, "<test>").unwrap();
+    let r = cnfwd_config::resolve(&cfg).unwrap();
+    let stop = AtomicBool::new(false);
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    const FLOWS: u16 = 64;
+    let peer_a = Peer::open(&lab.ns, &ap);
+    let peer_c = Peer::open(&lab.ns, &cp);
+    let out = |sport: u16, seq: u32| {
+        ipv4_udp_ports(
+            MAC_A,
+            HOST_A,
+            None,
+            ([10, 1, 0, 10], sport),
+            ([198, 51, 100, 7], 53),
+            64,
+            seq,
+        )
+    };
+    let (replies, report) = std::thread::scope(|s| {
+        let run = s.spawn(|| live::run_af_packet(&r, &LiveOptions::default(), &stop, |_| {}));
+        let _stop = StopOnDrop(&stop);
+        // Until cnfwd forwards (a warm-up flow of its own).
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            peer_a.send(&out(1999, 0));
+            if recv_to(&peer_c, GW_MAC, Duration::from_millis(50)).is_some() {
+                break;
+            }
+            assert!(Instant::now() < end, "cnfwd never forwarded");
+        }
+        while recv_to(&peer_c, GW_MAC, Duration::from_millis(50)).is_some() {}
+        for i in 0..FLOWS {
+            peer_a.send(&out(2000 + i, u32::from(i)));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The far side answers each flow it sees, ports swapped.
+        let mut answered = 0;
+        while let Some(f) = recv_to(&peer_c, GW_MAC, Duration::from_millis(500)) {
+            let sport = u16::from_be_bytes([f[34], f[35]]);
+            if !(2000..2000 + FLOWS).contains(&sport) {
+                continue;
+            }
+            peer_c.send(&ipv4_udp_ports(
+                CSN_MAC,
+                GW_MAC,
+                None,
+                ([198, 51, 100, 7], 53),
+                ([10, 1, 0, 10], sport),
+                64,
+                0,
+            ));
+            answered += 1;
+        }
+        assert_eq!(answered, FLOWS, "every flow left through the CSN");
+        let mut replies = 0;
+        while let Some(f) = recv_to(&peer_a, HOST_A, Duration::from_millis(500)) {
+            if f[6..12] == MAC_A && f[23] == 17 {
+                replies += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        (replies, run.join().unwrap().expect("live run"))
+    });
+    let drops = report.stats.drops();
+    let no_flow = dataplane::pipeline::DropReason::ALL
+        .iter()
+        .position(|r| r.name() == "csn_no_flow")
+        .map(|i| drops[i]);
+    assert_eq!(
+        no_flow,
+        Some(0),
+        "replies reached a worker without the flow"
+    );
+    assert_eq!(replies, FLOWS, "every reply forwarded back");
+    for w in &report.workers {
+        assert!(
+            w.stats.totals().0 > 0,
+            "worker {} got nothing: fanout did not spread",
+            w.id
+        );
+    }
 }

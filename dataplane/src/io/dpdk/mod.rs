@@ -19,7 +19,8 @@
 //!   pipeline. The data room fits the largest configured MTU plus two VLAN
 //!   tags in one segment, so RX never needs scatter.
 //! - Ports: `queues` RX and TX queues (RSS on IPv4/IPv6 and TCP/UDP when
-//!   `queues > 1`, masked by what the device supports), the configured MTU
+//!   `queues > 1`, masked by what the device supports, with a symmetric
+//!   Toeplitz key so both directions of a flow reach one worker), the configured MTU
 //!   (a device that refuses it, e.g. some vdevs, is logged and kept at its
 //!   default), promiscuous mode (logged when refused), started; link status
 //!   logged. Stopped and closed when the backend is dropped.
@@ -379,11 +380,24 @@ fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkErr
     }
     // SAFETY: all-zero is the documented default `rte_eth_conf`.
     let mut conf: sys::rte_eth_conf = unsafe { std::mem::zeroed() };
+    // A symmetric Toeplitz key (0x6d5a repeated): both directions of a flow
+    // hash alike, so a flow's replies reach the worker that holds its CSN
+    // flow entry. Sized as the device wants (40 bytes on most, 52 on i40e).
+    let mut key = [0u8; 64];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = if i % 2 == 0 { 0x6d } else { 0x5a };
+    }
     if q > 1 {
         conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = RSS_HF & info.flow_type_rss_offloads;
+        let len = usize::from(info.hash_key_size);
+        if (1..=key.len()).contains(&len) {
+            conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+            conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+        }
     }
-    // SAFETY: the port exists and is stopped; `conf` outlives the call.
+    // SAFETY: the port exists and is stopped; `conf` and the key it points
+    // to outlive the call (the driver copies the key).
     let ret = unsafe { sys::rte_eth_dev_configure(id, q, q, &conf) };
     if ret != 0 {
         return Err(port_err(&p.name, id, "rte_eth_dev_configure", ret));
