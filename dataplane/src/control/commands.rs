@@ -954,6 +954,11 @@ impl Commands<'_> {
                 "ports: the new configuration changes the ports (names, backends or devices); ports are opened at start, so restart cnfwd for that",
             ));
         }
+        if resolved.control != old.control || resolved.metrics_listen != old.metrics_listen {
+            return Err(fail(
+                "control/metrics: the socket and the metrics endpoint are set up at start; restart cnfwd to change them",
+            ));
+        }
         if resolved.engine != old.engine || resolved.af_packet != old.af_packet {
             return Err(fail(
                 "engine/af_packet: workers, cores, idle policy and rings are set at start; restart cnfwd to change them",
