@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use cnfwd_config::{PortBackend, PortId, Resolved};
 use dataplane::engine::Worker;
 use dataplane::io::dpdk::{DpdkBackend, DpdkError, Eal, Mbuf};
-use dataplane::io::pcap::file::CaptureReader;
+use dataplane::io::pcap::file::{CaptureReader, CaptureWriter};
 use dataplane::io::Backend;
 use dataplane::packet::buf::PacketBuf;
 use dataplane::tables::Tables;
@@ -200,22 +200,55 @@ fn ring_loop(eal: &Eal) {
 fn pcap_case(eal: &Eal, case: &str, seq: &mut usize, tmp: &Path) -> Result<usize, String> {
     let dir = cases_dir().join(case).canonicalize().unwrap();
     let (_, orig) = cnfwd_config::load(&dir.join("config.toml")).unwrap();
+    // A case whose meaning depends on time passing (gaps of seconds in its
+    // capture: TTLs, idle timeouts) cannot be replayed by net_pcap, which
+    // delivers every frame at once while the DPDK worker's clock is the
+    // wall clock. Such a case runs on a copy of its inputs with the gaps
+    // removed, and the reference is the pcap backend's output for that
+    // same copy (issue 3 asks for the pcap backend's output, byte for byte).
+    let timed = orig.ports.iter().any(|p| match &p.backend {
+        PortBackend::Pcap { rx: Some(rx), .. } => has_gap(&dir.join(rx)),
+        _ => false,
+    });
+    let mut reference = orig.clone();
     let mut devices = Vec::new();
     let mut outputs = Vec::new();
-    for p in &orig.ports {
+    for (p, rp) in orig.ports.iter().zip(reference.ports.iter_mut()) {
         let PortBackend::Pcap { rx, tx } = &p.backend else {
             panic!("{case}: not a pcap port");
         };
         let out = tmp.join(format!("{case}-{}.pcap", p.name));
         let _ = std::fs::remove_file(&out);
+        let input = rx.as_ref().map(|rx| {
+            if timed {
+                let flat = tmp.join(format!("{case}-{}-untimed.pcap", p.name));
+                untimed_copy(&dir.join(rx), &flat);
+                flat
+            } else {
+                dir.join(rx)
+            }
+        });
         // Without rx_pcap, net_pcap receives nothing (a dummy RX queue).
-        let rx = rx
+        let rx_arg = input
             .as_ref()
-            .map(|rx| format!("rx_pcap={},", dir.join(rx).display()))
+            .map(|i| format!("rx_pcap={},", i.display()))
             .unwrap_or_default();
-        devices.push(format!("net_pcap{seq},{rx}tx_pcap={}", out.display()));
+        devices.push(format!("net_pcap{seq},{rx_arg}tx_pcap={}", out.display()));
         *seq += 1;
-        outputs.push((out, tx.as_ref().map(|t| t.replace("out-", "expected-"))));
+        let want = if timed {
+            let reference_out = tmp.join(format!("{case}-{}-reference.pcap", p.name));
+            rp.backend = PortBackend::Pcap {
+                rx: input.map(|i| i.display().to_string()),
+                tx: Some(reference_out.display().to_string()),
+            };
+            Some(reference_out.display().to_string())
+        } else {
+            tx.as_ref().map(|t| t.replace("out-", "expected-"))
+        };
+        outputs.push((out, want));
+    }
+    if timed {
+        dataplane::replay::replay_resolved(&reference, &dir).expect("pcap backend reference run");
     }
     let mut r = orig.clone();
     for (p, d) in r.ports.iter_mut().zip(&devices) {
@@ -295,6 +328,31 @@ fn multi_queue_and_errors(eal: &Eal) {
         cnfwd_config::load(&cases_dir().join("01-l3-access-to-access/config.toml")).unwrap();
     let e = DpdkBackend::open(&r, eal, 1).err().expect("pcap ports");
     assert!(matches!(e, DpdkError::WrongBackend { .. }), "{e}");
+}
+
+/// True when consecutive records of the capture are a second or more apart.
+fn has_gap(path: &Path) -> bool {
+    let mut r = CaptureReader::open(path).unwrap();
+    let mut last = None;
+    while let Some(f) = r.next_frame([0; 6]).unwrap() {
+        if last.is_some_and(|l: u64| f.timestamp_ns.saturating_sub(l) >= 1_000_000_000) {
+            return true;
+        }
+        last = Some(f.timestamp_ns);
+    }
+    false
+}
+
+/// Copies a capture with every record stamped with the first record's time.
+fn untimed_copy(from: &Path, to: &Path) {
+    let mut r = CaptureReader::open(from).unwrap();
+    let mut w = CaptureWriter::create(to).unwrap();
+    let mut first = None;
+    while let Some(f) = r.next_frame([0; 6]).unwrap() {
+        let ts = *first.get_or_insert(f.timestamp_ns);
+        w.write(ts, f.data).unwrap();
+    }
+    w.flush().unwrap();
 }
 
 fn read_frames(path: &Path) -> Vec<Vec<u8>> {
