@@ -17,6 +17,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{checksum, StopOnDrop};
 use dataplane::engine::Worker;
 use dataplane::io::afpacket::{AfPacketBackend, AfPacketError};
 use dataplane::io::Backend;
@@ -272,17 +275,6 @@ impl Peer {
 }
 
 // ------------------------------------------------------------- frames
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
 
 /// An Ethernet frame (optionally with one tag `(tpid, tci)`) carrying
 /// IPv4/UDP from `src_ip` to `dst_ip` with `ttl`; `seq` goes in the payload.
@@ -1033,12 +1025,6 @@ fn two_workers_forward_many_flows_without_loss_in_order() {
     const PER_FLOW: u32 = 50;
     let peer_a = Peer::open(&lab.ns, &ap);
     let peer_b = Peer::open(&lab.ns, &bp);
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     let report = std::thread::scope(|s| {
         let run = s.spawn(|| live::run_af_packet(&r, &LiveOptions::default(), &stop, |_| {}));
         // The engine stops even when an assertion below fails.
@@ -1194,12 +1180,6 @@ additional_egress_endpoints = [{{ category = "t", endpoints = [{{ domain_name = 
     let cfg = cnfwd_config::parse(&text, "<test>").unwrap();
     let r = cnfwd_config::resolve(&cfg).unwrap();
     let stop = AtomicBool::new(false);
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     const FLOWS: u16 = 64;
     let peer_a = Peer::open(&lab.ns, &ap);
     let peer_c = Peer::open(&lab.ns, &cp);

@@ -4,9 +4,11 @@
 //! admitted keep working, and `/csn/*` show the flows and rule hits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dataplane::control::Client;
+mod common;
+
+use common::{checksum, connect_when_up, StopOnDrop};
 use dataplane::engine::cores::CoreChoice;
 use dataplane::io::memory::ChannelBackend;
 use dataplane::live::{self, LiveOptions};
@@ -77,14 +79,8 @@ fn udp(sport: u16, dst: [u8; 4]) -> Vec<u8> {
     ip[9] = 17;
     ip[12..16].copy_from_slice(&[10, 1, 0, 10]);
     ip[16..20].copy_from_slice(&dst);
-    let mut sum: u32 = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&sport.to_be_bytes());
     f.extend_from_slice(&443u16.to_be_bytes());
@@ -104,12 +100,6 @@ fn allowlist_changes_take_effect_live_and_csn_state_is_visible() {
     let (backend, ends) = ChannelBackend::new(2, 64);
     let [app, csn]: [_; 2] = ends.try_into().unwrap();
     let stop = AtomicBool::new(false);
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Release);
-        }
-    }
     let report = std::thread::scope(|s| {
         let opts = LiveOptions {
             config: Some(cfg.clone()),
@@ -134,16 +124,7 @@ fn allowlist_changes_take_effect_live_and_csn_state_is_visible() {
             )
         });
         let _stop = StopOnDrop(&stop);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut c = loop {
-            match Client::connect(&socket, Duration::from_secs(5)) {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "no socket: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        };
+        let mut c = connect_when_up(&socket, Duration::from_secs(10));
         let mut call = |cmd: &str, params: Option<serde_json::Value>| {
             c.call(cmd, params.as_ref())
                 .expect("socket")

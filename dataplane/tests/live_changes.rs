@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use cnfwd_config::RouteTarget;
+use common::{checksum, connect_when_up, StopOnDrop};
 use dataplane::engine::snapshot::Snapshots;
 use dataplane::engine::workers::{self, EngineOptions};
 use dataplane::io::memory::ChannelBackend;
@@ -139,14 +142,8 @@ fn frame(stream: u8, seq: u64, version: u64) -> Vec<u8> {
     ip[9] = 17;
     ip[12..16].copy_from_slice(&[10, 0, 0, 5]);
     ip[16..20].copy_from_slice(&[203, 0, 113, 7]);
-    let mut sum: u32 = 0;
-    for c in ip.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35]);
     f.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
@@ -355,7 +352,6 @@ fn ten_thousand_route_changes_under_traffic() {
 /// stream. Version k = the k-th write acknowledged.
 #[test]
 fn route_changes_and_config_apply_through_the_socket() {
-    use dataplane::control::Client;
     use dataplane::engine::cores::CoreChoice;
     use dataplane::live::{self, LiveOptions};
     use serde_json::json;
@@ -377,18 +373,7 @@ fn route_changes_and_config_apply_through_the_socket() {
     let resolved = cnfwd_config::resolve(&cfg).unwrap();
     let (backends, traffic) = Traffic::new();
     let stop = AtomicBool::new(false);
-    let connect = || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Client::connect(&socket, Duration::from_secs(5)) {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "socket never came up: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
-    };
+    let connect = || connect_when_up(&socket, Duration::from_secs(10));
     let (sent_per_stream, outputs, report) = std::thread::scope(|s| {
         let opts = LiveOptions {
             config: Some(cfg.clone()),
@@ -404,12 +389,6 @@ fn route_changes_and_config_apply_through_the_socket() {
         let run =
             s.spawn(move || live::drive(backends, vec![], resolved, choice, &opts, stop, |_| {}));
         // The live run stops even when an assertion below fails.
-        struct StopOnDrop<'a>(&'a AtomicBool);
-        impl Drop for StopOnDrop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Release);
-            }
-        }
         let _stop = StopOnDrop(stop);
         let stats_client = std::sync::Mutex::new(connect());
         let rx_total = || {

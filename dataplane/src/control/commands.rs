@@ -731,17 +731,21 @@ impl Commands<'_> {
 
     fn neighbor_change(&mut self, p: NeighborParams, add: bool) -> Result<Value, CommandError> {
         let r = &self.state.resolved;
-        let id = r
+        let (id, l3) = r
             .networks
             .iter()
-            .position(|n| n.name == p.network && n.l3.is_some())
+            .enumerate()
+            .find_map(|(i, n)| {
+                n.l3.as_ref()
+                    .filter(|_| n.name == p.network)
+                    .map(|l| (i, l))
+            })
             .ok_or_else(|| {
                 fail(format!(
                     "network {:?}: no L3 network has this name",
                     p.network
                 ))
             })?;
-        let l3 = r.networks[id].l3.as_ref().expect("checked above");
         let inside = match p.ip {
             IpAddr::V4(a) => l3.ipv4.is_some_and(|(n, _)| n.contains(&a)),
             IpAddr::V6(a) => l3.ipv6.is_some_and(|(n, _)| n.contains(&a)),
