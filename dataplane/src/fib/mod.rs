@@ -94,6 +94,7 @@ mod ipv4;
 mod ipv6;
 mod mtrie;
 pub mod prefix_list;
+mod slots;
 
 #[cfg(test)]
 mod tests;

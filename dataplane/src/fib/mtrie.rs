@@ -24,6 +24,7 @@
 //! is `u128::from(a) << 96`), so one implementation serves both families; the
 //! per-family lookups read `slots` directly.
 
+use super::slots::Slots;
 use super::{FibError, NO_ROUTE};
 
 /// Largest value a leaf can hold.
@@ -71,7 +72,7 @@ fn byte_at(addr: u128, depth: u32) -> usize {
 #[derive(Clone, Debug)]
 pub(crate) struct Mtrie {
     /// Root then plies; see the module doc.
-    pub(crate) slots: Vec<u32>,
+    pub(crate) slots: Slots,
     /// Per slot, the length of the prefix that set the leaf (meaningless for
     /// pointer slots).
     lens: Vec<u8>,
@@ -102,7 +103,7 @@ impl Mtrie {
     /// bounds (which the lookups map to `NO_ROUTE`).
     pub(crate) fn new(bits: u8, root_bits: u32, compressed: bool) -> Self {
         Mtrie {
-            slots: Vec::new(),
+            slots: Slots::new(),
             lens: Vec::new(),
             free: Vec::new(),
             bits,
@@ -119,7 +120,7 @@ impl Mtrie {
         if self.slots.is_empty() {
             let root = self.root_slots();
             *self = Mtrie {
-                slots: vec![NO_ROUTE; root],
+                slots: Slots::filled(NO_ROUTE, root),
                 lens: vec![0; root],
                 free: Vec::new(),
                 bits: self.bits,
@@ -366,10 +367,10 @@ impl Mtrie {
                 let b = ply_base(s);
                 self.overwrite(b, b + 256, leaf, len);
             } else if self.lens[i] <= len {
-                if self.slots[i] != leaf {
+                if s != leaf {
                     self.touch(i);
+                    self.slots[i] = leaf;
                 }
-                self.slots[i] = leaf;
                 self.lens[i] = len;
             }
         }
@@ -395,10 +396,10 @@ impl Mtrie {
                 self.restore(b, b + 256, level_end + 8, len, leaf, cover_len);
                 self.try_collapse(i, level_end);
             } else if self.lens[i] == len {
-                if self.slots[i] != leaf {
+                if s != leaf {
                     self.touch(i);
+                    self.slots[i] = leaf;
                 }
-                self.slots[i] = leaf;
                 self.lens[i] = cover_len;
             }
         }
