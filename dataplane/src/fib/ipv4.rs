@@ -166,20 +166,19 @@ impl Fib4 {
     }
 
     /// [`lookup`](Self::lookup) for each of `addrs`, written to the same index
-    /// of `out`; only the first `min(addrs.len(), out.len())` are done. Runs
-    /// level by level over the whole burst so the cache misses of different
-    /// addresses overlap. Never allocates or panics.
+    /// of `out`; only the first `min(addrs.len(), out.len())` are done. Reads
+    /// the root for the whole burst first (four instructions per address, so
+    /// the cache misses of many addresses are in flight together), then the
+    /// plies of the addresses that need them. Never allocates or panics.
     pub fn lookup_burst(&self, addrs: &[u32], out: &mut [u32]) {
         let n = addrs.len().min(out.len());
         let (addrs, out) = (&addrs[..n], &mut out[..n]);
         let slots = &self.trie.slots[..];
-        let sh = self.root_shift & 31;
         // The root pass is where nearly every lookup ends, and where the
         // cache misses are: as few instructions per address as possible, so
         // that the CPU's window holds many addresses and keeps many misses
-        // in flight. The root viewed as a fixed-size array whose length the
-        // shifted address cannot exceed needs no bounds check.
-        let has_root = match sh {
+        // in flight.
+        let has_root = match self.root_shift {
             8 => root_pass::<{ 1 << 24 }>(slots, 8, addrs, out),
             16 => root_pass::<{ 1 << 16 }>(slots, 16, addrs, out),
             _ => false,
@@ -190,7 +189,22 @@ impl Fib4 {
             return;
         }
         let mut any = out.iter().fold(false, |any, &s| any | is_ply(s));
-        let mut level = sh;
+        if !any {
+            return;
+        }
+        if self.root_shift == 8 {
+            // 24-8: few addresses continue into a (single) ply level; a
+            // branch per address, predicted "leaf", costs less than a pass.
+            for (o, &a) in out.iter_mut().zip(addrs) {
+                if is_ply(*o) {
+                    *o = slot(slots, ply_base(*o) | (a & 0xff) as usize);
+                }
+            }
+            return;
+        }
+        // 16-8-8: most addresses continue; branch-free passes level by
+        // level keep their misses in flight together.
+        let mut level = 16;
         while any && level >= 8 {
             level -= 8;
             any = false;

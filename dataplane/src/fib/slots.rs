@@ -126,17 +126,11 @@ impl Slots {
         }
     }
 
-    /// Releases spare capacity (a mapping is kept if still 2 MiB or more,
-    /// rounded up to whole huge pages).
+    /// Releases spare capacity (the array stays a mapping if it is still
+    /// 2 MiB or more; only its last, partial huge page is then small pages).
     pub(crate) fn shrink_to_fit(&mut self) {
-        let len = self.len();
-        let want = if len.saturating_mul(4) >= MAP_MIN_BYTES {
-            len.next_multiple_of(MAP_MIN_BYTES / 4)
-        } else {
-            len
-        };
-        if want < self.capacity() {
-            self.relocate(want);
+        if self.len() < self.capacity() {
+            self.relocate(self.len());
         }
     }
 }

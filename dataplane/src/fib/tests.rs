@@ -606,3 +606,38 @@ proptest! {
         check::<Large>(&ops, &randoms)?;
     }
 }
+
+/// Bursts longer than one internal chunk (256), where every, some or no
+/// address continues into plies, agree with single lookups on both layouts.
+#[test]
+fn long_bursts_match_single_lookups() {
+    for mut f in [Fib4::new(), Fib4::new_large()] {
+        f.insert(n4("10.0.0.0/8"), 1).unwrap();
+        for i in 0..600u32 {
+            // /32s and /28s: plies at every level of both layouts.
+            let a = a4("10.0.0.0") | (i << 8) | (i & 0xff);
+            f.insert(Ipv4Net::new(Ipv4Addr::from(a), 32).unwrap(), 100 + i)
+                .unwrap();
+            let b = a4("10.64.0.0") | (i << 9);
+            f.insert(Ipv4Net::new(Ipv4Addr::from(b), 28).unwrap(), 5000 + i)
+                .unwrap();
+        }
+        let mut addrs: Vec<u32> = (0..1000u32)
+            .map(|i| a4("10.0.0.0") | (i << 8) | (i & 0xff))
+            .collect();
+        addrs.extend((0..700u32).map(|i| a4("10.64.0.5") | (i << 9)));
+        addrs.extend((0..300u32).map(|i| i.wrapping_mul(0x9e37_79b9)));
+        let mut out = vec![0u32; addrs.len()];
+        f.lookup_burst(&addrs, &mut out);
+        for (&a, &o) in addrs.iter().zip(&out) {
+            assert_eq!(o, f.lookup(a), "{}", Ipv4Addr::from(a));
+        }
+        // All of one chunk continue into plies.
+        let plies: Vec<u32> = addrs[..256].to_vec();
+        let mut out = vec![0u32; 256];
+        f.lookup_burst(&plies, &mut out);
+        for (&a, &o) in plies.iter().zip(&out) {
+            assert_eq!(o, f.lookup(a));
+        }
+    }
+}
