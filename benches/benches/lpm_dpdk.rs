@@ -215,11 +215,17 @@ impl Lpm for RteFib {
         debug_assert_eq!(ret, 0);
     }
     fn next_hop(out: u64) -> u32 {
-        if out == DPDK_MISS {
-            NO_ROUTE
-        } else {
-            out as u32
-        }
+        fib_next_hop(out)
+    }
+}
+
+/// The next hop an `rte_fib`/`rte_fib6` result (4-byte next hops) stands
+/// for.
+fn fib_next_hop(out: u64) -> u32 {
+    if out == DPDK_MISS {
+        NO_ROUTE
+    } else {
+        out as u32
     }
 }
 
@@ -375,11 +381,7 @@ impl Lpm for RteFib6 {
         debug_assert_eq!(ret, 0);
     }
     fn next_hop(out: u64) -> u32 {
-        if out == DPDK_MISS {
-            NO_ROUTE
-        } else {
-            out as u32
-        }
+        fib_next_hop(out)
     }
 }
 
@@ -557,15 +559,8 @@ fn bench_one<T: Lpm>(
     keys: &[T::Key],
     burst: usize,
 ) {
-    let mut out = vec![T::Out::default(); burst];
-    let mut i = 0;
-    g.bench_function(name, |b| {
-        b.iter(|| {
-            i = (i + burst) % keys.len();
-            t.lookup(black_box(&keys[i..i + burst]), &mut out);
-            black_box(&out);
-        })
-    });
+    let mut run = runner(t, keys, burst);
+    g.bench_function(name, |b| b.iter(|| run(1)));
 }
 
 /// One table's burst lookups over the key set, for [`interleaved`]: runs

@@ -135,12 +135,6 @@ impl Slots {
     }
 }
 
-impl Default for Slots {
-    fn default() -> Self {
-        Slots::new()
-    }
-}
-
 impl Clone for Slots {
     fn clone(&self) -> Self {
         let mut s = Slots::new();
