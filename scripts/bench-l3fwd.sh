@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reference for issue 3: DPDK's own L3 forwarder, the `l3fwd` example in LPM
 # mode, forwarding on one core over the same full Internet IPv4 table cnfwd
-# uses (all 901,899 prefixes of ../shared/routes/ipv4-bgp.txt.xz, each with
+# uses (all 901,899 prefixes of testdata/routes/ipv4-bgp.txt.xz, each with
 # next hop port 0), on the vdev of scripts/bench-testpmd.sh:
 #   net_pcap0,rx_pcap=<traffic>,infinite_rx=1   (TX is dropped by the vdev)
 # with dpdk-testpmd macswap on the same traffic as the same-run reference.
@@ -57,7 +57,7 @@ NPKT=4096
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-ROUTES=$ROOT/../shared/routes/ipv4-bgp.txt.xz
+ROUTES=$ROOT/testdata/routes/ipv4-bgp.txt.xz
 TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
 [[ -n $TESTPMD ]] || { echo "dpdk-testpmd not found (Debian: apt-get install dpdk)" >&2; exit 1; }
 [[ -r $ROUTES ]] || { echo "$ROUTES not found" >&2; exit 1; }

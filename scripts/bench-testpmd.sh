@@ -10,7 +10,7 @@
 #     reference: forwards on lcore 1 of "-l 0-1"; its per-period Rx-pps/Tx-pps
 #     lines are averaged over the samples taken after the first 2 seconds.
 # (b) cnfwd run with the full L3 path (trunk in VLAN 100 -> VLAN classify ->
-#     VRF LPM over all of ../shared/routes/ipv4-bgp.txt.xz -> rewrite ->
+#     VRF LPM over all of testdata/routes/ipv4-bgp.txt.xz -> rewrite ->
 #     VLAN 200 -> same trunk out); one worker on EAL's main lcore (lcore 0).
 #     Its "--stats-interval 1" rate lines are averaged ("tx ... pkt/s") after
 #     the first 2 lines with tx > 0. --duration counts from the start of

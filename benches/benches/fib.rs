@@ -1,4 +1,4 @@
-//! LPM lookups on the real BGP tables (`shared/routes/ipv4-bgp.txt.xz`,
+//! LPM lookups on the real BGP tables (`testdata/routes/ipv4-bgp.txt.xz`,
 //! `ipv6-bgp.txt.xz`): `lookup_burst` over bursts of 32 random destinations,
 //! and 32 single `lookup` calls for comparison. Destinations are spread
 //! across the table (a random prefix, then a random address inside it), so

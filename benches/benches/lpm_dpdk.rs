@@ -1,5 +1,5 @@
 //! cnfwd's FIB against DPDK's own longest-prefix-match tables, on the real
-//! BGP tables (`shared/routes/ipv4-bgp.txt.xz`, `ipv6-bgp.txt.xz`).
+//! BGP tables (`testdata/routes/ipv4-bgp.txt.xz`, `ipv6-bgp.txt.xz`).
 //!
 //! IPv4: cnfwd [`Fib4::new_large`] (24-8, what cnfwd uses for a VRF with a
 //! full table), cnfwd [`Fib4::new`] (16-8-8, for reference), `rte_fib`

@@ -3,7 +3,7 @@
 //! [`cnfwd_benches::full_path_config`] on ONE DPDK port. A trunk port `p0`
 //! carries VLAN 100 (network `app`) and VLAN 200 (network `core`, with the
 //! next hop's static neighbour); one VRF holds every IPv4 prefix of
-//! `../shared/routes/ipv4-bgp.txt.xz` as a static route via the next hop on
+//! `testdata/routes/ipv4-bgp.txt.xz` as a static route via the next hop on
 //! `core`. Traffic: trunk in on VLAN 100 -> VLAN classify -> LPM -> rewrite
 //! -> VLAN 200 -> out of the same trunk (whose TX the net_pcap vdev drops).
 //!

@@ -2,7 +2,7 @@
 //! (`scripts/bench-testpmd.sh`, `scripts/bench-l3fwd.sh`): N 64-byte
 //! 802.1Q VLAN-100 UDP frames to cnfwd's ingress trunk MAC ([`IN_MAC`]),
 //! destinations drawn at random across the real IPv4 table
-//! (`../shared/routes/ipv4-bgp.txt.xz`), source address and source port
+//! (`testdata/routes/ipv4-bgp.txt.xz`), source address and source port
 //! random too: thousands of flows whose lookups spread over the whole FIB
 //! instead of staying in cache.
 //!

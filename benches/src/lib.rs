@@ -15,9 +15,9 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rand::Rng;
 
 /// Folder of the shared routing tables.
-pub const ROUTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/routes/");
+pub const ROUTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/routes/");
 
-/// Reads one of `../shared/routes/*.txt.xz` (e.g. `ipv4-bgp.txt.xz`).
+/// Reads one of `testdata/routes/*.txt.xz` (e.g. `ipv4-bgp.txt.xz`).
 pub fn load_routes(name: &str) -> Vec<IpNet> {
     let path = format!("{ROUTES}{name}");
     let xz = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

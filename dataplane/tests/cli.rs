@@ -107,7 +107,7 @@ fn run_prints_per_network_counts_and_writes_stats() {
 fn damaged_capture_is_reported_after_its_packets() {
     let dir = scratch("damaged");
     let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/pcaps/fuzz-crash-eec28daf-bad-reclen.pcap");
+        .join("../testdata/pcaps/fuzz-crash-eec28daf-bad-reclen.pcap");
     std::fs::write(
         dir.join("c.toml"),
         format!(

@@ -1,4 +1,4 @@
-//! The CSN DNS parser over the real captures of `../shared/pcaps`.
+//! The CSN DNS parser over the real captures of `testdata/pcaps`.
 //!
 //! Every capture is read with the repo's pcap reader, headers are parsed
 //! with `dataplane::packet::parse`, and every UDP or TCP payload from port 53
@@ -21,7 +21,7 @@ use dataplane::packet::meta::Meta;
 use dataplane::packet::parse::{parse_ipv4, parse_ipv6};
 
 fn pcaps() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/pcaps")
 }
 
 /// One parsed response: (file, frame index) -> response.
@@ -181,7 +181,7 @@ fn expected() -> BTreeMap<(String, u64), Vec<Answer>> {
 
 fn capture_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(pcaps())
-        .expect("../shared/pcaps")
+        .expect("testdata/pcaps")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();

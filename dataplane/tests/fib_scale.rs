@@ -1,4 +1,4 @@
-//! FIB at scale, on real BGP tables (`shared/routes/`, see its SOURCES.md):
+//! FIB at scale, on real BGP tables (`testdata/routes/`, see its SOURCES.md):
 //! the 1M-prefix IPv4 union, 1,024 VRFs of 1,000 prefixes, the IPv6 table.
 //! Each checks lookups (single and burst) against a per-length hash-map
 //! reference and prints build time and memory (run with `--nocapture`).
@@ -11,7 +11,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-const ROUTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/routes/");
+const ROUTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/routes/");
 
 fn load(name: &str) -> Vec<(IpNet, Option<u32>)> {
     let path = format!("{ROUTES}{name}");

@@ -1,4 +1,4 @@
-//! Every real capture in `../shared/pcaps/` goes through the pipeline on
+//! Every real capture in `testdata/pcaps/` goes through the pipeline on
 //! three configurations (bridged, routed on an access port, routed on a trunk
 //! carrying every VLAN the capture has) with no panic, and every packet is
 //! either forwarded or counted under a drop reason.
@@ -11,7 +11,7 @@ use dataplane::replay::{replay, ReplayReport};
 use pcap_tests::scratch_dir;
 
 fn shared_pcaps() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/pcaps");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -1,4 +1,4 @@
-//! Parser for prefix-list files such as `shared/routes/*.txt`: one prefix per
+//! Parser for prefix-list files such as `testdata/routes/*.txt`: one prefix per
 //! line (`a.b.c.d/len` or IPv6 `x:y::/len`, host bits zero), optionally
 //! followed by whitespace and a decimal `u32` (e.g. an origin AS or a next-hop
 //! index). Blank lines and comments (from `#` to the end of the line) are

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes csn_dns_answers.txt: what every DNS response on port 53 in
-../../../../shared/pcaps answers, according to scapy (independent of cnfwd's
+../../../testdata/pcaps answers, according to scapy (independent of cnfwd's
 parser). Run from this folder: python3 csn_dns_answers.py > csn_dns_answers.txt
 
 One line per response (UDP payload, or TCP message after the 2-byte length):
@@ -14,7 +14,7 @@ import sys
 
 from scapy.all import DNS, IP, IPv6, TCP, UDP, PcapReader, raw  # noqa: E402
 
-PCAPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../../shared/pcaps")
+PCAPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../testdata/pcaps")
 FILES = ["DnsPackets.pcap", "dns-two-responses.pcap", "dns_tcp.pcap", "wikipedia.pcap",
          "communityid-icmp6.pcap", "raw_ip.pcap"]
 

@@ -1,5 +1,5 @@
 //! Tests: annotated byte arrays (parse and emit), conversions, damaged
-//! input, every real capture in `shared/pcaps`, and property tests.
+//! input, every real capture in `testdata/pcaps`, and property tests.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -135,12 +135,7 @@ fn read_all(bytes: &[u8]) -> (Frames, Result<(), CaptureError>) {
 }
 
 fn pcaps_dir() -> PathBuf {
-    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    if rel.is_dir() {
-        rel
-    } else {
-        PathBuf::from("/work/shared/pcaps")
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/pcaps")
 }
 
 // ---------------------------------------------------------------------------
@@ -1033,7 +1028,7 @@ fn writer_file_round_trip() {
 }
 
 // ---------------------------------------------------------------------------
-// The real captures in shared/pcaps (counts from SOURCES.md).
+// The real captures in testdata/pcaps (counts from SOURCES.md).
 
 struct Expect {
     file: &'static str,
