@@ -17,6 +17,7 @@ pub mod mac;
 pub mod model;
 mod resolve;
 pub mod resolved;
+pub mod slow_path;
 
 use std::path::Path;
 
@@ -26,6 +27,7 @@ pub use mac::MacAddr;
 pub use model::{BackendKind, Config};
 pub use resolve::{resolve, BURST_MAX, MTU_MAX, MTU_MIN};
 pub use resolved::*;
+pub use slow_path::SlowPathSettings;
 
 /// Parses TOML text into the model. `origin` names the text in errors (a path
 /// or `<input>`). Checks syntax and types only; see [`resolve`].

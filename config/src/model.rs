@@ -49,6 +49,9 @@ pub struct Config {
     /// The Cloud Services Network, if this site has one.
     #[serde(default)]
     pub cloud_services_network: Option<CloudServicesNetwork>,
+    /// ARP/ND, neighbour resolution and ICMP error settings.
+    #[serde(default)]
+    pub slow_path: crate::slow_path::SlowPathSettings,
 }
 
 /// `[engine]`: how workers process packets.
@@ -335,6 +338,14 @@ pub struct L2Network {
     /// Interface name of this network inside the workload (informational).
     #[serde(default)]
     pub interface_name: Option<String>,
+    /// Seconds a learned MAC is kept after it was last seen (Linux bridge
+    /// ageing_time: 300), 1..=1000000.
+    #[serde(default = "default_mac_age_s")]
+    pub mac_age_s: u32,
+}
+
+fn default_mac_age_s() -> u32 {
+    300
 }
 
 /// Which address families an L3 network carries.

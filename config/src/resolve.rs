@@ -167,7 +167,15 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             l3: None,
             ports: Vec::new(),
             interface_name: n.interface_name.clone(),
+            mac_age_s: n.mac_age_s,
         });
+        if !(1..=1_000_000).contains(&n.mac_age_s) {
+            errs.push(
+                format!("{path}.mac_age_s"),
+                n.mac_age_s.to_string(),
+                "must be 1..=1000000 seconds".to_string(),
+            );
+        }
         net_paths.push(path);
     }
     for (i, n) in config.l3_networks.iter().enumerate() {
@@ -278,6 +286,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             }),
             ports: Vec::new(),
             interface_name: n.interface_name.clone(),
+            mac_age_s: 0,
         });
         net_paths.push(path);
     }
@@ -773,6 +782,14 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         })
     });
 
+    if let Err(e) = config.slow_path.validate() {
+        let value = toml::Value::try_from(&config.slow_path)
+            .ok()
+            .and_then(|v| v.get(e.field).map(|v| v.to_string()))
+            .unwrap_or_default();
+        errs.push(format!("slow_path.{}", e.field), value, e.why.to_string());
+    }
+
     if errs.0.is_empty() {
         Ok(Resolved {
             burst_size: burst as usize,
@@ -785,6 +802,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             af_packet: config.af_packet.clone(),
             control: config.control.clone(),
             metrics_listen,
+            slow_path: config.slow_path.clone(),
         })
     } else {
         Err(errs.0)

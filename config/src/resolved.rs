@@ -40,6 +40,8 @@ pub struct Resolved {
     pub control: crate::model::Control,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// ARP/ND, neighbour resolution and ICMP error settings (validated).
+    pub slow_path: crate::slow_path::SlowPathSettings,
 }
 
 /// Validated `[engine]` settings.
@@ -154,6 +156,8 @@ pub struct ResolvedNetwork {
     pub ports: Vec<PortId>,
     /// Informational interface name.
     pub interface_name: Option<String>,
+    /// L2 networks: seconds a learned MAC lives after it was last seen.
+    pub mac_age_s: u32,
 }
 
 /// What a route does with a matching packet.

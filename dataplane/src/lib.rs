@@ -27,5 +27,6 @@ pub mod live;
 pub mod packet;
 pub mod pipeline;
 pub mod replay;
+pub mod slow;
 pub mod stats;
 pub mod tables;

@@ -318,7 +318,10 @@ impl Control<'_> {
                 next_sample = now + Duration::from_secs(1);
             }
             self.snaps.reclaim();
-            let mut wake = now + Duration::from_millis(20);
+            self.state.pump_neighbors(self.h);
+            // Short, so that a learned neighbour reaches the workers (and
+            // their held packets leave) within a few milliseconds.
+            let mut wake = now + Duration::from_millis(2);
             for t in [deadline, next_tick].into_iter().flatten() {
                 wake = wake.min(t);
             }

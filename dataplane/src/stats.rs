@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::csn::{CsnCounter, CsnCounters};
 use crate::pipeline::drop::DropReason;
+use crate::slow::{SlowCounter, SlowCounters};
 use crate::tables::Tables;
 
 /// Packet and byte counters of one port or network, plus its drops.
@@ -54,6 +55,12 @@ pub struct Stats {
     pub replicated: u64,
     /// The CSN module's counters (flows, learning, DNS parse errors, holds).
     pub csn: CsnCounters,
+    /// Frames cnfwd originated (ICMP errors, echo replies routed anew, ARP
+    /// requests, NS, announcements, probes), so that
+    /// `rx + replicated + generated = tx + dropped` (plus packets held).
+    pub generated: u64,
+    /// The slow path's counters.
+    pub slow: SlowCounters,
 }
 
 impl Stats {
@@ -64,6 +71,8 @@ impl Stats {
             networks: vec![Counters::default(); networks],
             replicated: 0,
             csn: CsnCounters::default(),
+            generated: 0,
+            slow: SlowCounters::default(),
         }
     }
 
@@ -87,6 +96,8 @@ impl Stats {
         sum(&mut self.ports, &other.ports);
         sum(&mut self.networks, &other.networks);
         self.replicated += other.replicated;
+        self.generated += other.generated;
+        self.slow.add_all(&other.slow);
         for (a, b) in self.csn.0.iter_mut().zip(other.csn.0.iter()) {
             *a += b;
         }
@@ -120,6 +131,14 @@ impl Stats {
             ports: diff(&self.ports, &base.ports),
             networks: diff(&self.networks, &base.networks),
             replicated: self.replicated.saturating_sub(base.replicated),
+            generated: self.generated.saturating_sub(base.generated),
+            slow: {
+                let mut c = SlowCounters::default();
+                for ((x, y), z) in c.0.iter_mut().zip(&self.slow.0).zip(&base.slow.0) {
+                    *x = y.saturating_sub(*z);
+                }
+                c
+            },
             csn: {
                 let mut c = CsnCounters::default();
                 for ((x, y), z) in c.0.iter_mut().zip(&self.csn.0).zip(&base.csn.0) {
@@ -177,8 +196,14 @@ impl Stats {
                 "rx_packets": rx,
                 "tx_packets": tx,
                 "replicated": self.replicated,
+                "generated": self.generated,
                 "dropped": dropped,
             },
+            "slow_path": SlowCounter::ALL
+                .iter()
+                .filter(|&&c| self.slow.get(c) != 0)
+                .map(|&c| (c.name().to_string(), Value::from(self.slow.get(c))))
+                .collect::<Map<String, Value>>(),
             "csn": CsnCounter::ALL
                 .iter()
                 .filter(|&&c| self.csn.get(c) != 0)

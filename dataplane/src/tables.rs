@@ -68,6 +68,9 @@ pub struct PortEntry {
     pub access_network: u16,
     /// Trunk ports: VID -> network ([`NO_NETWORK`] if not carried); 4096 entries.
     pub vlan_map: Box<[u16]>,
+    /// The port's IPv6 link-local address (fe80::/64 + modified EUI-64 of
+    /// its MAC), answered by ND and echo.
+    pub link_local: u128,
 }
 
 /// Per-network forwarding facts.
@@ -89,6 +92,14 @@ pub struct NetworkEntry {
     pub neighbors4: FxHashMap<u32, [u8; 6]>,
     /// L3: static neighbours, IPv6 -> MAC.
     pub neighbors6: FxHashMap<u128, [u8; 6]>,
+    /// L3: IPv4 connected prefix (network address, host order; length) and
+    /// cnfwd's gateway address on it.
+    pub ipv4: Option<(u32, u8, u32)>,
+    /// L3: IPv6 connected prefix (network address; length) and cnfwd's
+    /// gateway address on it.
+    pub ipv6: Option<(u128, u8, u128)>,
+    /// L2: seconds a learned MAC lives after it was last seen.
+    pub mac_age_s: u32,
 }
 
 /// What a route resolves to.
@@ -117,6 +128,10 @@ pub struct Adjacency {
     pub mtu: u32,
     /// Next-hop MAC ([`AdjKind::ViaResolved`] only).
     pub mac: [u8; 6],
+    /// Next-hop address ([`AdjKind::ViaResolved`], [`AdjKind::ViaUnresolved`];
+    /// IPv4 as an IPv4-mapped address, see [`crate::slow::neighbor_key`]),
+    /// looked up in the learned neighbours when it has no static entry.
+    pub nh: u128,
 }
 
 /// One VRF's lookup tables.
@@ -255,16 +270,18 @@ pub struct Tables {
     pub csn: Option<Arc<CsnTables>>,
     /// Set when the snapshot is published (1 for the first); 0 before.
     pub generation: u64,
+    /// The slow path's settings (ARP/ND, resolution, ICMP limits).
+    pub slow: Arc<cnfwd_config::SlowPathSettings>,
 }
 
 /// Resolves an adjacency key against the networks' neighbours.
 fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
-    let (kind, net, mac) = match key {
-        AdjKey::Local(n) => (AdjKind::Local, n, [0; 6]),
-        AdjKey::Attached(n) => (AdjKind::Attached, n, [0; 6]),
+    let (kind, net, mac, nh) = match key {
+        AdjKey::Local(n) => (AdjKind::Local, n, [0; 6], 0),
+        AdjKey::Attached(n) => (AdjKind::Attached, n, [0; 6], 0),
         AdjKey::Via(nh, n) => match networks[n as usize].neighbor(nh) {
-            Some(m) => (AdjKind::ViaResolved, n, m),
-            None => (AdjKind::ViaUnresolved, n, [0; 6]),
+            Some(m) => (AdjKind::ViaResolved, n, m, crate::slow::ip_key(nh)),
+            None => (AdjKind::ViaUnresolved, n, [0; 6], crate::slow::ip_key(nh)),
         },
     };
     let ne = &networks[net as usize];
@@ -274,6 +291,7 @@ fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
         port: ne.ports.first().copied().unwrap_or(NO_PORT),
         mtu: ne.mtu,
         mac,
+        nh,
     }
 }
 
@@ -335,35 +353,45 @@ impl Tables {
                 trunk,
                 access_network,
                 vlan_map,
+                link_local: crate::slow::wire::link_local(mac),
             });
         }
 
-        let networks: Vec<NetworkEntry> = r
-            .networks
-            .iter()
-            .map(|n| {
-                let mut neighbors4 = FxHashMap::default();
-                let mut neighbors6 = FxHashMap::default();
-                if let Some(l3) = &n.l3 {
-                    for &(ip, mac) in &l3.neighbors {
-                        match ip {
-                            IpAddr::V4(a) => neighbors4.insert(u32::from(a), mac.octets()),
-                            IpAddr::V6(a) => neighbors6.insert(u128::from(a), mac.octets()),
-                        };
+        let networks: Vec<NetworkEntry> =
+            r.networks
+                .iter()
+                .map(|n| {
+                    let mut neighbors4 = FxHashMap::default();
+                    let mut neighbors6 = FxHashMap::default();
+                    if let Some(l3) = &n.l3 {
+                        for &(ip, mac) in &l3.neighbors {
+                            match ip {
+                                IpAddr::V4(a) => neighbors4.insert(u32::from(a), mac.octets()),
+                                IpAddr::V6(a) => neighbors6.insert(u128::from(a), mac.octets()),
+                            };
+                        }
                     }
-                }
-                NetworkEntry {
-                    name: n.name.clone(),
-                    vlan: n.vlan,
-                    mtu: n.mtu,
-                    l3: n.l3.is_some(),
-                    vrf: n.l3.as_ref().map_or(0, |l| l.vrf),
-                    ports: n.ports.clone().into_boxed_slice(),
-                    neighbors4,
-                    neighbors6,
-                }
-            })
-            .collect();
+                    NetworkEntry {
+                        name: n.name.clone(),
+                        vlan: n.vlan,
+                        mtu: n.mtu,
+                        l3: n.l3.is_some(),
+                        vrf: n.l3.as_ref().map_or(0, |l| l.vrf),
+                        ports: n.ports.clone().into_boxed_slice(),
+                        neighbors4,
+                        neighbors6,
+                        ipv4: n
+                            .l3
+                            .as_ref()
+                            .and_then(|l| l.ipv4)
+                            .map(|(p, gw)| (u32::from(p.network()), p.prefix_len(), u32::from(gw))),
+                        ipv6: n.l3.as_ref().and_then(|l| l.ipv6).map(|(p, gw)| {
+                            (u128::from(p.network()), p.prefix_len(), u128::from(gw))
+                        }),
+                        mac_age_s: n.mac_age_s,
+                    }
+                })
+                .collect();
 
         // Routes with the same next hop share one adjacency (as VPP's do):
         // a million routes via one router stay one cache line.
@@ -421,6 +449,7 @@ impl Tables {
             adj_keys: adj_keys.into(),
             csn,
             generation: 0,
+            slow: Arc::new(r.slow_path.clone()),
         })
     }
 
@@ -527,6 +556,7 @@ impl Tables {
             adj_keys: keys.into(),
             csn: self.csn.clone(),
             generation: 0,
+            slow: Arc::clone(&self.slow),
         })
     }
 

@@ -34,6 +34,7 @@ use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
 use crate::engine::workers::{EngineHandle, WorkerSample};
 use crate::pipeline::DropReason;
+use crate::slow::neighbor::NeighborTable;
 use crate::stats::{Counters, Stats};
 use crate::tables::{AdjKey, TableChange, Tables};
 
@@ -57,6 +58,8 @@ pub struct ControlState {
     baseline_workers: BTreeMap<usize, Stats>,
     /// The two latest rate samples (time, per-worker sample).
     samples: [(Instant, Vec<WorkerSample>); 2],
+    /// The learned neighbours (the workers see its changes).
+    pub neighbors: NeighborTable,
 }
 
 impl ControlState {
@@ -69,7 +72,9 @@ impl ControlState {
         device_macs: Vec<Option<[u8; 6]>>,
     ) -> Self {
         let now = Instant::now();
+        let neighbors = NeighborTable::new(&resolved.slow_path);
         Self {
+            neighbors,
             config,
             resolved,
             config_path,
@@ -87,6 +92,13 @@ impl ControlState {
         let newest = (Instant::now(), engine.workers());
         self.samples.swap(0, 1);
         self.samples[1] = newest;
+    }
+
+    /// The slow path's turn on the control thread: the workers' neighbour
+    /// events in, timers, changes and probes out.
+    pub fn pump_neighbors(&mut self, engine: &EngineHandle) {
+        self.neighbors.pump(engine.slow(), engine.csn().now_ns());
+        engine.set_table_counters(&self.neighbors.counters);
     }
 
     /// Counters since the last `/stats/clear`.
@@ -578,19 +590,39 @@ impl Commands<'_> {
         }
     }
 
+    /// Static entries first, then learned ones with their state and age,
+    /// each network's in address order.
     fn neighbors(&self) -> Value {
         let t = self.snapshots.current();
+        let now = self.engine.csn().now_ns();
         let mut rows = Vec::new();
-        for n in t.networks.iter().filter(|n| n.l3) {
+        for (id, n) in t.networks.iter().enumerate().filter(|(_, n)| n.l3) {
             let mut v4: Vec<_> = n.neighbors4.iter().collect();
             v4.sort();
             for (ip, mac) in v4 {
-                rows.push(json!({"network": n.name, "ip": std::net::Ipv4Addr::from(*ip).to_string(), "mac": mac_text(*mac)}));
+                rows.push(json!({"network": n.name, "ip": std::net::Ipv4Addr::from(*ip).to_string(), "mac": mac_text(*mac), "state": "static"}));
             }
             let mut v6: Vec<_> = n.neighbors6.iter().collect();
             v6.sort();
             for (ip, mac) in v6 {
-                rows.push(json!({"network": n.name, "ip": std::net::Ipv6Addr::from(*ip).to_string(), "mac": mac_text(*mac)}));
+                rows.push(json!({"network": n.name, "ip": std::net::Ipv6Addr::from(*ip).to_string(), "mac": mac_text(*mac), "state": "static"}));
+            }
+            let mut learned: Vec<_> = self
+                .state
+                .neighbors
+                .entries()
+                .filter(|(net, _, _)| usize::from(*net) == id)
+                .map(|(_, ip, e)| (crate::slow::key_ip(ip), e))
+                .collect();
+            learned.sort_by_key(|(ip, _)| *ip);
+            for (ip, e) in learned {
+                rows.push(json!({
+                    "network": n.name,
+                    "ip": ip.to_string(),
+                    "mac": mac_text(e.mac),
+                    "state": e.state.name(),
+                    "age_s": now.saturating_sub(e.updated_ns) / 1_000_000_000,
+                }));
             }
         }
         Value::Array(rows)
@@ -755,6 +787,21 @@ impl Commands<'_> {
                 "ip {}: not inside a connected prefix of network {:?}",
                 p.ip, p.network
             )));
+        }
+        let is_static = l3.neighbors.iter().any(|(ip, _)| *ip == p.ip);
+        if !add && !is_static {
+            // A learned entry: forgotten, so the next packet resolves it anew.
+            if self
+                .state
+                .neighbors
+                .remove(id as u16, crate::slow::ip_key(p.ip))
+            {
+                return Ok(json!({
+                    "removed": p.ip.to_string(),
+                    "network": p.network,
+                    "learned": true,
+                }));
+            }
         }
         let change = if add {
             let mac = p

@@ -28,9 +28,19 @@ use cnfwd_config::{NetworkId, PortId};
 use crate::csn::{CsnCounter, LearnSync};
 use crate::io::{Backend, IoError};
 use crate::packet::buf::PacketBuf;
+use crate::packet::ethernet::{EthView, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use crate::packet::meta::Meta;
+use crate::packet::parse::{parse_ipv4, parse_ipv6};
 use crate::pipeline::{prepare_flood_copy, DropReason, Pipeline, Verdict, MAX_BURST};
+use crate::slow::neighbor::NeighborTable;
+use crate::slow::resolve::{
+    Held as ResolverHeld, HeldInput, HoldResult, Request, Resolver, MAX_PENDING,
+};
+use crate::slow::stage::{announcements, request, ErrorKind};
+use crate::slow::{key_is_v4, Event, EventKind, SlowCounter, SlowShared, Update};
 use crate::stats::Stats;
 use crate::tables::Tables;
+use crate::tables::NO_PORT;
 use snapshot::SnapshotReader;
 
 /// One worker: its pipeline, burst arrays, TX queues and counters.
@@ -54,6 +64,26 @@ pub struct Worker<B: Backend> {
     /// DNS responses held until every worker installed what they taught
     /// (see `csn::stage`), oldest first.
     held: VecDeque<Held<B::Buf>>,
+    /// The slow path's side of this worker (see [`SlowSide`]).
+    slow: SlowSide<B::Buf>,
+}
+
+/// A worker's neighbour resolution and its link to the neighbour table.
+struct SlowSide<T> {
+    /// Packets held while their next hop is resolved.
+    resolver: Resolver<T>,
+    /// Live: this worker's id and the queues to and from the table.
+    shared: Option<(usize, Arc<SlowShared>)>,
+    /// Replay (one worker): the neighbour table itself, driven inline.
+    table: Option<NeighborTable>,
+    /// Whether this worker announces the gateway addresses at start, and
+    /// whether it has.
+    announce: bool,
+    /// Frames built here (requests, announcements).
+    scratch: Box<[u8]>,
+    /// Retries and failures collected by a resolver tick.
+    requests: Vec<Request>,
+    failed: Vec<ResolverHeld<T>>,
 }
 
 /// A routed packet held back by the CSN's DNS hold.
@@ -85,7 +115,35 @@ impl<B: Backend> Worker<B> {
             packet_clock: false,
             now: 0,
             held: VecDeque::new(),
+            slow: SlowSide {
+                resolver: Resolver::new(&tables.slow),
+                shared: None,
+                table: Some(NeighborTable::new(&tables.slow)),
+                announce: tables.slow.announce,
+                scratch: vec![0; 256].into_boxed_slice(),
+                requests: Vec::with_capacity(MAX_PENDING),
+                failed: Vec::with_capacity(tables.slow.neighbor_hold_total as usize),
+            },
         }
+    }
+
+    /// Makes this worker `id` of a live engine whose neighbour table runs
+    /// on the control thread, reached through `shared`; only worker 0
+    /// announces the gateway addresses and sends the table's probes.
+    pub fn set_slow(&mut self, id: usize, shared: Arc<SlowShared>) {
+        self.slow.shared = Some((id, shared));
+        self.slow.table = None;
+        self.slow.announce &= id == 0;
+    }
+
+    /// The neighbour table, when this worker drives it (replay).
+    pub fn neighbor_table(&self) -> Option<&NeighborTable> {
+        self.slow.table.as_ref()
+    }
+
+    /// Packets held while their next hop is resolved.
+    pub fn held_for_resolution(&self) -> usize {
+        self.slow.resolver.held()
     }
 
     /// Uses the packets' capture timestamps as the CSN clock (replay: the
@@ -160,6 +218,13 @@ impl<B: Backend> Worker<B> {
     /// Sends every held packet and everything queued (the end of a run).
     pub fn finish(&mut self, backend: &mut B) -> Result<(), IoError> {
         self.release_held(true);
+        let mut failed = std::mem::take(&mut self.slow.failed);
+        self.slow.resolver.drain(|h| failed.push(h));
+        for h in failed.drain(..) {
+            self.count_drop(h.in_port, h.in_network, DropReason::NeighborUnresolved);
+            backend.recycle(h.buf);
+        }
+        self.slow.failed = failed;
         self.flush_tx(backend)
     }
 
@@ -173,6 +238,9 @@ impl<B: Backend> Worker<B> {
     /// rejected capture records).
     pub fn poll(&mut self, backend: &mut B, t: &Tables, port: PortId) -> Result<usize, IoError> {
         self.csn_service(backend)?;
+        if self.slow_busy() {
+            self.slow_service(backend, t)?;
+        }
         let (n, rejected) = self.receive(backend, port)?;
         if n > 0 {
             self.forward(backend, t, port, n)?;
@@ -190,6 +258,13 @@ impl<B: Backend> Worker<B> {
         port: PortId,
     ) -> Result<usize, IoError> {
         self.csn_service(backend)?;
+        if self.slow_busy() {
+            if !self.packet_clock {
+                self.now = self.pipeline.monotonic_ns();
+            }
+            let t = snapshots.load();
+            self.slow_service(backend, t)?;
+        }
         let (n, rejected) = self.receive(backend, port)?;
         if n > 0 {
             let t = snapshots.load();
@@ -236,15 +311,14 @@ impl<B: Backend> Worker<B> {
                 .networks
                 .resize(t.networks.len(), Default::default());
         }
-        if t.csn.is_some() {
-            self.now = if self.packet_clock {
-                let ts = self.rx[..n].iter().map(|b| b.timestamp_ns()).max();
-                ts.unwrap_or(self.now).max(self.now)
-            } else {
-                self.pipeline.monotonic_ns()
-            };
-            self.pipeline.set_now(self.now);
-        }
+        self.now = if self.packet_clock {
+            let ts = self.rx[..n].iter().map(|b| b.timestamp_ns()).max();
+            ts.unwrap_or(self.now).max(self.now)
+        } else {
+            self.pipeline.monotonic_ns()
+        };
+        self.pipeline.set_now(self.now);
+        self.pipeline.slow_mut().now = self.now;
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
         if let Some((id, tr)) = &self.trace {
@@ -260,13 +334,35 @@ impl<B: Backend> Worker<B> {
             }
         }
 
-        for (i, buf) in self.rx.drain(..).enumerate() {
+        // Taken out for the loop (no allocation), so `self` stays usable.
+        let mut rx = std::mem::take(&mut self.rx);
+        for (i, buf) in rx.drain(..).enumerate() {
             let net = self.pipeline.meta(i).network;
             if let Some(c) = self.stats.networks.get_mut(net as usize) {
                 c.rx_packets += 1;
                 c.rx_bytes += u64::from(self.rx_len[i]);
             }
+            if let Some(reason) = self.pipeline.slow().replaced[i] {
+                // Dropped; its buffer now carries cnfwd's ICMP error.
+                self.stats.ports[pi].drops[reason as usize] += 1;
+                if let Some(c) = self.stats.networks.get_mut(net as usize) {
+                    c.drops[reason as usize] += 1;
+                }
+                self.stats.generated += 1;
+            }
             match self.verdicts[i] {
+                Verdict::Hold { port: out, network } => {
+                    let input = HeldInput {
+                        buf,
+                        port: out,
+                        network,
+                        in_port: port,
+                        in_network: net,
+                        local: self.pipeline.slow().local[i],
+                    };
+                    let ip = self.pipeline.hold_ip(i);
+                    self.hold(backend, t, ip, input);
+                }
                 Verdict::Tx { port: out, network } => {
                     let seq = self.pipeline.hold(i);
                     if seq != 0 {
@@ -347,10 +443,344 @@ impl<B: Backend> Worker<B> {
                 }
             }
         }
+        self.rx = rx;
         if let Some(c) = self.pipeline.csn() {
             self.stats.csn.clone_from(&c.counters);
         }
+        self.deliver_events();
+        self.stats.slow.clone_from(&self.pipeline.slow().counters);
+        if let Some(table) = &self.slow.table {
+            self.stats.slow.add_all(&table.counters);
+        }
         self.flush_tx(backend)
+    }
+
+    /// Queues `frame` for TX on `port` as a frame cnfwd originated.
+    fn send_generated(
+        &mut self,
+        backend: &mut B,
+        port: PortId,
+        network: NetworkId,
+        frame_len: usize,
+    ) -> bool {
+        let frame = &self.slow.scratch[..frame_len];
+        let Some(buf) = backend.alloc(port, frame) else {
+            return false;
+        };
+        self.queue_generated(port, network, buf);
+        true
+    }
+
+    /// Queues a generated frame already in a buffer.
+    fn queue_generated(&mut self, port: PortId, network: NetworkId, buf: B::Buf) {
+        let len = buf.len() as u64;
+        self.stats.generated += 1;
+        if let Some(c) = self.stats.networks.get_mut(network as usize) {
+            c.tx_packets += 1;
+            c.tx_bytes += len;
+        }
+        self.txq_bytes[port as usize] += len;
+        self.txq[port as usize].push(buf);
+    }
+
+    /// Sends an ARP request / NS for `ip` on `network` out of `port`
+    /// (unicast to `to` for a probe).
+    fn send_request(
+        &mut self,
+        backend: &mut B,
+        t: &Tables,
+        network: NetworkId,
+        port: PortId,
+        ip: u128,
+        to: Option<[u8; 6]>,
+    ) {
+        let (Some(net), Some(pe)) = (t.networks.get(network as usize), t.ports.get(port as usize))
+        else {
+            return;
+        };
+        let Some(len) = request(&mut self.slow.scratch, net, pe, ip, to) else {
+            return;
+        };
+        if self.send_generated(backend, port, network, len) {
+            let c = match (to.is_some(), key_is_v4(ip)) {
+                (true, _) => SlowCounter::ProbesSent,
+                (false, true) => SlowCounter::ArpRequestsSent,
+                (false, false) => SlowCounter::NsSent,
+            };
+            self.pipeline.slow_mut().counters.add(c, 1);
+        }
+    }
+
+    /// Holds a packet whose next hop `ip` has no MAC, starting its
+    /// resolution when it is new.
+    fn hold(&mut self, backend: &mut B, t: &Tables, ip: u128, h: HeldInput<B::Buf>) {
+        let (port, network, in_port, in_network) = (h.port, h.network, h.in_port, h.in_network);
+        match self.slow.resolver.hold(ip, h, self.now) {
+            Ok(r) => {
+                self.pipeline
+                    .slow_mut()
+                    .counters
+                    .add(SlowCounter::PacketsHeld, 1);
+                if r == HoldResult::HeldSendRequest {
+                    self.send_request(backend, t, network, port, ip, None);
+                    self.pipeline.slow_mut().events.push(Event {
+                        kind: EventKind::Resolving,
+                        network,
+                        ip,
+                        mac: [0; 6],
+                    });
+                }
+            }
+            Err(buf) => {
+                self.count_drop(in_port, in_network, DropReason::NeighborHoldFull);
+                backend.recycle(buf);
+            }
+        }
+    }
+
+    /// Counts one drop on a port and a network.
+    fn count_drop(&mut self, port: PortId, network: NetworkId, reason: DropReason) {
+        if let Some(c) = self.stats.ports.get_mut(port as usize) {
+            c.drops[reason as usize] += 1;
+        }
+        if let Some(c) = self.stats.networks.get_mut(network as usize) {
+            c.drops[reason as usize] += 1;
+        }
+    }
+
+    /// Hands what the pipeline learned in this burst to the neighbour
+    /// table (its queue live, the table itself in replay).
+    fn deliver_events(&mut self) {
+        let now = self.now;
+        let slow = self.pipeline.slow_mut();
+        if slow.events.is_empty() {
+            return;
+        }
+        let mut lost = 0;
+        match (&self.slow.shared, &mut self.slow.table) {
+            (Some((_, shared)), _) => {
+                for ev in slow.events.drain(..) {
+                    lost += u64::from(shared.events.push(ev).is_err());
+                }
+            }
+            (None, Some(table)) => {
+                for ev in slow.events.drain(..) {
+                    table.event(ev, now);
+                }
+            }
+            (None, None) => slow.events.clear(),
+        }
+        slow.counters.add(SlowCounter::PuntQueueFull, lost);
+    }
+
+    /// True when the slow path has work between bursts: announcements,
+    /// held packets, table updates or probes, table timers (replay).
+    #[inline]
+    fn slow_busy(&self) -> bool {
+        self.slow.announce
+            || !self.slow.resolver.is_idle()
+            || self.slow.table.as_ref().is_some_and(|t| !t.is_quiet())
+            || self.slow.shared.as_ref().is_some_and(|(id, s)| {
+                !s.updates[*id].is_empty() || (*id == 0 && !s.probes.is_empty())
+            })
+    }
+
+    /// The slow path between bursts: announcements, the table's updates
+    /// and probes, held packets released or failed, retries.
+    fn slow_service(&mut self, backend: &mut B, t: &Tables) -> Result<(), IoError> {
+        let now = self.now;
+        if std::mem::take(&mut self.slow.announce) {
+            self.announce(backend, t);
+        }
+        // The table's changes and probes.
+        let mut probes = std::mem::take(&mut self.slow.requests);
+        match (&self.slow.shared, &mut self.slow.table) {
+            (Some((id, shared)), _) => {
+                let learned = &mut self.pipeline.slow_mut().learned;
+                while let Some(u) = shared.updates[*id].pop() {
+                    apply_update(learned, u);
+                }
+                if *id == 0 {
+                    while let (Some(p), true) = (shared.probes.pop(), probes.len() < MAX_PENDING) {
+                        probes.push(Request {
+                            network: p.network,
+                            port: NO_PORT,
+                            ip: p.ip,
+                            to: Some(p.mac),
+                        });
+                    }
+                }
+            }
+            (None, Some(table)) => {
+                table.tick(now);
+                let learned = &mut self.pipeline.slow_mut().learned;
+                for u in table.updates.drain(..) {
+                    apply_update(learned, u);
+                }
+                for p in table.probes.drain(..) {
+                    probes.push(Request {
+                        network: p.network,
+                        port: NO_PORT,
+                        ip: p.ip,
+                        to: Some(p.mac),
+                    });
+                }
+            }
+            (None, None) => {}
+        }
+        // Held packets whose next hop is now known, in arrival order.
+        let slow = self.pipeline.slow();
+        let (txq, txq_bytes, stats) = (&mut self.txq, &mut self.txq_bytes, &mut self.stats);
+        let mut released = 0;
+        self.slow.resolver.release(
+            |network, ip| slow.neighbor(t.networks.get(network as usize)?, network, ip),
+            |mut h, mac| {
+                if let Some(d) = h.buf.data_mut().get_mut(..6) {
+                    d.copy_from_slice(&mac);
+                }
+                let len = h.buf.len() as u64;
+                if let Some(c) = stats.networks.get_mut(h.network as usize) {
+                    c.tx_packets += 1;
+                    c.tx_bytes += len;
+                }
+                txq_bytes[h.port as usize] += len;
+                txq[h.port as usize].push(h.buf);
+                released += 1;
+            },
+        );
+        self.pipeline
+            .slow_mut()
+            .counters
+            .add(SlowCounter::PacketsReleased, released);
+        // Retries and failures.
+        let mut failed = std::mem::take(&mut self.slow.failed);
+        self.slow
+            .resolver
+            .tick(now, |r| probes.push(r), |h| failed.push(h));
+        for r in probes.drain(..) {
+            let port = match r.port {
+                NO_PORT => t
+                    .networks
+                    .get(r.network as usize)
+                    .and_then(|n| n.ports.first().copied())
+                    .unwrap_or(NO_PORT),
+                p => p,
+            };
+            if port != NO_PORT {
+                self.send_request(backend, t, r.network, port, r.ip, r.to);
+            }
+        }
+        self.slow.requests = probes;
+        for h in failed.drain(..) {
+            self.resolution_failed(backend, t, h);
+        }
+        self.slow.failed = failed;
+        self.deliver_events();
+        self.stats.slow.clone_from(&self.pipeline.slow().counters);
+        if let Some(table) = &self.slow.table {
+            self.stats.slow.add_all(&table.counters);
+        }
+        self.flush_tx(backend)
+    }
+
+    /// A held packet whose next hop never answered: dropped as
+    /// `neighbor_unresolved` and, unless cnfwd made it, answered with host /
+    /// address unreachable (which may itself wait for a resolution).
+    fn resolution_failed(&mut self, backend: &mut B, t: &Tables, h: ResolverHeld<B::Buf>) {
+        self.count_drop(h.in_port, h.in_network, DropReason::NeighborUnresolved);
+        let mut buf = h.buf;
+        if h.local {
+            backend.recycle(buf);
+            return;
+        }
+        let mut m = Meta::default();
+        let parsed = EthView::parse(buf.data()).and_then(|eth| {
+            m.eth = eth;
+            let l3 = buf.data().get(usize::from(eth.payload_offset)..)?;
+            match eth.ethertype {
+                ETHERTYPE_IPV4 => parse_ipv4(l3, &mut m).ok(),
+                ETHERTYPE_IPV6 => parse_ipv6(l3, &mut m).ok(),
+                _ => None,
+            }
+        });
+        if parsed.is_none() {
+            backend.recycle(buf);
+            return;
+        }
+        m.network = h.in_network;
+        let settings = Arc::clone(&t.slow);
+        let slow = self.pipeline.slow_mut();
+        slow.now = self.now;
+        slow.begin_burst(1);
+        let v = slow.icmp_error(
+            t,
+            &m,
+            &mut buf,
+            0,
+            DropReason::NeighborUnresolved,
+            ErrorKind::HostUnreachable,
+            &settings,
+        );
+        let local = slow.local[0];
+        let ip = slow.hold_ip[0];
+        slow.begin_burst(1);
+        match v {
+            Verdict::Tx { port, network } => {
+                self.queue_generated(port, network, buf);
+            }
+            Verdict::Hold { port, network } => {
+                self.stats.generated += 1;
+                let input = HeldInput {
+                    buf,
+                    port,
+                    network,
+                    in_port: h.in_port,
+                    in_network: h.in_network,
+                    local,
+                };
+                self.hold(backend, t, ip, input);
+            }
+            _ => backend.recycle(buf),
+        }
+    }
+
+    /// Sends the gratuitous ARPs and unsolicited NAs of every gateway
+    /// address, port by port, networks in id order.
+    fn announce(&mut self, backend: &mut B, t: &Tables) {
+        for (p, pe) in t.ports.iter().enumerate() {
+            for (n, net) in t.networks.iter().enumerate() {
+                if !net.l3 || !net.ports.contains(&(p as PortId)) {
+                    continue;
+                }
+                let mut frames = [(0usize, [0u8; 128]); 2];
+                let mut k = 0;
+                announcements(net, pe, &mut self.slow.scratch, |f| {
+                    frames[k].0 = f.len();
+                    frames[k].1[..f.len()].copy_from_slice(f);
+                    k += 1;
+                });
+                for (len, f) in &frames[..k] {
+                    let Some(buf) = backend.alloc(p as PortId, &f[..*len]) else {
+                        continue;
+                    };
+                    self.queue_generated(p as PortId, n as NetworkId, buf);
+                    self.pipeline
+                        .slow_mut()
+                        .counters
+                        .add(SlowCounter::AnnouncementsSent, 1);
+                }
+            }
+        }
+    }
+
+    /// Replay: runs the clock on until every resolution has finished, so a
+    /// replay ends with nothing held.
+    fn drain_resolutions(&mut self, backend: &mut B, t: &Tables) -> Result<(), IoError> {
+        while let Some(due) = self.slow.resolver.next_due() {
+            self.now = self.now.max(due);
+            self.slow_service(backend, t)?;
+        }
+        Ok(())
     }
 
     /// Sends every queued packet; what a port does not take is freed and
@@ -398,6 +828,10 @@ impl<B: Backend> Worker<B> {
                 break;
             }
         }
+        if self.slow_busy() {
+            self.slow_service(backend, t)?;
+        }
+        self.drain_resolutions(backend, t)?;
         self.finish(backend)?;
         backend.flush()?;
         Ok(total)
@@ -416,5 +850,17 @@ impl<B: Backend> Worker<B> {
     /// The worker's pipeline (its L2 table).
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+}
+
+/// Applies one neighbour table change to a worker's learned map.
+fn apply_update(learned: &mut rustc_hash::FxHashMap<(NetworkId, u128), [u8; 6]>, u: Update) {
+    match u.mac {
+        Some(mac) => {
+            learned.insert((u.network, u.ip), mac);
+        }
+        None => {
+            learned.remove(&(u.network, u.ip));
+        }
     }
 }

@@ -191,7 +191,15 @@ fn describe(
             }
         }
     }
+    if let Some(reason) = pipeline.slow().replaced.get(i).copied().flatten() {
+        // Dropped, and its buffer now carries the ICMP error about it.
+        r["verdict"] = json!("drop");
+        r["reason"] = json!(reason.name());
+        r["icmp_error"] = json!(true);
+    }
     match verdict {
+        Verdict::Tx { .. } | Verdict::Hold { .. }
+            if pipeline.slow().replaced.get(i).copied().flatten().is_some() => {}
         Verdict::Tx { port, network } => {
             r["verdict"] = json!("tx");
             r["egress_port"] = json!(t.ports.get(port as usize).map(|p| &p.name));
@@ -204,6 +212,11 @@ fn describe(
         Verdict::Drop(reason) => {
             r["verdict"] = json!("drop");
             r["reason"] = json!(reason.name());
+        }
+        Verdict::Hold { port, network } => {
+            r["verdict"] = json!("hold");
+            r["egress_port"] = json!(t.ports.get(port as usize).map(|p| &p.name));
+            r["egress_network"] = json!(t.networks.get(network as usize).map(|n| &n.name));
         }
     }
     r

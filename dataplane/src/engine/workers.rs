@@ -28,6 +28,7 @@ use super::trace::TraceShared;
 use super::Worker;
 use crate::csn::LearnSync;
 use crate::io::{Backend, IoError};
+use crate::slow::{SlowCounters, SlowShared};
 use crate::stats::Stats;
 
 /// What a worker does when a round of polls brought nothing.
@@ -127,6 +128,10 @@ pub struct EngineHandle {
     csn: Arc<LearnSync>,
     stop: Arc<AtomicBool>,
     trace: Arc<TraceShared>,
+    slow: Arc<SlowShared>,
+    /// The neighbour table's own counters, as the control thread last set
+    /// them (added to every [`EngineHandle::stats`]).
+    table_counters: Arc<Mutex<SlowCounters>>,
 }
 
 impl EngineHandle {
@@ -135,13 +140,32 @@ impl EngineHandle {
         &self.csn
     }
 
+    /// The queues between the workers and the neighbour table.
+    pub fn slow(&self) -> &Arc<SlowShared> {
+        &self.slow
+    }
+
+    /// Records the neighbour table's counters (control thread).
+    pub fn set_table_counters(&self, c: &SlowCounters) {
+        self.table_counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone_from(c);
+    }
+
     /// Counters summed over workers, as last published (at most
-    /// `publish_every` old).
+    /// `publish_every` old), with the neighbour table's.
     pub fn stats(&self) -> Stats {
         let mut total = Stats::default();
         for s in &self.slots {
             total.add(&s.sample.lock().unwrap_or_else(|e| e.into_inner()).stats);
         }
+        total.slow.add_all(
+            &self
+                .table_counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         total
     }
 
@@ -213,6 +237,8 @@ where
         csn: Arc::new(LearnSync::new(backends.len())),
         stop: Arc::clone(&stop),
         trace: Arc::default(),
+        slow: Arc::new(SlowShared::new(backends.len())),
+        table_counters: Arc::default(),
     };
     std::thread::scope(|scope| {
         let mut threads = Vec::with_capacity(backends.len());
@@ -223,6 +249,7 @@ where
             let worker_stop = Arc::clone(&stop);
             let trace = Arc::clone(&handle.trace);
             let csn = Arc::clone(&handle.csn);
+            let slow = Arc::clone(&handle.slow);
             let core = opts.cores.get(id).copied().flatten();
             let spawned = std::thread::Builder::new()
                 .name(format!("cnfwd-worker-{id}"))
@@ -240,7 +267,7 @@ where
                         reader,
                         &slot,
                         &worker_stop,
-                        (&trace, csn),
+                        (&trace, csn, slow),
                         opts,
                     );
                     if r.is_err() {
@@ -305,12 +332,13 @@ fn worker_loop<B: Backend>(
     mut reader: SnapshotReader,
     slot: &Slot,
     stop: &AtomicBool,
-    (trace, csn): (&Arc<TraceShared>, Arc<LearnSync>),
+    (trace, csn, slow): (&Arc<TraceShared>, Arc<LearnSync>, Arc<SlowShared>),
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
     backend.worker_started()?;
     let mut worker: Worker<B> = Worker::new(reader.load(), opts.burst);
     worker.set_csn(id, csn, reader.load());
+    worker.set_slow(id, slow);
     worker.set_trace(id, Arc::clone(trace));
     let ports = backend.port_count();
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
@@ -460,6 +488,9 @@ mod tests {
         }
         fn tx_burst(&mut self, _: PortId, _: &mut Vec<Self::Buf>) -> Result<usize, IoError> {
             Ok(0)
+        }
+        fn alloc(&mut self, _: PortId, frame: &[u8]) -> Option<HeapBuf> {
+            Some(HeapBuf::from_frame(frame))
         }
         fn rx_finished(&self, _: PortId) -> bool {
             false

@@ -84,6 +84,10 @@ impl Backend for MemoryBackend {
         Ok(n)
     }
 
+    fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
+        Some(HeapBuf::from_frame(frame))
+    }
+
     fn rx_finished(&self, port: PortId) -> bool {
         self.ports
             .get(port as usize)
@@ -177,6 +181,10 @@ impl Backend for ChannelBackend {
             self.pool.put(b);
         }
         Ok(n)
+    }
+
+    fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
+        Some(HeapBuf::from_frame(frame))
     }
 
     fn rx_finished(&self, _port: PortId) -> bool {

@@ -84,6 +84,11 @@ pub trait Backend {
         0
     }
 
+    /// A new buffer holding a copy of `frame`, for a frame cnfwd originates
+    /// (ARP requests, announcements, probes) on `port`; `None` when the
+    /// backend has no buffer now (the frame is then not sent, and counted).
+    fn alloc(&mut self, port: PortId, frame: &[u8]) -> Option<Self::Buf>;
+
     /// Takes back a buffer the engine is done with (dropped packets).
     fn recycle(&mut self, buf: Self::Buf) {
         drop(buf);

@@ -21,6 +21,10 @@ pub trait PacketBuf: Sized {
     /// A copy of this packet in a new buffer of the same kind (for flooding),
     /// or `None` when no buffer is available.
     fn try_clone(&self) -> Option<Self>;
+    /// Replaces the frame with a copy of `frame` (a generated packet built
+    /// in this buffer's place). Returns false, changing nothing, when it
+    /// does not fit.
+    fn replace_frame(&mut self, frame: &[u8]) -> bool;
 
     /// Receive time in nanoseconds when the backend records one (the pcap
     /// backend: the capture timestamp); 0 otherwise.
@@ -117,6 +121,11 @@ impl PacketBuf for HeapBuf {
 
     fn timestamp_ns(&self) -> u64 {
         self.timestamp_ns
+    }
+
+    fn replace_frame(&mut self, frame: &[u8]) -> bool {
+        self.set_frame(frame);
+        true
     }
 
     fn try_clone(&self) -> Option<Self> {

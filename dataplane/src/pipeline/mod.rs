@@ -30,6 +30,8 @@ use crate::packet::ethernet::{
 };
 use crate::packet::meta::{Family, Meta};
 use crate::packet::parse::{parse_ipv4, parse_ipv6};
+use crate::slow::stage::{can_resolve, ErrorKind, SlowStage};
+use crate::slow::v4_key;
 use crate::tables::{AdjKind, Adjacency, Tables, NO_PORT};
 
 pub use drop::DropReason;
@@ -56,6 +58,14 @@ pub enum Verdict {
     },
     /// Dropped, for this reason.
     Drop(DropReason),
+    /// Rewritten for `port` but for the destination MAC: held until the
+    /// next hop ([`Pipeline::hold_ip`]) is resolved.
+    Hold {
+        /// Egress port.
+        port: PortId,
+        /// Egress network.
+        network: NetworkId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +73,12 @@ enum Next {
     Done,
     L2,
     L3,
+    /// ARP on an L3 network.
+    Arp,
+    /// ICMPv6 to a multicast group of cnfwd's (ND).
+    Nd,
+    /// For the slow path after the route checks (reason in `SlowStage::reason`).
+    Slow,
 }
 
 /// A worker's pipeline: its per-burst scratch arrays and its L2 table.
@@ -74,6 +90,7 @@ pub struct Pipeline {
     adj: Vec<u32>,
     lookups: Lookups,
     csn: CsnStage,
+    slow: SlowStage,
 }
 
 /// The CSN stage's per-worker state and per-burst scratch arrays.
@@ -138,6 +155,7 @@ impl Pipeline {
                 tcp: vec![0; MAX_BURST],
                 hits: vec![None; MAX_BURST],
             },
+            slow: SlowStage::new(),
         }
     }
 
@@ -204,6 +222,25 @@ impl Pipeline {
         &self.bridge
     }
 
+    /// The slow-path stage (counters, learned neighbours, per-packet facts
+    /// of the last burst).
+    pub fn slow(&self) -> &SlowStage {
+        &self.slow
+    }
+
+    /// The slow-path stage, mutable (the engine applies neighbour updates
+    /// and builds errors for failed resolutions).
+    pub fn slow_mut(&mut self) -> &mut SlowStage {
+        &mut self.slow
+    }
+
+    /// For packet `i` of the last burst with a `Hold` verdict: the address
+    /// to resolve ([`crate::slow::ip_key`]).
+    #[inline]
+    pub fn hold_ip(&self, i: usize) -> u128 {
+        self.slow.hold_ip[i]
+    }
+
     /// Processes a burst received on `in_port`, writing one verdict per
     /// packet into `verdicts`. At most [`MAX_BURST`] packets (extra packets
     /// and verdict slots are ignored).
@@ -221,8 +258,11 @@ impl Pipeline {
 
         let (pkts, verdicts) = (&mut pkts[..n], &mut verdicts[..n]);
         let (meta, next, adj) = (&mut self.meta[..n], &mut self.next[..n], &mut self.adj[..n]);
+        let slow = &mut self.slow;
+        slow.begin_burst(n);
 
         // Stage 1: parse, classify, L3 validation.
+        let mut any_slow = false;
         for ((buf, m), (nx, v)) in pkts
             .iter()
             .zip(meta.iter_mut())
@@ -231,12 +271,32 @@ impl Pipeline {
             *m = Meta::default();
             m.network = u16::MAX;
             *nx = match ingress(t, port, buf.data(), m) {
-                Ok(nx) => nx,
+                Ok(nx) => {
+                    any_slow |= matches!(nx, Next::Arp | Next::Nd);
+                    nx
+                }
                 Err(reason) => {
                     *v = Verdict::Drop(reason);
                     Next::Done
                 }
             };
+        }
+
+        // Stage 1b: ARP and ND to cnfwd's groups, answered in place.
+        if any_slow {
+            for (i, ((buf, m), (nx, v))) in pkts
+                .iter_mut()
+                .zip(meta.iter())
+                .zip(next.iter_mut().zip(verdicts.iter_mut()))
+                .enumerate()
+            {
+                *v = match nx {
+                    Next::Arp => slow.arp_input(t, port, in_port, m, buf),
+                    Next::Nd => slow.icmp6_input(t, port, in_port, m, buf, i),
+                    _ => continue,
+                };
+                *nx = Next::Done;
+            }
         }
 
         // Stage 2: VRF lookups. A burst nearly always comes from one VRF:
@@ -312,8 +372,18 @@ impl Pipeline {
             if *nx != Next::L3 {
                 continue;
             }
-            let a = match route_pre(t, m, a) {
+            let pre = if m.family == Family::V6 && m.dst == port.link_local {
+                Err(DropReason::ToGateway)
+            } else {
+                route_pre(t, m, a)
+            };
+            let a = match pre {
                 Ok(a) => a,
+                Err(r @ (DropReason::ToGateway | DropReason::TtlExpired | DropReason::NoRoute)) => {
+                    slow.reason[i] = r;
+                    *nx = Next::Slow;
+                    continue;
+                }
                 Err(r) => {
                     *v = Verdict::Drop(r);
                     *nx = Next::Done;
@@ -363,18 +433,33 @@ impl Pipeline {
             }
         }
 
-        // Stage 3c: MTU, neighbour, rewrite; L2 decisions.
-        for (((buf, m), (nx, &a)), v) in pkts
+        // Stage 3c: MTU, neighbour, rewrite; the slow path's answers and
+        // errors; L2 decisions.
+        for (i, (((buf, m), (nx, &a)), v)) in pkts
             .iter_mut()
             .zip(meta.iter())
             .zip(next.iter().zip(adj.iter()))
             .zip(verdicts.iter_mut())
+            .enumerate()
         {
             *v = match nx {
-                Next::Done => continue,
+                Next::Done | Next::Arp | Next::Nd => continue,
                 Next::L3 => match t.adjacencies.get(a as usize) {
-                    Some(adj) => route_post(t, m, adj, buf),
+                    Some(adj) => route_post(t, m, adj, buf, slow, i),
                     None => Verdict::Drop(DropReason::NoRoute),
+                },
+                Next::Slow => match slow.reason[i] {
+                    DropReason::ToGateway => slow.to_us(t, port, in_port, m, buf, i),
+                    DropReason::TtlExpired => slow.icmp_error(
+                        t,
+                        m,
+                        buf,
+                        i,
+                        DropReason::TtlExpired,
+                        ErrorKind::TimeExceeded,
+                        &t.slow,
+                    ),
+                    r => slow.icmp_error(t, m, buf, i, r, ErrorKind::NetUnreachable, &t.slow),
                 },
                 Next::L2 => bridge(t, &mut self.bridge, in_port, m, buf),
             };
@@ -412,12 +497,20 @@ fn ingress(
     }
     match eth.ethertype {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => {}
-        ETHERTYPE_ARP => return Err(DropReason::Arp),
+        ETHERTYPE_ARP => return Ok(Next::Arp),
         et if is_tpid(et) => return Err(DropReason::InnerVlanTag),
         _ => return Err(DropReason::NotIp),
     }
     let dst = dst_mac(frame);
     if dst[0] & 1 != 0 {
+        // IPv6 to the all-nodes or a solicited-node group: maybe ND for us.
+        let nd_group = dst == [0x33, 0x33, 0, 0, 0, 1] || dst[..3] == [0x33, 0x33, 0xff];
+        if eth.ethertype == ETHERTYPE_IPV6 && nd_group {
+            parse_ipv6(&frame[eth.payload_offset as usize..], m)?;
+            if SlowStage::accepts_multicast6(t, port, m) {
+                return Ok(Next::Nd);
+            }
+        }
         return Err(DropReason::L3Multicast);
     }
     if dst != port.mac {
@@ -450,39 +543,91 @@ fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, Dro
     Ok(a)
 }
 
-/// Stage 3c for a routed packet: MTU, neighbour, rewrite.
+/// Stage 3c for a routed packet: MTU (fragmentation needed / Packet Too
+/// Big), neighbour (held and resolved when unknown), rewrite.
 #[inline]
-fn route_post<B: PacketBuf>(t: &Tables, m: &Meta, a: &Adjacency, buf: &mut B) -> Verdict {
+fn route_post<B: PacketBuf>(
+    t: &Tables,
+    m: &Meta,
+    a: &Adjacency,
+    buf: &mut B,
+    slow: &mut SlowStage,
+    i: usize,
+) -> Verdict {
     if u32::from(m.ip_len) > a.mtu {
-        return Verdict::Drop(DropReason::MtuExceeded);
+        return too_big(t, m, a, buf, slow, i);
     }
     let net = &t.networks[a.network as usize];
-    let mac = match a.kind {
-        AdjKind::ViaResolved => a.mac,
+    let (mac, resolve) = match a.kind {
+        AdjKind::ViaResolved => (a.mac, None),
         AdjKind::Attached => {
-            let found = match m.family {
-                Family::V4 => net.neighbors4.get(&(m.dst as u32)),
-                _ => net.neighbors6.get(&m.dst),
+            let key = match m.family {
+                Family::V4 => v4_key(m.dst as u32),
+                _ => m.dst,
             };
-            match found {
-                Some(&mac) => mac,
-                None => return Verdict::Drop(DropReason::NeighborMiss),
+            match slow.neighbor(net, a.network, key) {
+                Some(mac) => (mac, None),
+                None => ([0; 6], Some(key)),
             }
         }
-        AdjKind::ViaUnresolved | AdjKind::Local => return Verdict::Drop(DropReason::NeighborMiss),
+        AdjKind::ViaUnresolved => match slow.neighbor(net, a.network, a.nh) {
+            Some(mac) => (mac, None),
+            None => ([0; 6], Some(a.nh)),
+        },
+        AdjKind::Local => return Verdict::Drop(DropReason::NeighborMiss),
     };
     if a.port == NO_PORT {
         return Verdict::Drop(DropReason::NoEgressPort);
+    }
+    if resolve.is_some_and(|k| !can_resolve(net, k)) {
+        return Verdict::Drop(DropReason::NeighborMiss);
     }
     let out = &t.ports[a.port as usize];
     let vid = out.trunk.then_some(net.vlan);
     if !rewrite::rewrite_routed(buf, &m.eth, m.family, mac, out.mac, vid) {
         return Verdict::Drop(DropReason::NoBuffer);
     }
-    Verdict::Tx {
-        port: a.port,
-        network: a.network,
+    match resolve {
+        None => Verdict::Tx {
+            port: a.port,
+            network: a.network,
+        },
+        Some(key) => {
+            slow.hold_ip[i] = key;
+            Verdict::Hold {
+                port: a.port,
+                network: a.network,
+            }
+        }
     }
+}
+
+/// A routed packet larger than the egress MTU: IPv4 with DF and IPv6 get
+/// fragmentation needed / Packet Too Big; IPv4 without DF is dropped
+/// (fragmenting is not built yet).
+#[cold]
+fn too_big<B: PacketBuf>(
+    t: &Tables,
+    m: &Meta,
+    a: &Adjacency,
+    buf: &mut B,
+    slow: &mut SlowStage,
+    i: usize,
+) -> Verdict {
+    let ip = usize::from(m.eth.payload_offset);
+    let df = buf.data().get(ip + 6).is_some_and(|f| f & 0x40 != 0);
+    if m.family == Family::V4 && !df {
+        return Verdict::Drop(DropReason::MtuExceeded);
+    }
+    slow.icmp_error(
+        t,
+        m,
+        buf,
+        i,
+        DropReason::MtuExceeded,
+        ErrorKind::TooBig(a.mtu),
+        &t.slow,
+    )
 }
 
 /// Stage 3 for a bridged frame.

@@ -599,6 +599,10 @@ impl Backend for AfPacketBackend {
         Ok(taken)
     }
 
+    fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
+        Some(HeapBuf::from_frame(frame))
+    }
+
     fn rx_finished(&self, _port: PortId) -> bool {
         false
     }

@@ -165,6 +165,10 @@ impl PacketBuf for Mbuf<'_> {
         true
     }
 
+    fn replace_frame(&mut self, frame: &[u8]) -> bool {
+        self.set_frame(frame)
+    }
+
     fn try_clone(&self) -> Option<Self> {
         // SAFETY: `self.m` is valid; `pool` is the live pool it came from.
         let c = unsafe { sys::cnfwd_pktmbuf_alloc((*self.m.as_ptr()).pool) };

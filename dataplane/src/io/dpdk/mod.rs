@@ -616,6 +616,21 @@ impl<'e> Backend for DpdkBackend<'e> {
             .map_or(0, |p| std::mem::take(&mut p.rejected))
     }
 
+    /// A fresh mbuf from the port's pool holding a copy of `frame`.
+    fn alloc(&mut self, port: PortId, frame: &[u8]) -> Option<Mbuf<'e>> {
+        let pool = self.set.ports.get(usize::from(port))?.pool;
+        if pool.is_null() {
+            return None;
+        }
+        // SAFETY: `pool` is the port's live pktmbuf pool (the port set, and
+        // with it the pool, outlives this backend part).
+        let m = NonNull::new(unsafe { sys::cnfwd_pktmbuf_alloc(pool) })?;
+        // SAFETY: a fresh, reset single-segment mbuf with refcnt 1 from a
+        // pool that outlives the returned value; we own it.
+        let mut b = unsafe { Mbuf::from_raw(m) };
+        b.set_frame(frame).then_some(b)
+    }
+
     /// Takes back a dropped packet's mbuf; freed in bulk before the next
     /// receive (or on flush), never leaked.
     fn recycle(&mut self, buf: Mbuf<'e>) {

@@ -145,6 +145,10 @@ impl Backend for PcapBackend {
         Ok(n)
     }
 
+    fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
+        Some(HeapBuf::from_frame(frame))
+    }
+
     fn rx_finished(&self, port: PortId) -> bool {
         self.ports
             .get(port as usize)
