@@ -342,6 +342,19 @@ pub struct L2Network {
     /// ageing_time: 300), 1..=1000000.
     #[serde(default = "default_mac_age_s")]
     pub mac_age_s: u32,
+    /// MAC addresses pinned to a port (never learned over, never aged).
+    #[serde(default)]
+    pub static_macs: Vec<StaticMac>,
+}
+
+/// A static MAC entry of an L2 network.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticMac {
+    /// The unicast MAC.
+    pub mac: MacAddr,
+    /// The port it is behind; the port must carry the network.
+    pub port: String,
 }
 
 fn default_mac_age_s() -> u32 {

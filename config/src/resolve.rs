@@ -168,6 +168,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             ports: Vec::new(),
             interface_name: n.interface_name.clone(),
             mac_age_s: n.mac_age_s,
+            static_macs: Vec::new(),
         });
         if !(1..=1_000_000).contains(&n.mac_age_s) {
             errs.push(
@@ -287,6 +288,7 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             ports: Vec::new(),
             interface_name: n.interface_name.clone(),
             mac_age_s: 0,
+            static_macs: Vec::new(),
         });
         net_paths.push(path);
     }
@@ -506,6 +508,32 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
             numa_node: p.numa_node,
             attachment,
         });
+    }
+    // Static MACs of L2 networks: each on a port that carries the network.
+    for (i, n) in config.l2_networks.iter().enumerate() {
+        for (j, sm) in n.static_macs.iter().enumerate() {
+            let path = format!("l2_networks[{i}].static_macs[{j}]");
+            let port = ports.iter().position(|p| p.name == sm.port);
+            match port {
+                Some(p) if networks[i].ports.contains(&(p as PortId)) => {
+                    if sm.mac.octets()[0] & 1 != 0 {
+                        errs.push(
+                            format!("{path}.mac"),
+                            sm.mac.to_string(),
+                            "must be a unicast MAC".to_string(),
+                        );
+                    } else {
+                        networks[i].static_macs.push((sm.mac, p as PortId));
+                    }
+                }
+                Some(_) => errs.push(
+                    format!("{path}.port"),
+                    q(&sm.port),
+                    format!("port does not carry network {:?}", n.name),
+                ),
+                None => errs.push(format!("{path}.port"), q(&sm.port), "no port has this name"),
+            }
+        }
     }
     for (n, path) in networks.iter().zip(&net_paths) {
         if n.l3.is_some() && n.ports.len() > 1 {

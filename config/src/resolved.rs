@@ -158,6 +158,8 @@ pub struct ResolvedNetwork {
     pub interface_name: Option<String>,
     /// L2 networks: seconds a learned MAC lives after it was last seen.
     pub mac_age_s: u32,
+    /// L2 networks: MACs pinned to ports.
+    pub static_macs: Vec<(MacAddr, PortId)>,
 }
 
 /// What a route does with a matching packet.

@@ -100,6 +100,8 @@ pub struct NetworkEntry {
     pub ipv6: Option<(u128, u8, u128)>,
     /// L2: seconds a learned MAC lives after it was last seen.
     pub mac_age_s: u32,
+    /// L2: configured MAC -> port entries (never learned over, never aged).
+    pub static_macs: FxHashMap<[u8; 6], PortId>,
 }
 
 /// What a route resolves to.
@@ -389,6 +391,11 @@ impl Tables {
                             (u128::from(p.network()), p.prefix_len(), u128::from(gw))
                         }),
                         mac_age_s: n.mac_age_s,
+                        static_macs: n
+                            .static_macs
+                            .iter()
+                            .map(|&(mac, port)| (mac.octets(), port))
+                            .collect(),
                     }
                 })
                 .collect();

@@ -725,7 +725,7 @@ fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
     assert!(db_tx >= u64::from(got), "db tx {db_tx} < received {got}");
     let n = |k: &str| json["totals"][k].as_u64().unwrap();
     assert_eq!(
-        n("rx_packets") + n("replicated"),
+        n("rx_packets") + n("replicated") + n("generated"),
         n("tx_packets") + n("dropped")
     );
 

@@ -97,7 +97,7 @@ fn run_prints_per_network_counts_and_writes_stats() {
     let totals = &json["totals"];
     let n = |k: &str| totals[k].as_u64().unwrap();
     assert_eq!(
-        n("rx_packets") + n("replicated"),
+        n("rx_packets") + n("replicated") + n("generated"),
         n("tx_packets") + n("dropped")
     );
     assert!(text.contains("drop reason"), "{text}");

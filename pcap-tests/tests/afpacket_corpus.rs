@@ -536,10 +536,10 @@ fn run_case(index: usize, case: &Path) -> Vec<String> {
         problems.extend(subset_mismatches(want, &stats, "stats"));
     }
     let (rx, tx, dropped) = report.stats.totals();
-    let copies = report.stats.replicated;
-    if rx + copies != tx + dropped {
+    let (copies, made) = (report.stats.replicated, report.stats.generated);
+    if rx + copies + made != tx + dropped {
         problems.push(format!(
-            "rx {rx} + flood copies {copies} != tx {tx} + dropped {dropped}"
+            "rx {rx} + flood copies {copies} + generated {made} != tx {tx} + dropped {dropped}"
         ));
     }
     if rx != sent_to_cnfwd {

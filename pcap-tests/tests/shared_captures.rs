@@ -168,10 +168,11 @@ fn check(report: &ReplayReport, what: &str) {
     let (rx, tx, dropped) = s.totals();
     assert!(rx > 0, "{what}: nothing received");
     assert_eq!(
-        rx + s.replicated,
+        rx + s.replicated + s.generated,
         tx + dropped,
-        "{what}: rx {rx} + flood copies {} != tx {tx} + dropped {dropped}: {:#}",
+        "{what}: rx {rx} + flood copies {} + generated {} != tx {tx} + dropped {dropped}: {:#}",
         s.replicated,
+        s.generated,
         s.to_json(&report.tables)
     );
 }

@@ -150,7 +150,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/drops",
-        help: "Drop counters by reason (non-zero), with their meaning.",
+        help: "Drop counters by reason (non-zero), then slow-path counters (ARP/ND answered, ICMP errors, neighbours), with their meaning.",
         access: Access::Read,
     },
     CommandInfo {
@@ -628,16 +628,22 @@ impl Commands<'_> {
         Value::Array(rows)
     }
 
+    /// Non-zero drop reasons (`kind: drop`), then the non-zero slow-path
+    /// counters (`kind: slow_path`: frames answered, generated, limited).
     fn drops(&self) -> Value {
-        let d = self.state.stats(self.engine).drops();
-        Value::Array(
-            DropReason::ALL
-                .iter()
-                .zip(d.iter())
-                .filter(|(_, &c)| c > 0)
-                .map(|(r, &c)| json!({"reason": r.name(), "count": c, "meaning": r.description()}))
-                .collect(),
-        )
+        let stats = self.state.stats(self.engine);
+        let d = stats.drops();
+        let drops = DropReason::ALL
+            .iter()
+            .zip(d.iter())
+            .filter(|(_, &c)| c > 0)
+            .map(|(r, &c)| json!({"reason": r.name(), "count": c, "kind": "drop", "meaning": r.description()}));
+        let slow = crate::slow::SlowCounter::ALL
+            .iter()
+            .map(|&c| (c, stats.slow.get(c)))
+            .filter(|&(_, n)| n > 0)
+            .map(|(c, n)| json!({"reason": c.name(), "count": n, "kind": "slow_path", "meaning": c.description()}));
+        Value::Array(drops.chain(slow).collect())
     }
 
     fn workers(&self) -> Value {

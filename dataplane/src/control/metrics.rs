@@ -11,6 +11,8 @@
 //! | `cnfwd_network_drops_total` | `network`, `reason` (non-zero reasons only) |
 //! | `cnfwd_drops_total` | `reason` (every reason, zeros included) |
 //! | `cnfwd_replicated_packets_total` | |
+//! | `cnfwd_generated_packets_total` | |
+//! | `cnfwd_slow_path_total` | `counter` (every slow-path counter, zeros included) |
 //! | `cnfwd_worker_{rx,tx}_packets_total`, `cnfwd_worker_{busy,idle}_polls_total` | `worker`, `core` |
 //! | `cnfwd_workers` (gauge) | |
 //!
@@ -28,6 +30,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::pipeline::drop::DropReason;
+use crate::slow::SlowCounter;
 use crate::stats::{Counters, Stats};
 use crate::tables::Tables;
 
@@ -150,7 +153,7 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
     family(
         &mut out,
         "cnfwd_replicated_packets_total",
-        "Extra frames made by flooding (rx + replicated = tx + dropped).",
+        "Extra frames made by flooding (rx + replicated + generated = tx + dropped).",
         "counter",
     );
     sample(
@@ -159,6 +162,27 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
         &[],
         stats.replicated,
     );
+    family(
+        &mut out,
+        "cnfwd_generated_packets_total",
+        "Frames cnfwd originated: ICMP errors, echo replies, ARP/NS requests, announcements, probes.",
+        "counter",
+    );
+    sample(&mut out, "cnfwd_generated_packets_total", &[], stats.generated);
+    family(
+        &mut out,
+        "cnfwd_slow_path_total",
+        "Slow-path events by counter (ARP/ND answered, errors sent or limited, neighbours learned, MAC moves...).",
+        "counter",
+    );
+    for &c in SlowCounter::ALL {
+        sample(
+            &mut out,
+            "cnfwd_slow_path_total",
+            &[("counter", c.name())],
+            stats.slow.get(c),
+        );
+    }
 
     family(&mut out, "cnfwd_workers", "Worker threads.", "gauge");
     sample(&mut out, "cnfwd_workers", &[], workers.len() as u64);

@@ -461,7 +461,7 @@ impl Pipeline {
                     ),
                     r => slow.icmp_error(t, m, buf, i, r, ErrorKind::NetUnreachable, &t.slow),
                 },
-                Next::L2 => bridge(t, &mut self.bridge, in_port, m, buf),
+                Next::L2 => bridge(t, &mut self.bridge, slow, in_port, m, buf),
             };
         }
     }
@@ -635,6 +635,7 @@ fn too_big<B: PacketBuf>(
 fn bridge<B: PacketBuf>(
     t: &Tables,
     table: &mut Bridge,
+    slow: &mut SlowStage,
     in_port: PortId,
     m: &Meta,
     buf: &mut B,
@@ -642,13 +643,19 @@ fn bridge<B: PacketBuf>(
     let net = &t.networks[m.network as usize];
     let frame = buf.data();
     let (dst, src) = (dst_mac(frame), src_mac(frame));
-    table.learn(m.network, src, in_port);
+    let (now, age_ns) = (slow.now, u64::from(net.mac_age_s) * 1_000_000_000);
+    if !net.static_macs.contains_key(&src) {
+        table.learn(m.network, src, in_port, now, age_ns, &mut slow.counters);
+    }
     let tag_len = if m.eth.tci.is_some() { 4 } else { 0 };
     if frame.len() > 14 + tag_len + net.mtu as usize {
         return Verdict::Drop(DropReason::MtuExceeded);
     }
     let known = if dst[0] & 1 == 0 {
-        table.lookup(m.network, dst)
+        match net.static_macs.get(&dst) {
+            Some(&p) => Some(p),
+            None => table.lookup(m.network, dst, now, age_ns, &mut slow.counters),
+        }
     } else {
         None
     };
