@@ -1767,8 +1767,9 @@ DEFAULT_ROUTES = """
 """
 
 
-def dual_config(routes="", core_extra="", core_rx=False, extra_networks="", extra_ports=""):
-    return (DUAL_CONFIG.replace("{routes}", routes).replace("{core_extra}", core_extra)
+def dual_config(routes="", core_extra="", core_rx=False, extra_networks="", extra_ports="", head=""):
+    """DUAL_CONFIG filled in; `head`: sections before it ([engine], [slow_path])."""
+    return textwrap.indent(textwrap.dedent(head), "    ") + (DUAL_CONFIG.replace("{routes}", routes).replace("{core_extra}", core_extra)
             .replace("{core_rx}", 'rx_pcap = "in-core.pcap"\n    ' if core_rx else "")
             .replace("{extra_networks}", extra_networks).replace("{extra_ports}", extra_ports))
 
@@ -3298,6 +3299,230 @@ def csn_dns_learning():
     fwd_in(c, t, src="198.18.0.5", dst=A, sport=443, dport=41001, flags="A", seq=51, ack=12)
     # The CNAME chain's address had TTL 300: still allowed.
     fwd_out(c, t, dst="198.18.0.9", sport=41007)
+    return c
+
+
+# ---------------------------------------------------------------------------
+# Slow-path cases (docs/slow-path.md). Most use DUAL_CONFIG (app and core
+# access ports, dual stack, static neighbours for 10.1.0.10 / 2001:db8:1::10
+# and the core router) plus, where a trunk matters, the "tagged" network below
+# on a trunk port.
+# ---------------------------------------------------------------------------
+
+TAGGED_NET = """
+    [[l3_networks]]
+    name = "tagged"
+    vlan = 300
+    l3_isolation_domain = "vrf1"
+    ip_allocation_type = "DualStack"
+    ipv4_connected_prefix = "10.3.0.0/24"
+    ipv6_connected_prefix = "2001:db8:3::/64"
+    neighbors = [
+      { ip = "10.3.0.30", mac = "02:aa:00:00:03:30" },
+      { ip = "2001:db8:3::30", mac = "02:aa:00:00:03:30" },
+    ]
+
+    [[trunked_networks]]
+    name = "tn"
+    vlans = [300]
+"""
+TRUNK_PORT = """
+    [[ports]]
+    name = "trunk"
+    backend = "pcap"
+    mac = "02:00:00:00:03:01"
+    mode = "trunk"
+    trunked_network = "tn"
+    rx_pcap = "in-trunk.pcap"
+    tx_pcap = "out-trunk.pcap"
+"""
+TAGGED_H = "02:aa:00:00:03:30"
+
+
+def arp_raw(htype=1, ptype=0x0800, hlen=6, plen=4, op=1, sha="02:aa:00:00:01:10", spa=b"\x0a\x01\x00\x0a",
+            tha="00:00:00:00:00:00", tpa=b"\x0a\x01\x00\x01"):
+    """ARP bytes with any header values (for the malformed ones: scapy's ARP
+    picks its address fields from ptype)."""
+    sha, tha = mac_bytes(sha).ljust(hlen, b"\x00")[:hlen], mac_bytes(tha).ljust(hlen, b"\x00")[:hlen]
+    return Raw(struct.pack("!HHBBH", htype, ptype, hlen, plen, op) + sha + spa.ljust(plen, b"\x00")[:plen]
+               + tha + tpa.ljust(plen, b"\x00")[:plen])
+
+
+@case("27-arp-reply")
+def arp_reply():
+    """ARP requests for the gateway are answered out the ingress port: reply from the port's MAC to the sender's MAC, 42 bytes (46 on a trunk, 802.1Q, PCP 0, whatever the request's tag, PCP or padding), broadcast or unicast request; the sender is learned (a packet routed to it next uses its MAC) unless it is a static neighbour, and an ARP probe (sender 0.0.0.0) is answered with target 0.0.0.0 and teaches nothing."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, extra_networks=TAGGED_NET, extra_ports=TRUNK_PORT))
+    A, H20, H30 = "10.1.0.10", "02:aa:00:00:01:20", "02:aa:00:00:01:30"
+
+    def ask(port, net, mac, req, *tags, dst=BCAST, fill=None, learn=None):
+        f = eth(mac, dst, *tags) / req
+        c.rx(port, f / fill if fill else f, net=net, tx=[c.arp_reply(port, net, req)], learn=learn)
+
+    ask("app", "app", APP_H, arp_req(APP_H, A, "10.1.0.1"))
+    # A new host, unicast to the port: learned (stale).
+    ask("app", "app", H20, arp_req(H20, "10.1.0.20", "10.1.0.1"), dst=P1, learn=("app", "10.1.0.20", H20))
+    # Asking again: answered, already known.
+    ask("app", "app", H20, arp_req(H20, "10.1.0.20", "10.1.0.1"))
+    # ARP probe (RFC 5227): answered to the sender MAC, target IP 0.0.0.0.
+    ask("app", "app", H30, arp_req(H30, "0.0.0.0", "10.1.0.1"))
+    # A 60-byte request (18 bytes of padding after the ARP packet): 42-byte reply.
+    ask("app", "app", APP_H, arp_req(APP_H, A, "10.1.0.1"), fill=pad(18))
+    # The learned MAC is used from the next poll on (core is polled after app).
+    c.rx("core", eth(CORE_H, P2) / udp4("198.51.100.1", "10.1.0.20"), net="core",
+         tx=[out("app", "app", eth(P1, H20) / udp4("198.51.100.1", "10.1.0.20", ttl=63))])
+    # On the trunk: the reply carries VLAN 300 with PCP 0, 802.1Q even when the
+    # request came with an 802.1ad tag.
+    ask("trunk", "tagged", TAGGED_H, arp_req(TAGGED_H, "10.3.0.30", "10.3.0.1"), q(300, pcp=5))
+    ask("trunk", "tagged", TAGGED_H, arp_req(TAGGED_H, "10.3.0.30", "10.3.0.1"), ad(300, pcp=2, dei=1),
+        fill=pad(14))
+    return c
+
+
+@case("28-arp-invalid")
+def arp_invalid():
+    """ARP that is not answered, each counted under its reason in the documented order: not Ethernet/IPv4 or cut short (arp_malformed), Ethernet source != sender MAC (arp_sender_mismatch, before the prefix check), sender outside the IPv4 prefix (arp_sender_outside), requests for other addresses including another network's gateway, a probe for another address and an unknown op (arp_not_for_us); gratuitous ARP and unsolicited replies are arp_consumed and create no entry: a packet to the address that sent one is resolved (ARP request, no answer, host unreachable)."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True))
+    A, H50, OTHER = "10.1.0.10", "02:aa:00:00:01:50", "02:aa:00:00:01:99"
+    ip = lambda a: ipaddress.IPv4Address(a).packed  # noqa: E731
+
+    def drop(reason, req, src=APP_H, dst=BCAST):
+        c.rx("app", eth(src, dst, type=0x0806) / req, net="app", drop=reason)
+
+    # Malformed: wrong hardware type, IPv6 protocol type (plen 16), hlen 8, cut.
+    drop("arp_malformed", arp_raw(htype=6))
+    drop("arp_malformed", arp_raw(ptype=0x86DD, plen=16, spa=ipaddress.IPv6Address("2001:db8:1::10").packed,
+                                  tpa=ipaddress.IPv6Address("2001:db8:1::1").packed))
+    drop("arp_malformed", arp_raw(hlen=8))
+    drop("arp_malformed", Raw(bytes(arp_raw())[:20]))
+    # Sender MAC != Ethernet source; the mismatch is checked before the prefix.
+    drop("arp_sender_mismatch", arp_req(OTHER, A, "10.1.0.1"))
+    drop("arp_sender_mismatch", arp_req(OTHER, "10.2.0.5", "10.1.0.1"))
+    # Sender outside 10.1.0.0/24 (requests and replies).
+    drop("arp_sender_outside", arp_req(APP_H, "10.2.0.5", "10.1.0.1"))
+    drop("arp_sender_outside", arp_req(APP_H, "10.2.0.5", "10.1.0.1", op=2, hwdst=P1), dst=P1)
+    # Not for cnfwd: another address, the gateway of another network of the
+    # VRF, a probe for another address, op 3 (RARP request).
+    drop("arp_not_for_us", arp_req(APP_H, A, "10.1.0.77"))
+    drop("arp_not_for_us", arp_req(APP_H, A, "10.9.0.1"))
+    drop("arp_not_for_us", arp_req(APP_H, "0.0.0.0", "10.1.0.77"))
+    drop("arp_not_for_us", arp_raw(op=3, tpa=ip("10.1.0.1")))
+    # Gratuitous ARP (request with sender IP = target IP, and a broadcast
+    # reply) and an unsolicited reply: consumed, nothing learned.
+    drop("arp_consumed", arp_req(APP_H, A, A))
+    drop("arp_consumed", arp_req(H50, "10.1.0.50", "10.1.0.50", op=2, hwdst=BCAST), src=H50)
+    drop("arp_consumed", arp_req(H50, "10.1.0.50", "10.1.0.1", op=2, hwdst=P1), src=H50, dst=P1)
+    # So 10.1.0.50 is still unknown: resolved, no answer.
+    bad = udp4("198.51.100.1", "10.1.0.50")
+    c.rx("core", eth(CORE_H, P2) / bad, net="core",
+         hold=Hold(c.resolution("app", "app", "10.1.0.50"), None,
+                   c.err("core", bad, "unresolved", "core", "core", CORE_H)))
+    return c
+
+
+def sn_mac(addr):
+    """The Ethernet group of the solicited-node address of `addr`."""
+    return multicast_mac(solicited_node(addr))
+
+
+@case("29-nd-ns")
+def nd_ns():
+    """Neighbour solicitations for the gateway or the port's link-local address (fe80:: + EUI-64 of the port MAC) are answered with an NA out the ingress port (86 bytes, 90 tagged with PCP 0; R=1 S=1 O=1, target link-layer option = port MAC), on the solicited-node group or unicast: to the source link-layer option's MAC when there is one (even if it differs from the Ethernet source), else to the Ethernet source; a DAD NS (source ::) gets an NA to ff02::1 with S=0; a source with a link-layer option is learned and used by the next poll."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, extra_networks=TAGGED_NET, extra_ports=TRUNK_PORT))
+    A6, GW6, LL = "2001:db8:1::10", "2001:db8:1::1", c.ll("app")
+    H20, H30, H30B, H40 = "02:aa:00:00:01:20", "02:aa:00:00:01:30", "02:aa:00:00:01:3b", "02:aa:00:00:01:40"
+    assert LL == "fe80::ff:fe00:101"
+
+    def solicit(port, net, src, dst, sol, *tags, learn=None):
+        c.rx(port, eth(src, dst, *tags) / sol, net=net, tx=[c.na_reply(port, net, sol, src)], learn=learn)
+
+    # A new host asks for the gateway on its solicited-node group: NA to it, learned.
+    solicit("app", "app", H20, sn_mac(GW6), ns("2001:db8:1::20", solicited_node(GW6), GW6, sll=H20),
+            learn=("app", "2001:db8:1::20", H20))
+    # The source link-layer option differs from the Ethernet source: the option wins.
+    solicit("app", "app", H30, sn_mac(GW6), ns("2001:db8:1::30", solicited_node(GW6), GW6, sll=H30B),
+            learn=("app", "2001:db8:1::30", H30B))
+    # Unicast (neighbour unreachability detection) from a static neighbour.
+    solicit("app", "app", APP_H, P1, ns(A6, GW6, GW6, sll=APP_H))
+    # For the link-local address: unicast from the host's link-local address
+    # without the option (NA to the Ethernet source), and on the link-local's
+    # solicited-node group from a global address.
+    solicit("app", "app", APP_H, P1, ns(link_local(APP_H), LL, LL))
+    solicit("app", "app", APP_H, sn_mac(LL), ns(A6, solicited_node(LL), LL, sll=APP_H))
+    # Duplicate address detection for the gateway (source ::): defended with
+    # an NA to all nodes, S=0.
+    solicit("app", "app", H40, sn_mac(GW6), ns("::", solicited_node(GW6), GW6))
+    # The learned MACs are used from the next poll on.
+    for dst, mac in [("2001:db8:1::20", H20), ("2001:db8:1::30", H30B)]:
+        c.rx("core", eth(CORE_H, P2) / udp6("2001:db8:100::1", dst), net="core",
+             tx=[out("app", "app", eth(P1, mac) / udp6("2001:db8:100::1", dst, hlim=63))])
+    # On the trunk (VLAN 300, tagged with PCP 3): the gateway and the trunk
+    # port's own link-local address; the NAs carry PCP 0.
+    GW6T, LLT = "2001:db8:3::1", c.ll("trunk")
+    solicit("trunk", "tagged", TAGGED_H, sn_mac(GW6T), ns("2001:db8:3::30", solicited_node(GW6T), GW6T, sll=TAGGED_H),
+            q(300, pcp=3))
+    solicit("trunk", "tagged", TAGGED_H, sn_mac(LLT), ns("2001:db8:3::30", solicited_node(LLT), LLT, sll=TAGGED_H),
+            q(300, pcp=3))
+    return c
+
+
+def icmp6_raw(src, dst, body, hlim=255):
+    """IPv6 + an ICMPv6 message given as bytes whose checksum field (bytes 2-3)
+    is filled in here, over the pseudo-header (RFC 4443 2.3)."""
+    ip6 = IPv6(src=src, dst=dst, hlim=hlim, nh=58, plen=len(body))
+    hdr = bytes(ip6)
+    pseudo = hdr[8:40] + struct.pack("!I3xB", len(body), 58)
+    body = body[:2] + b"\x00\x00" + body[4:]
+    ck = checksum(pseudo + body)
+    return Raw(hdr + body[:2] + struct.pack("!H", ck) + body[4:])
+
+
+@case("30-nd-invalid")
+def nd_invalid():
+    """Neighbour discovery that is not answered: NS failing RFC 4861 7.1.1 (hop limit 64, code 1, bad checksum, multicast target, option length 0, 20 bytes long) and an NA with hop limit 64 are nd_invalid; an NS for an address that is not cnfwd's (on the gateway's solicited-node group or to all nodes) nd_not_for_us; an NS to another solicited-node group, UDP to all nodes and MLD behind a hop-by-hop header l3_multicast; RA, RS, redirect and MLD to cnfwd icmp6_unsupported; valid NAs are nd_consumed and create no entry (a packet to the sender of one is resolved: NS, no answer, address unreachable)."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True))
+    A6, GW6, SN = "2001:db8:1::10", "2001:db8:1::1", solicited_node("2001:db8:1::1")
+    H60 = "02:aa:00:00:01:60"
+
+    def drop(reason, pkt, src=APP_H, dst=None):
+        c.rx("app", eth(src, dst or sn_mac(GW6), type=0x86DD) / pkt, net="app", drop=reason)
+
+    good = ns(A6, SN, GW6, sll=APP_H)
+    drop("nd_invalid", ns(A6, SN, GW6, sll=APP_H, hlim=64))
+    drop("nd_invalid", ns(A6, SN, GW6, sll=APP_H, code=1))
+    body = bytearray(bytes(good)[40:])
+    body[2] ^= 0x5A
+    drop("nd_invalid", IPv6(src=A6, dst=SN, hlim=255, nh=58) / Raw(bytes(body)))
+    drop("nd_invalid", ns(A6, SN, "ff02::1", sll=APP_H))
+    drop("nd_invalid", IPv6(src=A6, dst=SN, hlim=255) / ICMPv6ND_NS(tgt=GW6) / ICMPv6NDOptSrcLLAddr(lladdr=APP_H, len=0))
+    # 20 bytes of ICMPv6 (the target cut after 12 bytes), checksum right.
+    drop("nd_invalid", icmp6_raw(A6, SN, bytes(good)[40:60]))
+    drop("nd_invalid", na(A6, GW6, A6, tll=APP_H, hlim=64), dst=P1)
+    # Valid, but the target is not cnfwd's: 2001:db8:1::ab00:1 shares the
+    # gateway's solicited-node group; an NS to all nodes.
+    drop("nd_not_for_us", ns(A6, SN, "2001:db8:1::ab00:1", sll=APP_H))
+    drop("nd_not_for_us", ns(A6, "ff02::1", "2001:db8:1::77", sll=APP_H), dst=ALL_NODES_MAC)
+    # Groups cnfwd does not listen to, or not ICMPv6 right after the header.
+    drop("l3_multicast", ns(A6, solicited_node("2001:db8:1::77"), "2001:db8:1::77", sll=APP_H),
+         dst=sn_mac("2001:db8:1::77"))
+    drop("l3_multicast", udp6(A6, "ff02::1"), dst=ALL_NODES_MAC)
+    drop("l3_multicast", IPv6(src=link_local(APP_H), dst="ff02::1", hlim=1)
+         / IPv6ExtHdrHopByHop(options=[RouterAlert(value=0)]) / ICMPv6MLQuery(), dst=ALL_NODES_MAC)
+    # Other ND / MLD messages to cnfwd.
+    drop("icmp6_unsupported", IPv6(src="fe80::cc:ff:fe00:fe", dst="ff02::1", hlim=255)
+         / ICMPv6ND_RA() / ICMPv6NDOptSrcLLAddr(lladdr=CORE_H), dst=ALL_NODES_MAC)
+    drop("icmp6_unsupported", IPv6(src=A6, dst=GW6, hlim=255) / ICMPv6ND_RS() / ICMPv6NDOptSrcLLAddr(lladdr=APP_H),
+         dst=P1)
+    drop("icmp6_unsupported", IPv6(src=link_local(APP_H), dst=GW6, hlim=255)
+         / ICMPv6ND_Redirect(tgt="2001:db8:1::11", dst="2001:db8:100::1"), dst=P1)
+    drop("icmp6_unsupported", IPv6(src=A6, dst=GW6, hlim=1) / ICMPv6MLReport(mladdr="ff02::fb"), dst=P1)
+    # Valid NAs: consumed. From a static neighbour (to all nodes, S=0), and an
+    # unsolicited one from a host cnfwd does not know, which is not learned.
+    drop("nd_consumed", na(A6, "ff02::1", A6, tll=APP_H, S=0), dst=ALL_NODES_MAC)
+    drop("nd_consumed", na("2001:db8:1::60", GW6, "2001:db8:1::60", tll=H60, S=0), src=H60, dst=P1)
+    bad = udp6("2001:db8:100::1", "2001:db8:1::60")
+    c.rx("core", eth(CORE_H, P2) / bad, net="core",
+         hold=Hold(c.resolution("app", "app", "2001:db8:1::60"), None,
+                   c.err("core", bad, "unresolved", "core", "core", CORE_H)))
     return c
 
 
