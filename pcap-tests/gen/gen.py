@@ -3526,6 +3526,129 @@ def nd_invalid():
     return c
 
 
+@case("31-echo")
+def echo():
+    """Echo requests to cnfwd's addresses are answered and the replies routed like generated packets (TTL / hop limit 64, PCP 0 on a trunk): IPv4 header kept but for swapped addresses, TTL 64 and options removed (TOS, ID, DF kept; data copied, padding not); ICMPv6 with traffic class and flow label kept; to the gateway of the ingress network, of another network of the VRF, and to the port's link-local address; from a remote host (reply via the default route); other ICMP to a gateway is to_gateway."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, extra_networks=TAGGED_NET, extra_ports=TRUNK_PORT))
+    A, A6 = "10.1.0.10", "2001:db8:1::10"
+
+    def ping(port, net, mac, port_mac, req, *tags, fill=None, back=None):
+        """An echo request; the reply goes to `back` (port, network, MAC),
+        by default back to the requester on the ingress network."""
+        f = eth(mac, port_mac, *tags) / req
+        c.rx(port, f / fill if fill else f, net=net, tx=[c.echo_reply(req, *(back or (port, net, mac)))])
+
+    req = icmp4(A, "10.1.0.1", tos=0x10, flags="DF", id=0x4321, seq=9, data=b"x" * 56)
+    req[IP].id = 4321  # the IPv4 ID (icmp4's id is the echo identifier)
+    ping("app", "app", APP_H, P1, req)
+    ping("app", "app", APP_H, P1, icmp4(A, "10.1.0.1", options=[IPOption_Router_Alert()], data=b"with options"))
+    # A 60-byte request: 18 bytes of padding that are not echo data.
+    ping("app", "app", APP_H, P1, icmp4(A, "10.1.0.1", seq=3, data=b""), fill=pad(18))
+    ping("app", "app", APP_H, P1, icmp6(A6, "2001:db8:1::1", tc=0x28, fl=0x12345, seq=4))
+    ping("app", "app", APP_H, P1, icmp6(A6, c.ll("app"), seq=5, data=b"to the link-local address"))
+    # The gateway of another network of the VRF, reached through app.
+    ping("app", "app", APP_H, P1, icmp4(A, "10.9.0.1", seq=6))
+    ping("app", "app", APP_H, P1, icmp6(A6, "2001:db8:9::1", seq=7))
+    # Not echo requests: an echo reply, a timestamp request, an ICMPv6 echo reply.
+    c.rx("app", eth(APP_H, P1) / icmp4(A, "10.1.0.1", type=0), net="app", drop="to_gateway")
+    c.rx("app", eth(APP_H, P1) / icmp4(A, "10.1.0.1", type=13, data=bytes(12)), net="app", drop="to_gateway")
+    # From remote hosts behind the core router: replies via the default routes.
+    back = ("core", "core", CORE_H)
+    ping("core", "core", CORE_H, P2, icmp4("198.51.100.7", "10.1.0.1", ttl=57), back=back)
+    ping("core", "core", CORE_H, P2, icmp6("2001:db8:100::7", "2001:db8:9::1", hlim=57), back=back)
+    # On the trunk (PCP 5): the reply is tagged with PCP 0.
+    ping("trunk", "tagged", TAGGED_H, P3, icmp4("10.3.0.30", "10.3.0.1"), q(300, pcp=5))
+    ping("trunk", "tagged", TAGGED_H, P3, icmp6("2001:db8:3::30", "2001:db8:3::1"), q(300, pcp=5))
+    return c
+
+
+BURST1 = """
+    [engine]
+    burst_size = 1
+"""
+
+
+@case("32-resolve-arp")
+def resolve_arp():
+    """Resolving an IPv4 next hop (burst_size 1): the first packet to 10.9.0.20 sends an ARP request out core at once, it and the next ones are held; the ARP reply arriving on core completes the entry and the held packets leave in the order they came, before any later packet; later packets are forwarded at once; no retry (the answer comes within a second)."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, head=BURST1))
+    A, N, H20 = "10.1.0.10", "10.9.0.20", "02:cc:00:00:00:20"
+    res = c.resolution("core", "core", N)
+
+    def held(make):
+        c.rx("app", eth(APP_H, P1) / make(64), net="app",
+             hold=Hold(res, out("core", "core", eth(P2, H20) / make(63)),
+                       c.err("app", make(64), "unresolved", "app", "app", APP_H)))
+
+    def from_core(n):
+        pkt = lambda ttl: udp4(f"198.51.100.{n}", A, ttl=ttl)  # noqa: E731
+        c.rx("core", eth(CORE_H, P2) / pkt(64), net="core", tx=[out("app", "app", eth(P1, APP_H) / pkt(63))])
+
+    # Listed in replay order (one frame per port per round: app, core, app, ...).
+    held(lambda ttl: udp4(A, N, ttl=ttl, sport=1))
+    from_core(1)
+    held(lambda ttl: tcp4(A, N, ttl=ttl, sport=2))
+    from_core(2)
+    held(lambda ttl: icmp4(A, N, ttl=ttl, seq=3))
+    # The answer: sender (its MAC, 10.9.0.20), target (core's MAC, core's gateway).
+    c.rx("core", eth(H20, P2) / arp_req(H20, N, "10.9.0.1", op=2, hwdst=P2), net="core", drop="arp_consumed",
+         answers=res, learn=("core", N, H20))
+    c.rx("app", eth(APP_H, P1) / udp4(A, N, sport=4), net="app",
+         tx=[out("core", "core", eth(P2, H20) / udp4(A, N, ttl=63, sport=4))])
+    c.rx("app", eth(APP_H, P1) / udp4(A, "198.51.100.1", sport=5), net="app",
+         tx=[out("core", "core", eth(P2, CORE_H) / udp4(A, "198.51.100.1", ttl=63, sport=5))])
+    return c
+
+
+@case("33-resolve-nd")
+def resolve_nd():
+    """Resolving an IPv6 next hop (burst_size 1): a neighbour solicitation to the solicited-node group of 2001:db8:9::20 from core's gateway; packets to it from both ports are held (one a hairpin on core), the solicited NA arriving on core releases them in the order they came, then later packets go at once."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, head=BURST1))
+    A6, N, H20 = "2001:db8:1::10", "2001:db8:9::20", "02:cc:00:00:00:20"
+    res = c.resolution("core", "core", N)
+
+    def held(port, mac, port_mac, net, make, back):
+        c.rx(port, eth(mac, port_mac) / make(64), net=net,
+             hold=Hold(res, out("core", "core", eth(P2, H20) / make(63)),
+                       c.err(net, make(64), "unresolved", *back)))
+
+    held("app", APP_H, P1, "app", lambda h: udp6(A6, N, hlim=h, sport=1), ("app", "app", APP_H))
+    held("core", CORE_H, P2, "core", lambda h: udp6("2001:db8:100::1", N, hlim=h, sport=2), ("core", "core", CORE_H))
+    held("app", APP_H, P1, "app", lambda h: tcp6(A6, N, hlim=h), ("app", "app", APP_H))
+    # The answer: solicited (S=1), override, to the NS's source, target
+    # link-layer address option.
+    c.rx("core", eth(H20, P2) / na(N, "2001:db8:9::1", N, tll=H20, S=1, O=1), net="core", drop="nd_consumed",
+         answers=res, learn=("core", N, H20))
+    c.rx("app", eth(APP_H, P1) / icmp6(A6, N), net="app",
+         tx=[out("core", "core", eth(P2, H20) / icmp6(A6, N, hlim=63))])
+    return c
+
+
+@case("34-resolve-fail")
+def resolve_fail():
+    """Unanswered resolutions (neighbor_hold_packets = 2): the request at once, then two more a second apart after the input ends (3 = neighbor_tries), and one more second later the held packets are dropped neighbor_unresolved, each with a host unreachable (IPv4) or address unreachable (IPv6) quoting it as received; a third packet for a full hold is dropped neighbor_hold_full without an error."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, head="""
+        [slow_path]
+        neighbor_hold_packets = 2
+        """))
+    A, A6 = "10.1.0.10", "2001:db8:1::10"
+    # A known next hop first (forwarded frames leave core before the requests).
+    c.rx("app", eth(APP_H, P1) / udp4(A, "198.51.100.1"), net="app",
+         tx=[out("core", "core", eth(P2, CORE_H) / udp4(A, "198.51.100.1", ttl=63))])
+    r20 = c.resolution("core", "core", "10.9.0.20")
+
+    def held(res, bad):
+        c.rx("app", eth(APP_H, P1) / bad, net="app",
+             hold=Hold(res, None, c.err("app", bad, "unresolved", "app", "app", APP_H)))
+
+    held(r20, udp4(A, "10.9.0.20", sport=1))
+    held(r20, tcp4(A, "10.9.0.20", sport=2))
+    c.rx("app", eth(APP_H, P1) / udp4(A, "10.9.0.20", sport=3), net="app", drop="neighbor_hold_full")
+    held(c.resolution("core", "core", "2001:db8:9::20"), udp6(A6, "2001:db8:9::20", data=b"v6 " * 40))
+    held(c.resolution("core", "core", "10.9.0.21"), udp4(A, "10.9.0.21", sport=4))
+    return c
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=CASES_DIR,
