@@ -3649,6 +3649,140 @@ def resolve_fail():
     return c
 
 
+NO_DEFAULT_ROUTES = """
+    [[l3_isolation_domains.static_routes]]
+    prefix = "198.51.100.0/24"
+    next_hop = "10.9.0.254"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "2001:db8:100::/48"
+    next_hop = "2001:db8:9::fe"
+"""
+
+
+@case("35-time-exceeded")
+def time_exceeded():
+    """TTL / hop limit 1 or 0 on a routed packet: dropped ttl_expired with a time exceeded from the ingress network's gateway (TOS 0xc0, ID 0, TTL 64 / hop limit 64) quoting the packet as received, options included, padding not, cut so the error is at most 576 bytes (IPv4: a 548-byte packet whole, 549 and 1400 cut) or 1280 bytes (IPv6: 1232 whole, 1400 cut); routed back to remote senders through the default route, tagged with PCP 0 on a trunk."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, extra_networks=TAGGED_NET, extra_ports=TRUNK_PORT))
+    A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
+
+    def expired(port, mac, port_mac, net, bad, *tags, fill=None, back=None, size=None):
+        f = eth(mac, port_mac, *tags) / bad
+        e = c.err(net, bad, "ttl", *(back or (port, net, mac)))
+        if size is not None:
+            assert len(e.frame) == 14 + 4 * len(tags) + size, (len(e.frame), size)
+        c.rx(port, f / fill if fill else f, net=net, drop="ttl_expired", gen=[e])
+
+    expired("app", APP_H, P1, "app", udp4(A, X, ttl=1), size=20 + 8 + 38)
+    expired("app", APP_H, P1, "app", big_udp4(A, X, 548, ttl=1), size=576)
+    expired("app", APP_H, P1, "app", big_udp4(A, X, 549, ttl=0), size=576)
+    expired("app", APP_H, P1, "app", big_udp4(A, X, 1400, ttl=1, flags="DF"), size=576)
+    expired("app", APP_H, P1, "app", udp4(A, X, ttl=1, data=b""), fill=pad(18), size=20 + 8 + 28)
+    expired("app", APP_H, P1, "app", udp4(A, X, ttl=1, options=[IPOption_Router_Alert()]), size=20 + 8 + 42)
+    expired("app", APP_H, P1, "app", udp6(A6, X6, hlim=1), size=40 + 8 + 58)
+    expired("app", APP_H, P1, "app", big_udp6(A6, X6, 1232, hlim=1), size=1280)
+    expired("app", APP_H, P1, "app", big_udp6(A6, X6, 1400, hlim=0), size=1280)
+    # Remote senders: the error goes back through the core router.
+    back = ("core", "core", CORE_H)
+    expired("core", CORE_H, P2, "core", tcp4("203.0.113.5", A, ttl=1), back=back)
+    expired("core", CORE_H, P2, "core", tcp6("2001:db8:200::5", A6, hlim=1), back=back)
+    # On the trunk: error from the tagged network's gateway, PCP 0.
+    expired("trunk", TAGGED_H, P3, "tagged", udp4("10.3.0.30", X, ttl=1), q(300, pcp=6))
+    expired("trunk", TAGGED_H, P3, "tagged", udp6("2001:db8:3::30", X6, hlim=1), q(300, pcp=6))
+    return c
+
+
+@case("36-net-unreachable")
+def net_unreachable():
+    """A VRF without default routes: destinations matching no route are dropped no_route with a net unreachable (IPv4 3/0) or no route to destination (ICMPv6 1/0) from the ingress network's gateway, quoting at most 548 / 1232 bytes; back to local senders, to remote senders through their static route, and on a trunk with PCP 0."""
+    c = Case(dual_config(routes=NO_DEFAULT_ROUTES, core_rx=True, extra_networks=TAGGED_NET, extra_ports=TRUNK_PORT))
+    A, A6 = "10.1.0.10", "2001:db8:1::10"
+
+    def unrouted(port, mac, port_mac, net, bad, *tags, back=None):
+        c.rx(port, eth(mac, port_mac, *tags) / bad, net=net, drop="no_route",
+             gen=[c.err(net, bad, "no_route", *(back or (port, net, mac)))])
+
+    unrouted("app", APP_H, P1, "app", udp4(A, "203.0.113.1"))
+    unrouted("app", APP_H, P1, "app", tcp4(A, "192.0.2.1", flags="S"))
+    unrouted("app", APP_H, P1, "app", big_udp4(A, "8.8.8.8", 1000))
+    unrouted("app", APP_H, P1, "app", udp6(A6, "2001:db8:200::1"))
+    unrouted("app", APP_H, P1, "app", big_udp6(A6, "2001:4860::8888", 1400))
+    back = ("core", "core", CORE_H)
+    unrouted("core", CORE_H, P2, "core", udp4("198.51.100.7", "203.0.113.9"), back=back)
+    unrouted("core", CORE_H, P2, "core", udp6("2001:db8:100::7", "2001:db8:200::9"), back=back)
+    unrouted("trunk", TAGGED_H, P3, "tagged", udp4("10.3.0.30", "192.0.2.9"), q(300, pcp=2))
+    unrouted("trunk", TAGGED_H, P3, "tagged", udp6("2001:db8:3::30", "2001:db8:200::9"), q(300, pcp=2))
+    return c
+
+
+@case("37-frag-needed")
+def frag_needed():
+    """Egress MTU 1400 (core): an IPv4 packet with DF that is too big is dropped mtu_exceeded with a fragmentation needed (3/4) carrying the next-hop MTU 1400, an IPv6 one with a Packet Too Big carrying 1400; without DF nothing is sent; these errors are exempt from the per-destination limit (8 in a row to one sender all leave, more than its burst of 6)."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_extra="\n    mtu = 1400"))
+    A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
+
+    def too_big(bad):
+        c.rx("app", eth(APP_H, P1) / bad, net="app", drop="mtu_exceeded",
+             gen=[c.err("app", bad, "too_big", "app", "app", APP_H, mtu=1400)])
+
+    c.rx("app", eth(APP_H, P1) / big_udp4(A, X, 1400, flags="DF"), net="app",
+         tx=[out("core", "core", eth(P2, CORE_H) / big_udp4(A, X, 1400, ttl=63, flags="DF"))])
+    for n in range(1401, 1409):
+        too_big(big_udp4(A, X, n, flags="DF"))
+    # A 1500-byte TCP segment with DF: the quote is cut at 548 bytes.
+    too_big(IP(src=A, dst=X, flags="DF") / TCP(sport=40001, dport=443, flags="PA") / Raw(bytes(1460)))
+    c.rx("app", eth(APP_H, P1) / big_udp4(A, X, 1401), net="app", drop="mtu_exceeded")
+    c.rx("app", eth(APP_H, P1) / big_udp6(A6, X6, 1400), net="app",
+         tx=[out("core", "core", eth(P2, CORE_H) / big_udp6(A6, X6, 1400, hlim=63))])
+    too_big(big_udp6(A6, X6, 1401))
+    too_big(big_udp6(A6, X6, 1500))
+    return c
+
+
+@case("38-icmp-suppressed")
+def icmp_suppressed():
+    """No ICMP error (icmp_suppressed; the packet still counted under its drop reason) about: an ICMP error (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1 and 3), an ICMP packet too short to tell, a non-first fragment (IPv4 offset, IPv6 fragment header), a broadcast or multicast destination (the ingress prefix's directed broadcast, 224.1.1.1, ff0e::1), a source that is not a unicast host (0.0.0.0, 127.0.0.1, 224.0.0.5, 240.0.0.1, ::, ::1, ff02::1); and an error with no route back to its destination. Echo requests and replies, first fragments get their time exceeded."""
+    c = Case(dual_config(routes=NO_DEFAULT_ROUTES, core_rx=True))
+    A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
+    quoted = bytes(udp4(X, A, ttl=60))[:28]
+
+    def silent(bad, reason="ttl_expired", port="app", mac=APP_H, port_mac=P1, net="app"):
+        c.rx(port, eth(mac, port_mac) / bad, net=net, drop=reason, count=["icmp_suppressed"])
+
+    def sent(bad):
+        c.rx("app", eth(APP_H, P1) / bad, net="app", drop="ttl_expired",
+             gen=[c.err("app", bad, "ttl", "app", "app", APP_H)])
+
+    # About ICMP errors.
+    for t, code in [(3, 1), (4, 0), (5, 1), (11, 0), (12, 0)]:
+        silent(IP(src=A, dst=X, ttl=1) / ICMP(type=t, code=code) / Raw(quoted))
+    silent(IP(src=A, dst=X, ttl=1, proto=1))  # no ICMP header at all
+    sent(icmp4(A, X, ttl=1))
+    sent(icmp4(A, X, ttl=1, type=0))
+    for hdr in [ICMPv6DestUnreach(code=3), ICMPv6TimeExceeded()]:
+        silent(IPv6(src=A6, dst=X6, hlim=1) / hdr / Raw(bytes(udp6(X6, A6))[:48]))
+    sent(icmp6(A6, X6, hlim=1))
+    # Fragments: only about the first.
+    silent(IP(src=A, dst=X, ttl=1, id=99, proto=17, frag=3) / Raw(b"second fragment"))
+    sent(udp4(A, X, ttl=1, id=99, flags="MF", data=b"first fragment!!"))
+    silent(IPv6(src=A6, dst=X6, hlim=1) / IPv6ExtHdrFragment(nh=17, offset=5, m=0, id=7) / Raw(b"tail of it"))
+    sent(IPv6(src=A6, dst=X6, hlim=1) / IPv6ExtHdrFragment(offset=0, m=1, id=8) / UDP(sport=1, dport=2)
+         / Raw(b"head of it"))
+    # Broadcast / multicast destinations (unicast MAC).
+    silent(udp4(A, "10.1.0.255", ttl=1))
+    silent(udp4(A, "224.1.1.1", ttl=5), "no_route")
+    silent(udp6(A6, "ff0e::1", hlim=5), "no_route")
+    # Sources that are not unicast hosts.
+    for src in ["0.0.0.0", "127.0.0.1", "224.0.0.5", "240.0.0.1"]:
+        silent(udp4(src, X, ttl=1))
+    for src in ["::", "::1", "ff02::1"]:
+        silent(udp6(src, X6, hlim=1))
+    # No route back to the sender (the VRF has no default route).
+    silent(udp4("192.0.2.99", X, ttl=1), port="core", mac=CORE_H, port_mac=P2, net="core")
+    silent(udp6("2001:db8:999::1", X6, hlim=1), port="core", mac=CORE_H, port_mac=P2, net="core")
+    return c
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=CASES_DIR,
