@@ -684,22 +684,26 @@ class Case:
         f = eth(self.mac(port), mac, *self.tags(port, net)) / rep
         return Tx(port, net, bytes(f), "answer", "echo_replies_sent")
 
-    def err(self, in_net, bad, cause, port, net, mac, mtu=None):
+    def err(self, in_net, bad, cause, port, net, mac, mtu=None, lazy=False):
         """The ICMP error about `bad` (the offending IP packet as received, a
         scapy IP or IPv6 packet without link padding), from the gateway of the
         network it arrived on (`in_net`), for `cause` (ICMP_ERRORS), routed to
-        its source: out `port` on `net` to `mac` (the route, by the case)."""
+        its source: out `port` on `net` to `mac` (the route, by the case).
+        lazy: build the frame only if the rate limits let it out."""
         bad = bytes(bad)
         v6 = bad[0] >> 4 == 6
         (t4, c4), (t6, c6) = ICMP_ERRORS[cause]
         if v6:
             src, dst = self.gw6(in_net), str(ipaddress.IPv6Address(bad[8:24]))
-            p = icmp6_error(src, dst, t6, c6, bad, mtu)
         else:
             src, dst = self.gw4(in_net), str(ipaddress.IPv4Address(bad[12:16]))
-            p = icmp4_error(src, dst, t4, c4, bad, mtu)
-        f = eth(self.mac(port), mac, *self.tags(port, net), type=0x86DD if v6 else 0x0800) / Raw(p)
-        return Tx(port, net, bytes(f), "gen", "icmp_errors_sent", err_to=dst, exempt=cause == "too_big")
+
+        def build():
+            p = icmp6_error(src, dst, t6, c6, bad, mtu) if v6 else icmp4_error(src, dst, t4, c4, bad, mtu)
+            return bytes(eth(self.mac(port), mac, *self.tags(port, net), type=0x86DD if v6 else 0x0800) / Raw(p))
+
+        return Tx(port, net, build if lazy else build(), "gen", "icmp_errors_sent", err_to=dst,
+                  exempt=cause == "too_big")
 
     def resolution(self, port, net, addr):
         """A resolution of next hop `addr` on `net` (out `port`): its request
@@ -3783,6 +3787,151 @@ def icmp_suppressed():
     return c
 
 
+@case("39-icmp-rate-destination")
+def icmp_rate_destination():
+    """Per-destination ICMP rate limit: 10,000 TTL-1 packets from one sender at one instant get 6 time exceeded (icmp_target_burst), the other 9,994 are counted icmp_rate_limited (still dropped ttl_expired); an IPv6 sender at the same instant has its own bucket; 2.5 s later the first sender has earned 2 tokens (one per icmp_target_interval_ms): 2 errors, the third refused."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES))
+    c.expect_rate_limited = True
+    A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
+
+    # 20,000 scapy builds are slow: each packet is built once, as bytes.
+    hdr4, hdr6 = bytes(eth(APP_H, P1, type=0x0800)), bytes(eth(APP_H, P1, type=0x86DD))
+
+    def expired(pkt):
+        bad = bytes(pkt)
+        c.rx("app", (hdr6 if IPv6 in pkt else hdr4) + bad, net="app", drop="ttl_expired",
+             gen=[c.err("app", bad, "ttl", "app", "app", APP_H, lazy=True)])
+
+    c.tick = Decimal(0)  # every frame at the same instant unless advanced
+    c.advance(Decimal("0.001"))
+    for i in range(10000):
+        expired(udp4(A, X, ttl=1, id=i, data=b"flood"))
+    expired(udp6(A6, X6, hlim=1, data=b"other bucket"))
+    c.advance(Decimal("2.5"))
+    for i in range(3):
+        expired(udp4(A, X, ttl=1, id=20000 + i, data=b"later"))
+    return c
+
+
+@case("40-icmp-rate-worker")
+def icmp_rate_worker():
+    """Per-worker ICMP rate limit (announce = false): 10,000 TTL-1 packets from 10,000 senders behind the core router at one instant get 50 time exceeded (icmp_burst; each sender's own bucket is full), the other 9,950 are icmp_rate_limited; 10.5 ms later the worker has earned 10 tokens (icmp_rate_per_s 1000): of 12 more senders 10 get an error."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, core_rx=True, head="""
+        [slow_path]
+        announce = false
+        """))
+    c.expect_rate_limited = True
+    A = "10.1.0.10"
+    hdr = bytes(eth(CORE_H, P2, type=0x0800))
+
+    def expired(src):
+        bad = bytes(udp4(src, A, ttl=1, sport=53, data=b"flood"))
+        c.rx("core", hdr + bad, net="core", drop="ttl_expired",
+             gen=[c.err("core", bad, "ttl", "core", "core", CORE_H, lazy=True)])
+
+    # app (polled first) forwards one packet; the flood comes from the core.
+    c.rx("app", eth(APP_H, P1) / udp4(A, "198.51.100.1"), net="app",
+         tx=[out("core", "core", eth(P2, CORE_H) / udp4(A, "198.51.100.1", ttl=63))])
+    base = int(ipaddress.IPv4Address("172.16.0.1"))
+    c.tick = Decimal(0)
+    c.advance(Decimal("0.001"))
+    for i in range(10000):
+        expired(str(ipaddress.IPv4Address(base + i)))
+    c.advance(Decimal("0.0105"))
+    for i in range(12):
+        expired(f"172.31.0.{i + 1}")
+    return c
+
+
+@case("41-l2-aging")
+def l2_aging():
+    """L2 MAC aging and moves in capture time (mac_age_s = 30, burst_size 1): a MAC not seen as a source for 45 s is forgotten and a frame to it is flooded again (macs_aged_out), while MACs seen 25 s earlier still direct their frames; a MAC seen on another port moves there (mac_moves); a static MAC (static_macs) is known before it is ever seen, never ages, and does not move when it appears as a source on another port."""
+    c = Case("""
+        [engine]
+        burst_size = 1
+
+        [[l2_networks]]
+        name = "lan"
+        vlan = 300
+        mtu = 1500
+        mac_age_s = 30
+        static_macs = [{ mac = "02:5a:00:00:00:01", port = "acc2" }]
+
+        [[trunked_networks]]
+        name = "tn"
+        vlans = [300]
+
+        [[ports]]
+        name = "acc1"
+        backend = "pcap"
+        mac = "02:00:00:00:01:01"
+        mode = "access"
+        networks = ["lan"]
+        rx_pcap = "in-acc1.pcap"
+        tx_pcap = "out-acc1.pcap"
+
+        [[ports]]
+        name = "acc2"
+        backend = "pcap"
+        mac = "02:00:00:00:02:01"
+        mode = "access"
+        networks = ["lan"]
+        rx_pcap = "in-acc2.pcap"
+        tx_pcap = "out-acc2.pcap"
+
+        [[ports]]
+        name = "trunk"
+        backend = "pcap"
+        mac = "02:00:00:00:03:01"
+        mode = "trunk"
+        trunked_network = "tn"
+        rx_pcap = "in-trunk.pcap"
+        tx_pcap = "out-trunk.pcap"
+    """)
+    A, B, C, T, S = ("02:a1:00:00:00:01", "02:b2:00:00:00:01", "02:c2:00:00:00:01", "02:70:00:00:00:01",
+                     "02:5a:00:00:00:01")
+
+    def frame(src, dst, port, note):
+        tags = (q(300),) if port == "trunk" else ()
+        return l2data(src, dst, *tags, data=note.encode())
+
+    def bridge(port, src, dst, to, note):
+        """A frame from `src` on `port` to `dst`, leaving on the ports `to`."""
+        c.rx(port, frame(src, dst, port, note), net="lan",
+             tx=[out(p, "lan", frame(src, dst, p, note)) for p in to])
+
+    # Frames are listed in replay order: one per port per round (acc1, acc2,
+    # trunk), so the capture clock only moves forward.
+    # t = 0: A, B and T learned; S is static on acc2 before it is ever seen.
+    bridge("acc1", A, BCAST, ["acc2", "trunk"], "A hello")
+    bridge("acc2", B, A, ["acc1"], "B to A")
+    bridge("trunk", T, S, ["acc2"], "T to static S")
+    c.advance(20)
+    # t = 20: A, T seen again; C learned on acc2. B is not seen (last at 0).
+    bridge("acc1", A, T, ["trunk"], "A to T")
+    bridge("acc2", C, T, ["trunk"], "C to T")
+    bridge("trunk", T, A, ["acc1"], "T to A")
+    c.advance(25)
+    # t = 45: B (last seen at 0) has aged out: flooded; A and C (seen at 20) are
+    # still known. C then appears on the trunk: it moves there.
+    c.rx("acc1", frame(A, B, "acc1", "A to aged B"), net="lan", count=["macs_aged_out"],
+         tx=[out("acc2", "lan", frame(A, B, "acc2", "A to aged B")),
+             out("trunk", "lan", frame(A, B, "trunk", "A to aged B"))])
+    bridge("acc2", C, A, ["acc1"], "C to A")
+    c.rx("trunk", frame(C, A, "trunk", "C moved"), net="lan", count=["mac_moves"],
+         tx=[out("acc1", "lan", frame(C, A, "acc1", "C moved"))])
+    # B is back on acc2 (learned anew, not a move); C is now on the trunk; the
+    # static S shows up on the trunk as a source: it stays on acc2.
+    bridge("acc1", A, C, ["trunk"], "A to moved C")
+    bridge("acc2", B, A, ["acc1"], "B is back")
+    bridge("trunk", S, A, ["acc1"], "S on the trunk")
+    bridge("acc1", A, S, ["acc2"], "A to static S")
+    bridge("acc1", A, B, ["acc2"], "A to B again")
+    order = [(r.port, r.ts) for r in c.processing_order()]
+    assert order == sorted(order, key=lambda x: x[1]) and [r for r in c.rx_list] == c.processing_order(), order
+    return c
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=CASES_DIR,
@@ -3805,10 +3954,9 @@ def main():
         c = fn()
         doc = one_line(fn.__doc__)
         c.write(folder, doc)
-        s = c.stats()
-        fwd = sum(1 for r in c.rx_list if r.tx)
-        print(f"{name}: {len(c.rx_list)} in, {fwd} sent, {sum(s['drops'].values())} dropped, "
-              f"{s['totals']['generated']} generated, {s['totals']['tx_packets']} out")
+        t = c.stats()["totals"]
+        print(f"{name}: {t['rx_packets']} in, {t['rx_packets'] - t['dropped']} sent, {t['dropped']} dropped, "
+              f"{t['generated']} generated, {t['tx_packets']} out")
     return 0
 
 
