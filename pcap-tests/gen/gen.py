@@ -707,7 +707,12 @@ class Case:
 
     def resolution(self, port, net, addr):
         """A resolution of next hop `addr` on `net` (out `port`): its request
-        frame (ARP request or NS, from the network's gateway address)."""
+        frame (ARP request or NS, from the network's gateway address).
+        CHOICE: the repeated requests count in arp_requests_sent / ns_sent
+        like the first (probes_sent is for re-probing known entries); the
+        timers start at the capture timestamp of the packet that started the
+        resolution; on failure the held packets get their errors in the order
+        they came, at the failure time (for the rate limits)."""
         tags = self.tags(port, net)
         if ":" in addr:
             req = ns_frame(self.mac(port), self.gw6(net), addr, *tags)
@@ -719,7 +724,9 @@ class Case:
         """docs/slow-path.md, "Announcements": for each port in configuration
         order, each L3 network it carries in configuration order: a gratuitous
         ARP if the network has an IPv4 gateway, then an unsolicited NA if it has
-        an IPv6 gateway."""
+        an IPv6 gateway.
+        CHOICE: announcements count in announcements_sent only (not in
+        arp_requests_sent or na_sent)."""
         res = []
         if not self.slow["announce"]:
             return res
@@ -748,7 +755,12 @@ class Case:
         limits may refuse). answers: the Resolution this frame completes (its
         held packets leave at once). count: other slow_path counters it adds
         to (e.g. icmp_suppressed). learn: (net, ip, mac) a neighbour it teaches
-        (neighbors_learned)."""
+        (neighbors_learned).
+        CHOICE: neighbors_learned counts entries that get a MAC from the wire:
+        created from an ARP request / NS addressed to cnfwd, or completed by
+        the answer to cnfwd's own request. A static neighbour asking is not
+        learned (static entries are never overwritten) and counts nothing;
+        neither does refreshing an entry that already has a MAC."""
         assert port in self.ports and "rx_pcap" in self.ports[port], port
         assert sum([drop is not None, bool(tx), hold is not None]) == 1, "one of drop, tx, hold"
         if drop is not None:
@@ -3555,7 +3567,8 @@ def echo():
     ping("app", "app", APP_H, P1, icmp6(A6, "2001:db8:9::1", seq=7))
     # Not echo requests: an echo reply, a timestamp request, an ICMPv6 echo reply.
     c.rx("app", eth(APP_H, P1) / icmp4(A, "10.1.0.1", type=0), net="app", drop="to_gateway")
-    c.rx("app", eth(APP_H, P1) / icmp4(A, "10.1.0.1", type=13, data=bytes(12)), net="app", drop="to_gateway")
+    c.rx("app", eth(APP_H, P1) / IP(src=A, dst="10.1.0.1") / ICMP(type=13, id=0x77, seq=2, ts_ori=1000, ts_rx=0, ts_tx=0),
+         net="app", drop="to_gateway")
     # From remote hosts behind the core router: replies via the default routes.
     back = ("core", "core", CORE_H)
     ping("core", "core", CORE_H, P2, icmp4("198.51.100.7", "10.1.0.1", ttl=57), back=back)
@@ -3647,6 +3660,8 @@ def resolve_fail():
 
     held(r20, udp4(A, "10.9.0.20", sport=1))
     held(r20, tcp4(A, "10.9.0.20", sport=2))
+    # CHOICE: a packet refused by a full hold gets no ICMP error (the error
+    # table of docs/slow-path.md has no entry for neighbor_hold_full).
     c.rx("app", eth(APP_H, P1) / udp4(A, "10.9.0.20", sport=3), net="app", drop="neighbor_hold_full")
     held(c.resolution("core", "core", "2001:db8:9::20"), udp6(A6, "2001:db8:9::20", data=b"v6 " * 40))
     held(c.resolution("core", "core", "10.9.0.21"), udp4(A, "10.9.0.21", sport=4))
@@ -3913,7 +3928,9 @@ def l2_aging():
     bridge("trunk", T, A, ["acc1"], "T to A")
     c.advance(25)
     # t = 45: B (last seen at 0) has aged out: flooded; A and C (seen at 20) are
-    # still known. C then appears on the trunk: it moves there.
+    # still known. C then appears on the trunk: it moves there. (B is looked up
+    # as a destination before it is seen again, and no other entry is expired,
+    # so macs_aged_out is 1 whether entries are aged when looked up or swept.)
     c.rx("acc1", frame(A, B, "acc1", "A to aged B"), net="lan", count=["macs_aged_out"],
          tx=[out("acc2", "lan", frame(A, B, "acc2", "A to aged B")),
              out("trunk", "lan", frame(A, B, "trunk", "A to aged B"))])
