@@ -30,7 +30,7 @@ The logic shared between cases is bookkeeping that is not forwarding:
 
 Output is deterministic: fixed timestamps (1700000000 + k * 1 ms, k counting
 the frames of a case in the order they are listed, plus the gaps a case asks
-for), no randomness.
+for; the floods of cases 39 and 40 arrive at one instant), no randomness.
 
 Choices made where docs/slow-path.md leaves something open are marked
 "CHOICE:" in comments below (the implementation must make the same ones).
