@@ -692,6 +692,19 @@ class Case:
         lazy: build the frame only if the rate limits let it out."""
         bad = bytes(bad)
         v6 = bad[0] >> 4 == 6
+        if cause == "unresolved":
+            # docs/slow-path.md: a packet held for resolution is quoted as it
+            # was about to leave, TTL / hop limit already spent (Linux
+            # decrements in ip_forward before the neighbour output fails).
+            bad = bytearray(bad)
+            if v6:
+                bad[7] -= 1
+            else:
+                ihl = (bad[0] & 0x0F) * 4
+                bad[8] -= 1
+                bad[10:12] = b"\0\0"
+                bad[10:12] = checksum(bytes(bad[:ihl])).to_bytes(2, "big")
+            bad = bytes(bad)
         (t4, c4), (t6, c6) = ICMP_ERRORS[cause]
         if v6:
             src, dst = self.gw6(in_net), str(ipaddress.IPv6Address(bad[8:24]))

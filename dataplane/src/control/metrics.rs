@@ -168,7 +168,12 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
         "Frames cnfwd originated: ICMP errors, echo replies, ARP/NS requests, announcements, probes.",
         "counter",
     );
-    sample(&mut out, "cnfwd_generated_packets_total", &[], stats.generated);
+    sample(
+        &mut out,
+        "cnfwd_generated_packets_total",
+        &[],
+        stats.generated,
+    );
     family(
         &mut out,
         "cnfwd_slow_path_total",

@@ -515,7 +515,12 @@ impl<B: Backend> Worker<B> {
     /// resolution when it is new.
     fn hold(&mut self, backend: &mut B, t: &Tables, ip: u128, h: HeldInput<B::Buf>) {
         let (port, network, in_port, in_network) = (h.port, h.network, h.in_port, h.in_network);
-        match self.slow.resolver.hold(ip, h, self.now) {
+        // In replay a resolution starts at the capture time of its packet.
+        let now = match h.buf.timestamp_ns() {
+            ts if ts != 0 && self.packet_clock => ts,
+            _ => self.now,
+        };
+        match self.slow.resolver.hold(ip, h, now) {
             Ok(r) => {
                 self.pipeline
                     .slow_mut()
@@ -711,6 +716,7 @@ impl<B: Backend> Worker<B> {
         let settings = Arc::clone(&t.slow);
         let slow = self.pipeline.slow_mut();
         slow.now = self.now;
+        slow.use_burst_clock(true);
         slow.begin_burst(1);
         let v = slow.icmp_error(
             t,
@@ -721,6 +727,7 @@ impl<B: Backend> Worker<B> {
             ErrorKind::HostUnreachable,
             &settings,
         );
+        slow.use_burst_clock(false);
         let local = slow.local[0];
         let ip = slow.hold_ip[0];
         slow.begin_burst(1);

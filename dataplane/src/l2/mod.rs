@@ -140,9 +140,17 @@ mod tests {
         let a = [2, 0, 0, 0, 0, 1];
         b.learn(0, a, 1, 0, AGE, &mut c);
         assert_eq!(b.lookup(0, a, 0, AGE, &mut c), Some(1));
-        assert_eq!(b.lookup(1, a, 0, AGE, &mut c), None, "networks are separate");
+        assert_eq!(
+            b.lookup(1, a, 0, AGE, &mut c),
+            None,
+            "networks are separate"
+        );
         b.learn(0, a, 3, 1, AGE, &mut c);
-        assert_eq!(b.lookup(0, a, 1, AGE, &mut c), Some(3), "a station that moved is relearned");
+        assert_eq!(
+            b.lookup(0, a, 1, AGE, &mut c),
+            Some(3),
+            "a station that moved is relearned"
+        );
         assert_eq!(c.get(SlowCounter::MacMoves), 1);
         b.learn(0, [0xff; 6], 1, 1, AGE, &mut c);
         assert_eq!(

@@ -87,6 +87,7 @@ pub struct SlowStage {
     scratch: Box<[u8]>,
     /// The clock for this burst (ns).
     pub now: u64,
+    burst_clock: bool,
 }
 
 impl Default for SlowStage {
@@ -109,7 +110,26 @@ impl SlowStage {
             limiter: None,
             scratch: vec![0; SCRATCH].into_boxed_slice(),
             now: 0,
+            burst_clock: false,
         }
+    }
+
+    /// The time of `buf`: its capture timestamp in replay (so the rate
+    /// limits see each packet's own time, not its burst's), else the
+    /// burst's clock. [`SlowStage::use_burst_clock`] forces the latter.
+    #[inline]
+    fn packet_now<B: PacketBuf>(&self, buf: &B) -> u64 {
+        match buf.timestamp_ns() {
+            0 => self.now,
+            _ if self.burst_clock => self.now,
+            ts => ts,
+        }
+    }
+
+    /// Makes the next errors use the burst's clock, not the packets' (a
+    /// held packet failing long after it arrived).
+    pub fn use_burst_clock(&mut self, on: bool) {
+        self.burst_clock = on;
     }
 
     /// Clears the per-burst arrays for `n` packets.
@@ -119,7 +139,24 @@ impl SlowStage {
         self.local[..n].fill(false);
     }
 
-    fn learn(&mut self, kind: EventKind, network: NetworkId, ip: u128, mac: [u8; 6]) {
+    /// Records what a frame taught about `ip` on `network`, unless the
+    /// configuration has a static entry for it (never learned over).
+    fn learn(
+        &mut self,
+        net: &NetworkEntry,
+        kind: EventKind,
+        network: NetworkId,
+        ip: u128,
+        mac: [u8; 6],
+    ) {
+        let is_static = if super::key_is_v4(ip) {
+            net.neighbors4.contains_key(&(ip as u32))
+        } else {
+            net.neighbors6.contains_key(&ip)
+        };
+        if is_static {
+            return;
+        }
         if self.events.len() < self.events.capacity() {
             self.events.push(Event {
                 kind,
@@ -172,7 +209,7 @@ impl SlowStage {
         }
         if arp.op == 2 || (arp.op == 1 && arp.spa == arp.tpa) {
             if arp.spa != 0 {
-                self.learn(EventKind::Answer, m.network, v4_key(arp.spa), arp.sha);
+                self.learn(net, EventKind::Answer, m.network, v4_key(arp.spa), arp.sha);
             }
             return Verdict::Drop(DropReason::ArpConsumed);
         }
@@ -180,7 +217,7 @@ impl SlowStage {
             return Verdict::Drop(DropReason::ArpNotForUs);
         }
         if arp.spa != 0 {
-            self.learn(EventKind::Request, m.network, v4_key(arp.spa), arp.sha);
+            self.learn(net, EventKind::Request, m.network, v4_key(arp.spa), arp.sha);
         }
         let vid = port.trunk.then_some(net.vlan);
         let s = &mut self.scratch;
@@ -242,7 +279,8 @@ impl SlowStage {
         let icmp = &ip[40..];
         match icmp.first().copied() {
             Some(wire::ND_NS | wire::ND_NA) => {}
-            Some(wire::ICMP6_ECHO_REQUEST) if m.dst == port.link_local || Some(m.dst) == gw6 => {
+            // Any unicast address of cnfwd's (the route said it is local).
+            Some(wire::ICMP6_ECHO_REQUEST) if m.dst >> 120 != 0xff => {
                 let vtcfl = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]);
                 let Some(len) =
                     wire::echo_reply_v6(&mut self.scratch[L2_ROOM..], vtcfl, m.src, m.dst, icmp)
@@ -266,7 +304,7 @@ impl SlowStage {
         };
         if nd.typ == wire::ND_NA {
             if let Some(mac) = nd.lladdr {
-                self.learn(EventKind::Answer, m.network, nd.target, mac);
+                self.learn(net, EventKind::Answer, m.network, nd.target, mac);
             }
             return Verdict::Drop(DropReason::NdConsumed);
         }
@@ -280,7 +318,7 @@ impl SlowStage {
             (m.src, nd.lladdr.unwrap_or(eth_src), 0xe0)
         };
         if let (Some(mac), false) = (nd.lladdr, m.src == 0) {
-            self.learn(EventKind::Request, m.network, m.src, mac);
+            self.learn(net, EventKind::Request, m.network, m.src, mac);
         }
         let vid = port.trunk.then_some(net.vlan);
         let s = &mut self.scratch;
@@ -361,11 +399,12 @@ impl SlowStage {
             self.counters.add(SlowCounter::IcmpSuppressed, 1);
             return drop;
         };
+        let now = self.packet_now(buf);
         let limiter = self
             .limiter
             .get_or_insert_with(|| IcmpLimiter::new(settings));
         let exempt = matches!(kind, ErrorKind::TooBig(_));
-        if !limiter.allow(m.src, self.now, exempt) {
+        if !limiter.allow(m.src, now, exempt) {
             self.counters.add(SlowCounter::IcmpRateLimited, 1);
             return drop;
         }
