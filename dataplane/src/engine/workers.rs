@@ -489,8 +489,8 @@ mod tests {
         fn tx_burst(&mut self, _: PortId, _: &mut Vec<Self::Buf>) -> Result<usize, IoError> {
             Ok(0)
         }
-        fn alloc(&mut self, _: PortId, frame: &[u8]) -> Option<HeapBuf> {
-            Some(HeapBuf::from_frame(frame))
+        fn alloc(&mut self, _: PortId, frame: &[u8]) -> Option<crate::packet::buf::HeapBuf> {
+            Some(crate::packet::buf::HeapBuf::from_frame(frame))
         }
         fn rx_finished(&self, _: PortId) -> bool {
             false

@@ -164,8 +164,12 @@ mod tests {
         // 300 s later the entries are gone; the full table makes room.
         let later = 1 + AGE + 1;
         assert_eq!(b.lookup(0, a, later, AGE, &mut c), None);
+        assert_eq!(c.get(SlowCounter::MacsAgedOut), 1);
         b.learn(0, [2, 0, 0, 0, 0, 3], 1, later, AGE, &mut c);
-        assert_eq!(b.lookup(0, [2, 0, 0, 0, 0, 3], later, AGE, &mut c), Some(1));
+        // Full again (the expired [..2] is still in): reclaimed, not refused.
+        b.learn(0, [2, 0, 0, 0, 0, 4], 2, later, AGE, &mut c);
+        assert_eq!(b.lookup(0, [2, 0, 0, 0, 0, 4], later, AGE, &mut c), Some(2));
         assert_eq!(c.get(SlowCounter::MacsAgedOut), 2);
+        assert_eq!(c.get(SlowCounter::MacTableFull), 1);
     }
 }
