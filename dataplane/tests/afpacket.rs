@@ -526,7 +526,8 @@ fn routes_between_two_veth_ports() {
         w.poll(&mut be, &t, 0).unwrap();
         w.poll(&mut be, &t, 1).unwrap();
         while let Some(f) = peer_b.try_recv() {
-            if f[6..12] == MAC_B {
+            // The stream only (cnfwd also announces its gateway addresses).
+            if f[6..12] == MAC_B && f[12..14] == [0x08, 0x00] {
                 got.push(f);
             }
         }
@@ -536,7 +537,8 @@ fn routes_between_two_veth_ports() {
         assert_eq!(g, e);
         assert_eq!(checksum(&g[14..34]), 0, "IPv4 header checksum");
     }
-    assert_eq!(w.stats.ports[1].tx_packets, u64::from(N));
+    // The stream, and the gratuitous ARP announcing db's gateway at start.
+    assert_eq!(w.stats.ports[1].tx_packets, u64::from(N) + 1);
     assert_eq!(be.kernel_drops(0), 0);
 }
 
@@ -963,7 +965,9 @@ fn cnfwd_serves_management_commands_and_metrics() {
     assert_eq!(workers[0]["rx_packets"], 6, "{workers}");
     let stats = call("/stats", None);
     assert_eq!(stats["ports"]["app"]["rx_packets"], 6);
-    assert_eq!(stats["ports"]["db"]["tx_packets"], 4);
+    // Four forwarded, and the gratuitous ARP announcing db's gateway.
+    assert_eq!(stats["ports"]["db"]["tx_packets"], 5);
+    assert_eq!(stats["slow_path"]["announcements_sent"], 2);
 
     // Prometheus: the same counters, valid text.
     let body = {
@@ -984,7 +988,7 @@ fn cnfwd_serves_management_commands_and_metrics() {
             .unwrap_or_else(|| panic!("no sample {name} in\n{body}"))
     };
     assert_eq!(sample("cnfwd_port_rx_packets_total{port=\"app\"}"), 6.0);
-    assert_eq!(sample("cnfwd_port_tx_packets_total{port=\"db\"}"), 4.0);
+    assert_eq!(sample("cnfwd_port_tx_packets_total{port=\"db\"}"), 5.0);
     for line in body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

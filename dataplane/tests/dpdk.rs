@@ -6,6 +6,7 @@
 #![cfg(feature = "dpdk")]
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use cnfwd_config::{PortBackend, PortId, Resolved};
 use dataplane::engine::Worker;
@@ -259,7 +260,10 @@ fn pcap_case(eal: &Eal, case: &str, seq: &mut usize, tmp: &Path) -> Result<usize
     let baseline = be.pool_in_use(0).unwrap();
     let mut worker: Worker<DpdkBackend<'_>> = Worker::new(&tables, r.burst_size);
     let mut idle = 0;
-    while idle < 200 {
+    // Resolutions still running after the input (requests 1 s apart, then
+    // unreachable errors) finish on the wall clock, as in a live run.
+    let slow_end = Instant::now() + Duration::from_secs(8);
+    while idle < 200 || (worker.held_for_resolution() > 0 && Instant::now() < slow_end) {
         let mut n = 0;
         for p in 0..be.port_count() {
             n += worker.poll(&mut be, &tables, p as PortId).unwrap();
@@ -393,6 +397,13 @@ fn dpdk_backend_over_vdevs() {
     assert!(!cases.is_empty());
     let mut failed = Vec::new();
     for case in &cases {
+        if rate_limited(case) {
+            // A flood "at one instant" cannot be one instant here: the
+            // worker's ICMP bucket refills while net_pcap delivers it. The
+            // pcap runner checks these cases exactly.
+            eprintln!("pcap case {case}: skipped, built on ICMP rate limits over a flood at one instant");
+            continue;
+        }
         match pcap_case(&eal, case, &mut seq, &tmp) {
             Ok(frames) => eprintln!("pcap case {case}: ok, {frames} frames identical"),
             Err(e) => {
@@ -411,4 +422,15 @@ fn dpdk_backend_over_vdevs() {
     eal.cleanup().unwrap();
     assert!(run_dir.contains("cnfwd-dpdk-"), "runtime dir {run_dir}");
     let _ = std::fs::remove_dir_all(&run_dir);
+}
+
+/// True when a case's expected counters show ICMP errors refused by the
+/// rate limits (its meaning depends on the capture's clock).
+fn rate_limited(case: &str) -> bool {
+    let text = std::fs::read_to_string(cases_dir().join(case).join("expected-stats.json"))
+        .unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["slow_path"]["icmp_rate_limited"].as_u64())
+        .is_some_and(|n| n > 0)
 }

@@ -55,8 +55,12 @@ fn config_with_default(default_nh: &str) -> String {
             mac_text(hop_mac(i))
         );
     }
+    // Announcements are off: the streams' check counts every frame out.
     format!(
         r#"
+[slow_path]
+announce = false
+
 [[l3_isolation_domains]]
 name = "v"
 static_routes = [{{ prefix = "0.0.0.0/0", next_hop = "{default_nh}" }}]

@@ -8,7 +8,12 @@ use dataplane::io::memory::MemoryBackend;
 use dataplane::tables::Tables;
 use proptest::prelude::*;
 
+// Announcements at start are off: these tests count what forwarding sends
+// (the pcap-tests corpus checks the announcements).
 const CONFIG: &str = r#"
+[slow_path]
+announce = false
+
 [[l3_isolation_domains]]
 name = "v"
 [[l3_isolation_domains.static_routes]]

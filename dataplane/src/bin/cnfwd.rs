@@ -390,6 +390,15 @@ fn print_summary(tables: &Tables, s: &Stats, secs: f64) {
             }
         }
     }
+    if s.slow.0.iter().any(|&c| c > 0) {
+        let _ = writeln!(out, "\n{:<20} {:>12}  meaning", "slow path", "count");
+        for &c in dataplane::slow::SlowCounter::ALL {
+            let n = s.slow.get(c);
+            if n > 0 {
+                let _ = writeln!(out, "{:<20} {:>12}  {}", c.name(), n, c.description());
+            }
+        }
+    }
     let drops = s.drops();
     if drops.iter().any(|&d| d > 0) {
         let _ = writeln!(out, "\n{:<20} {:>12}  meaning", "drop reason", "count");

@@ -561,6 +561,24 @@ impl<B: Backend> Worker<B> {
         if slow.events.is_empty() {
             return;
         }
+        // What this worker learned takes effect here at once (from the next
+        // burst on), whatever the table's round trip takes: a request to
+        // cnfwd teaches its sender, an answer completes what this worker
+        // resolves or refreshes what it knows. The table's own verdict
+        // follows as updates (a refusal arrives as a removal).
+        for ev in &slow.events {
+            let key = (ev.network, ev.ip);
+            let take = match ev.kind {
+                EventKind::Request => true,
+                EventKind::Answer => {
+                    slow.learned.contains_key(&key) || self.slow.resolver.is_pending(ev.network, ev.ip)
+                }
+                EventKind::Resolving => false,
+            };
+            if take {
+                slow.learned.insert(key, ev.mac);
+            }
+        }
         let mut lost = 0;
         match (&self.slow.shared, &mut self.slow.table) {
             (Some((_, shared)), _) => {

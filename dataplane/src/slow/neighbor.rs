@@ -212,6 +212,12 @@ impl NeighborTable {
         let n = self.per_network.entry(key.0).or_insert(0);
         if *n >= self.settings.neighbor_table_size {
             self.counters.add(SlowCounter::NeighborTableFull, 1);
+            // The worker that learned it may already use it: take it back.
+            self.updates.push(Update {
+                network: key.0,
+                ip: key.1,
+                mac: None,
+            });
             return false;
         }
         *n += 1;

@@ -98,6 +98,15 @@ impl<T> Resolver<T> {
         }
     }
 
+    /// True when `ip` on `network` is being resolved.
+    pub fn is_pending(&self, network: NetworkId, ip: u128) -> bool {
+        self.active > 0
+            && self
+                .pending
+                .iter()
+                .any(|p| p.is_some_and(|p| p.network == network && p.ip == ip))
+    }
+
     /// Packets held now.
     pub fn held(&self) -> usize {
         self.held.len()
