@@ -18,7 +18,10 @@ const PORT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x01];
 const HOST_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0x01, 0x10];
 const CSN_GW_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0x09, 0xfe];
 
+// Announcements off: the test reads every frame the CSN port sends.
 const CONFIG: &str = r#"
+[slow_path]
+announce = false
 [control]
 enabled = false
 
