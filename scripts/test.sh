@@ -39,6 +39,11 @@ cargo test -p dpdk-sys --features bindings 2>&1 | tee "$tmp/test.log" || dpdk_st
 # pcap-tests case through net_pcap compared with the expected captures, and
 # `cnfwd run` on DPDK ports stopping on --duration and SIGINT.
 cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+# The deployment files, checked offline; then the container image (DPDK
+# build) built and run with podman: it says plainly when and why it skips.
+echo "== deployment files (deploy/) and the container image"
+scripts/validate-deploy.sh || dpdk_status=$?
+scripts/container-test.sh --if-supported || dpdk_status=$?
 
 echo "== tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee -a "$tmp/test.log"
