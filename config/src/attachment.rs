@@ -911,6 +911,7 @@ pub fn generate_config(
             e.device_info.as_ref().is_some_and(|d| d.kind == "pci")
                 && (backend == GenerateBackend::Dpdk || e.interface.is_some())
         });
+    let skipped_secondary = skipped.iter().any(|e| !e.default);
     let skipped: Vec<String> = skipped.into_iter().map(describe).collect();
     if sriov.is_empty() {
         return Err(format!(
@@ -927,17 +928,16 @@ pub fn generate_config(
     let mut connected: Vec<(ipnet::IpNet, String)> = Vec::new();
     for (k, e) in sriov.iter().enumerate() {
         let base = split_ns(&e.name).1;
-        let unique = sriov.iter().filter(|o| split_ns(&o.name).1 == base).count() == 1;
-        let name = config_name(&e.name, unique);
+        let unique = !sriov
+            .iter()
+            .any(|o| o.name != e.name && split_ns(&o.name).1 == base);
         let twice = sriov.iter().filter(|o| o.name == e.name).count() > 1;
-        let reference = match (&e.interface, twice) {
-            (Some(i), true) => format!("{}@{i}", e.name),
-            _ => e.name.clone(),
-        };
-        let name = if twice {
-            config_name(&reference.replace('@', "."), false)
-        } else {
-            name
+        let (reference, name) = match (&e.interface, twice) {
+            (Some(i), true) => (
+                format!("{}@{i}", e.name),
+                config_name(&format!("{}-{i}", config_name(&e.name, unique)), true),
+            ),
+            _ => (e.name.clone(), config_name(&e.name, unique)),
         };
         let pci = e
             .device_info
@@ -1085,6 +1085,16 @@ pub fn generate_config(
             },
             skipped.join(", ")
         );
+        if backend == GenerateBackend::Dpdk && skipped_secondary {
+            let _ = writeln!(
+                h,
+                "# An SR-IOV attachment whose CNI writes no device-info can still be a port:"
+            );
+            let _ = writeln!(
+                h,
+                "#   device = {{ network_attachment = \"ns/name\", resource = \"<its resourceName>\" }}"
+            );
+        }
     }
     let _ = writeln!(h);
     let _ = writeln!(h, "[engine]");
