@@ -500,7 +500,8 @@ fn resource_problems() {
         r#"device = { resource = "intel.com/sriov_green", index = 2 }"#,
     )]);
     let prefix = r#"ports[0].device = { resource = "intel.com/sriov_green" }: "#;
-    let cases: [(&str, &[(&str, &str)], String); 6] = [
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Env, String); 6] = [
         (
             &one,
             &[],
