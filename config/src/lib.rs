@@ -7,9 +7,12 @@
 //! name the field path and the value) and turns names into indices: the
 //! [`Resolved`] model the data plane builds its tables from.
 //!
-//! This crate does no I/O beyond reading the file.
+//! This crate does no I/O beyond reading the file, and, for ports that name
+//! a Kubernetes network attachment or device-plugin resource, the pod's
+//! annotations file and environment ([`attachment`]).
 #![forbid(unsafe_code)]
 
+pub mod attachment;
 pub mod csn;
 pub mod egress;
 mod error;
@@ -25,7 +28,7 @@ pub use csn::CsnSettings;
 pub use error::{ConfigError, FieldError};
 pub use mac::MacAddr;
 pub use model::{BackendKind, Config};
-pub use resolve::{resolve, BURST_MAX, MTU_MAX, MTU_MIN};
+pub use resolve::{resolve, resolve_in, BURST_MAX, MTU_MAX, MTU_MIN};
 pub use resolved::*;
 pub use slow_path::SlowPathSettings;
 
@@ -43,14 +46,28 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     })
 }
 
-/// Reads, parses and validates a configuration file.
+/// Reads, parses and validates a configuration file. Ports naming a
+/// network attachment or resource resolve in the process's pod
+/// ([`attachment::process_pod`]).
 pub fn load(path: &Path) -> Result<(Config, Resolved), ConfigError> {
+    load_with(path, &|| attachment::process_pod())
+}
+
+/// [`load`] in the pod given.
+pub fn load_in(path: &Path, pod: &attachment::Pod) -> Result<(Config, Resolved), ConfigError> {
+    load_with(path, &|| pod)
+}
+
+fn load_with<'p>(
+    path: &Path,
+    pod: &dyn Fn() -> &'p attachment::Pod,
+) -> Result<(Config, Resolved), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let config = parse(&text, &path.display().to_string())?;
-    let resolved = resolve(&config).map_err(ConfigError::Invalid)?;
+    let resolved = resolve::resolve_with(&config, pod).map_err(ConfigError::Invalid)?;
     Ok((config, resolved))
 }
 

@@ -291,12 +291,102 @@ pub struct Port {
     /// pcap backend: capture file written with TX.
     #[serde(default)]
     pub tx_pcap: Option<String>,
-    /// af_packet backend: Linux interface name.
+    /// af_packet backend: Linux interface name, or `{ network_attachment =
+    /// "namespace/name" }`: the attachment's interface in the pod.
     #[serde(default)]
-    pub interface: Option<String>,
-    /// dpdk backend: PCI address or vdev string.
+    pub interface: Option<DeviceSpec>,
+    /// dpdk backend: PCI address or vdev string, or `{ network_attachment =
+    /// "namespace/name" }` / `{ resource = "vendor/name", index = N }`: the
+    /// PCI device the pod was given (see [`crate::attachment`]).
     #[serde(default)]
-    pub device: Option<String>,
+    pub device: Option<DeviceSpec>,
+}
+
+/// A port's `device` or `interface`: the name itself, or where the pod was
+/// given it (resolved at start by [`crate::attachment`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum DeviceSpec {
+    /// As written: a PCI address, a vdev string or an interface name.
+    Name(String),
+    /// A network attachment and/or a device-plugin resource of the pod.
+    Pod(PodDevice),
+}
+
+impl From<String> for DeviceSpec {
+    fn from(s: String) -> Self {
+        DeviceSpec::Name(s)
+    }
+}
+
+impl From<&str> for DeviceSpec {
+    fn from(s: &str) -> Self {
+        DeviceSpec::Name(s.to_owned())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DeviceSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a device name, or a table { network_attachment = \"namespace/name\" } or { resource = \"vendor/name\", index = N }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DeviceSpec, E> {
+                Ok(DeviceSpec::Name(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DeviceSpec, A::Error> {
+                PodDevice::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(DeviceSpec::Pod)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `{ network_attachment, resource, index }`: a device the pod was given.
+/// The annotation is read first; `resource` alone, or when the annotation
+/// does not give the device, is looked up in the SR-IOV device plugin's
+/// `PCIDEVICE_<RESOURCE>` environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodDevice {
+    /// `namespace/name` (or `name`) of a network attachment in the Multus
+    /// `network-status` annotation; `@interface` picks one of several
+    /// attachments of the same network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_attachment: Option<String>,
+    /// SR-IOV device plugin resource, e.g. `intel.com/sriov_red`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Which of the resource's devices (0-based), when the pod has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+impl std::fmt::Display for PodDevice {
+    /// The TOML inline table, as written in the file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(a) = &self.network_attachment {
+            parts.push(format!("network_attachment = {a:?}"));
+        }
+        if let Some(r) = &self.resource {
+            parts.push(format!("resource = {r:?}"));
+        }
+        if let Some(i) = self.index {
+            parts.push(format!("index = {i}"));
+        }
+        if parts.is_empty() {
+            f.write_str("{}")
+        } else {
+            write!(f, "{{ {} }}", parts.join(", "))
+        }
+    }
 }
 
 /// `[[l3_isolation_domains]]`: a VRF.

@@ -8,9 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use crate::attachment::Pod;
 use crate::egress::{parse_endpoint, EgressRule};
 use crate::error::FieldError;
-use crate::model::{BackendKind, Config, IpAllocationType, PortMode};
+use crate::model::{BackendKind, Config, DeviceSpec, IpAllocationType, PortMode};
 use crate::resolved::*;
 
 /// Smallest MTU the platform accepts.
@@ -38,7 +39,21 @@ fn q(s: &str) -> String {
 }
 
 /// Validates `config` and resolves it. On failure returns every violation.
+/// Ports naming a network attachment or resource resolve in the process's
+/// pod ([`crate::attachment::process_pod`], read when first needed).
 pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
+    resolve_with(config, &|| crate::attachment::process_pod())
+}
+
+/// [`resolve`] in the pod given (tests, `generate-config`).
+pub fn resolve_in(config: &Config, pod: &Pod) -> Result<Resolved, Vec<FieldError>> {
+    resolve_with(config, &|| pod)
+}
+
+pub(crate) fn resolve_with<'p>(
+    config: &Config,
+    pod: &dyn Fn() -> &'p Pod,
+) -> Result<Resolved, Vec<FieldError>> {
     let mut errs = Errors(Vec::new());
 
     let burst = config.engine.burst_size;
@@ -388,7 +403,32 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
                 ),
             );
         }
-        let backend = resolve_backend(&mut errs, &path, p);
+        let (backend, found) = resolve_backend(&mut errs, &path, p, pod);
+        let (found_mac, mut origin) = found.map_or((None, None), |f| (f.mac, Some(f.origin)));
+        if let Some(o) = &mut origin {
+            o.mac_from_pod = p.mac.is_none() && found_mac.is_some();
+        }
+        // Two ports on one device found in the pod (the same attachment, or
+        // a resource index that an attachment's device has too).
+        let name = backend_name(&backend);
+        let twice = ports.iter().find(|q: &&ResolvedPort| {
+            !name.is_empty()
+                && backend_name(&q.backend) == name
+                && (origin.is_some() || q.pod.is_some())
+        });
+        if let Some(other) = twice {
+            let (field, value) = match (&origin, p.backend) {
+                (Some(o), BackendKind::Dpdk) => ("device", o.spec.to_string()),
+                (Some(o), _) => ("interface", o.spec.to_string()),
+                (None, BackendKind::Dpdk) => ("device", q(name)),
+                (None, _) => ("interface", q(name)),
+            };
+            errs.push(
+                format!("{path}.{field}"),
+                value,
+                format!("resolves to {name}, which port {:?} uses too", other.name),
+            );
+        }
         if p.backend == BackendKind::Pcap && p.mac.is_none() {
             errs.push(
                 format!("{path}.mac"),
@@ -404,6 +444,12 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
                     "a port MAC must be unicast",
                 );
             }
+        } else if let Some(m) = found_mac.filter(|m| m.is_multicast()) {
+            errs.push(
+                format!("{path}.mac"),
+                "(absent)",
+                format!("the attachment's MAC {m} in network-status is not unicast; set mac"),
+            );
         }
         let attachment = match p.mode {
             PortMode::Access => {
@@ -503,10 +549,11 @@ pub fn resolve(config: &Config) -> Result<Resolved, Vec<FieldError>> {
         ports.push(ResolvedPort {
             name: p.name.clone(),
             backend,
-            mac: p.mac,
+            mac: p.mac.or(found_mac),
             mtu,
             numa_node: p.numa_node,
             attachment,
+            pod: origin,
         });
     }
     // Static MACs of L2 networks: each on a port that carries the network.
@@ -899,48 +946,112 @@ fn resolve_engine(errs: &mut Errors, e: &crate::model::Engine) -> ResolvedEngine
     }
 }
 
-fn resolve_backend(errs: &mut Errors, path: &str, p: &crate::model::Port) -> PortBackend {
-    let mut not_for = |field: &str, v: &Option<String>, kind: &str| {
+/// The device or interface a backend names (empty for pcap).
+fn backend_name(b: &PortBackend) -> &str {
+    match b {
+        PortBackend::Pcap { .. } => "",
+        PortBackend::AfPacket { interface } => interface,
+        PortBackend::Dpdk { device } => device,
+    }
+}
+
+/// A port's backend settings; for a `device`/`interface` naming the pod's
+/// attachment or resource, also what it resolved to.
+fn resolve_backend<'p>(
+    errs: &mut Errors,
+    path: &str,
+    p: &crate::model::Port,
+    pod: &dyn Fn() -> &'p Pod,
+) -> (PortBackend, Option<crate::attachment::Found>) {
+    let mut not_for = |field: &str, v: Option<String>, kind: &str| {
         if let Some(v) = v {
             errs.push(
                 format!("{path}.{field}"),
-                q(v),
+                v,
                 format!("only for backend = {kind:?}"),
             );
         }
     };
+    let shown = |d: &Option<DeviceSpec>| {
+        d.as_ref().map(|d| match d {
+            DeviceSpec::Name(n) => q(n),
+            DeviceSpec::Pod(r) => r.to_string(),
+        })
+    };
     match p.backend {
         BackendKind::Pcap => {
-            not_for("interface", &p.interface, "af_packet");
-            not_for("device", &p.device, "dpdk");
-            PortBackend::Pcap {
-                rx: p.rx_pcap.clone(),
-                tx: p.tx_pcap.clone(),
-            }
+            not_for("interface", shown(&p.interface), "af_packet");
+            not_for("device", shown(&p.device), "dpdk");
+            (
+                PortBackend::Pcap {
+                    rx: p.rx_pcap.clone(),
+                    tx: p.tx_pcap.clone(),
+                },
+                None,
+            )
         }
         BackendKind::AfPacket => {
-            not_for("rx_pcap", &p.rx_pcap, "pcap");
-            not_for("tx_pcap", &p.tx_pcap, "pcap");
-            not_for("device", &p.device, "dpdk");
-            let interface = p.interface.clone().unwrap_or_default();
+            not_for("rx_pcap", p.rx_pcap.as_deref().map(q), "pcap");
+            not_for("tx_pcap", p.tx_pcap.as_deref().map(q), "pcap");
+            not_for("device", shown(&p.device), "dpdk");
+            let field = format!("{path}.interface");
+            let (interface, found) = match &p.interface {
+                Some(DeviceSpec::Pod(r)) => match pod().interface(r) {
+                    Ok(f) => (f.name.clone(), Some(f)),
+                    Err(why) => {
+                        errs.push(field, r.to_string(), why);
+                        return (
+                            PortBackend::AfPacket {
+                                interface: String::new(),
+                            },
+                            None,
+                        );
+                    }
+                },
+                Some(DeviceSpec::Name(n)) => (n.clone(), None),
+                None => (String::new(), None),
+            };
             if interface.is_empty() || interface.len() > 15 || interface.contains(['/', ' ']) {
-                errs.push(format!("{path}.interface"), q(&interface), "backend af_packet needs a Linux interface name (1..=15 characters, no '/' or space)");
+                let why = "backend af_packet needs a Linux interface name (1..=15 characters, no '/' or space)";
+                match &found {
+                    Some(f) => errs.push(
+                        field,
+                        f.origin.spec.to_string(),
+                        format!("resolves to {interface:?}: {why}"),
+                    ),
+                    None => errs.push(field, q(&interface), why),
+                }
             }
-            PortBackend::AfPacket { interface }
+            (PortBackend::AfPacket { interface }, found)
         }
         BackendKind::Dpdk => {
-            not_for("rx_pcap", &p.rx_pcap, "pcap");
-            not_for("tx_pcap", &p.tx_pcap, "pcap");
-            not_for("interface", &p.interface, "af_packet");
-            let device = p.device.clone().unwrap_or_default();
+            not_for("rx_pcap", p.rx_pcap.as_deref().map(q), "pcap");
+            not_for("tx_pcap", p.tx_pcap.as_deref().map(q), "pcap");
+            not_for("interface", shown(&p.interface), "af_packet");
+            let (device, found) = match &p.device {
+                Some(DeviceSpec::Pod(r)) => match pod().pci_device(r) {
+                    Ok(f) => (f.name.clone(), Some(f)),
+                    Err(why) => {
+                        errs.push(format!("{path}.device"), r.to_string(), why);
+                        return (
+                            PortBackend::Dpdk {
+                                device: String::new(),
+                            },
+                            None,
+                        );
+                    }
+                },
+                Some(DeviceSpec::Name(n)) => (n.clone(), None),
+                None => (String::new(), None),
+            };
             if device.is_empty() {
                 errs.push(
                     format!("{path}.device"),
                     "(absent)",
-                    "backend dpdk needs a PCI address or vdev string",
+                    "backend dpdk needs a PCI address or vdev string, or { network_attachment = \"namespace/name\" }",
                 );
             }
-            PortBackend::Dpdk { device }
+            (PortBackend::Dpdk { device }, found)
         }
     }
 }

@@ -126,6 +126,9 @@ pub struct ResolvedPort {
     pub numa_node: Option<u32>,
     /// Networks carried.
     pub attachment: Attachment,
+    /// Where the device came from when the file named the pod's network
+    /// attachment or resource (`None`: named in the file).
+    pub pod: Option<crate::attachment::PodOrigin>,
 }
 
 /// L3 specifics of a network.

@@ -72,7 +72,7 @@ fn dpdk_config_workers(
         }
         p.tx_pcap = None;
         p.backend = BackendKind::Dpdk;
-        p.device = Some(dev);
+        p.device = Some(dev.into());
         names.push(p.name.clone());
     }
     cfg.dpdk.eal_args = [

@@ -369,7 +369,7 @@ fn af_packet_config(case: &Path) -> Config {
         p.backend = BackendKind::AfPacket;
         p.rx_pcap = None;
         p.tx_pcap = None;
-        p.interface = Some(format!("c{i}"));
+        p.interface = Some(format!("c{i}").into());
     }
     cfg
 }

@@ -7,8 +7,16 @@
 //! `--duration`, printing a rate line every `--stats-interval`. Either way it
 //! ends by printing what it forwarded and dropped per port, per network and
 //! per reason, and optionally writes the stats JSON.
-//! `cnfwd check --config FILE` only validates. `cnfwd drop-reasons` lists
-//! every drop counter with its meaning.
+//! `cnfwd check --config FILE` only validates, and prints what each port
+//! resolved to. `cnfwd generate-config --from-network-status FILE` prints a
+//! starting configuration for a pod's SR-IOV attachments. `cnfwd
+//! drop-reasons` lists every drop counter with its meaning.
+//!
+//! Ports may name the pod's network attachment instead of a device
+//! (`device = { network_attachment = "ns/name" }`); `check` and `run` read
+//! the pod's annotations from `--pod-annotations FILE`, else
+//! `$CNFWD_POD_ANNOTATIONS`, else `/etc/podnetinfo/annotations`
+//! (`docs/kubernetes-attachments.md`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,8 +25,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
-use cnfwd_config::BackendKind;
+use clap::{Parser, Subcommand, ValueEnum};
+use cnfwd_config::attachment::{self, GenerateBackend, Pod};
+use cnfwd_config::{BackendKind, PortBackend, ResolvedPort};
 use dataplane::live::{self, LiveOptions, LiveReport, Tick};
 use dataplane::pipeline::DropReason;
 use dataplane::replay::{replay_resolved, ReplayReport};
@@ -59,15 +68,40 @@ enum Command {
         /// Live ports: serve the management socket here (overrides `[control] socket`).
         #[arg(long)]
         socket: Option<PathBuf>,
+        /// The pod's downward-API annotations file, for ports naming a network
+        /// attachment (default: $CNFWD_POD_ANNOTATIONS, else /etc/podnetinfo/annotations).
+        #[arg(long, value_name = "FILE")]
+        pod_annotations: Option<PathBuf>,
     },
-    /// Validate a configuration and print what it defines.
+    /// Validate a configuration and print what it defines and what each port resolved to.
     Check {
         /// Configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// The pod's downward-API annotations file, for ports naming a network
+        /// attachment (default: $CNFWD_POD_ANNOTATIONS, else /etc/podnetinfo/annotations).
+        #[arg(long, value_name = "FILE")]
+        pod_annotations: Option<PathBuf>,
+    },
+    /// Print a starting cnfwd.toml for a pod: one port per SR-IOV network attachment.
+    GenerateConfig {
+        /// The pod's downward-API annotations file, or the network-status JSON itself.
+        #[arg(long, value_name = "FILE")]
+        from_network_status: PathBuf,
+        /// The backend of the ports: dpdk (VFs bound to vfio-pci) or af_packet (kernel VFs).
+        #[arg(long, value_enum, default_value = "dpdk")]
+        backend: GenBackend,
     },
     /// List every drop reason with its description.
     DropReasons,
+}
+
+/// `generate-config --backend`.
+#[derive(Clone, Copy, ValueEnum)]
+enum GenBackend {
+    Dpdk,
+    #[value(name = "af_packet")]
+    AfPacket,
 }
 
 fn main() -> ExitCode {
@@ -80,15 +114,22 @@ fn main() -> ExitCode {
             duration,
             stats_interval,
             socket,
-        } => run(
-            &config,
-            stats_json.as_deref(),
-            quiet,
-            duration,
-            stats_interval,
-            socket,
-        ),
-        Command::Check { config } => match cnfwd_config::load(&config) {
+            pod_annotations,
+        } => {
+            attachment::set_process_pod(Pod::from_system(pod_annotations.as_deref()));
+            run(
+                &config,
+                stats_json.as_deref(),
+                quiet,
+                duration,
+                stats_interval,
+                socket,
+            )
+        }
+        Command::Check {
+            config,
+            pod_annotations,
+        } => match cnfwd_config::load_in(&config, &Pod::from_system(pod_annotations.as_deref())) {
             Ok((_, r)) => {
                 let l3 = r.networks.iter().filter(|n| n.l3.is_some()).count();
                 let routes: usize = r.vrfs.iter().map(|v| v.routes.len()).sum();
@@ -101,6 +142,9 @@ fn main() -> ExitCode {
                     r.vrfs.len(),
                     routes
                 );
+                for p in &r.ports {
+                    println!("{}", describe_port(p));
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -108,6 +152,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::GenerateConfig {
+            from_network_status,
+            backend,
+        } => generate_config(&from_network_status, backend),
         Command::DropReasons => {
             for r in DropReason::ALL {
                 println!("{:<20} {}", r.name(), r.description());
@@ -146,6 +194,11 @@ fn run(
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
+    if !quiet {
+        for p in resolved.ports.iter().filter(|p| p.pod.is_some()) {
+            println!("cnfwd:{}", describe_port(p));
+        }
+    }
     let base = config
         .parent()
         .map(Path::to_path_buf)
@@ -318,6 +371,53 @@ fn run_dpdk(
     _: impl FnMut(&Tick),
 ) -> Result<LiveReport, String> {
     Err("backend \"dpdk\": this cnfwd was built without DPDK support; rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev)".to_string())
+}
+
+/// One line per port for `check`: its device, MAC and, when the file named
+/// the pod's attachment or resource, where the device was found.
+fn describe_port(p: &ResolvedPort) -> String {
+    let what = match &p.backend {
+        PortBackend::Pcap { rx, tx } => format!(
+            "pcap rx {} tx {}",
+            rx.as_deref().unwrap_or("-"),
+            tx.as_deref().unwrap_or("-")
+        ),
+        PortBackend::AfPacket { interface } => format!("af_packet interface {interface}"),
+        PortBackend::Dpdk { device } => format!("dpdk device {device}"),
+    };
+    let mac = match (p.mac, &p.pod) {
+        (Some(m), Some(o)) if o.mac_from_pod => format!("mac {m} (from network-status)"),
+        (Some(m), _) => format!("mac {m}"),
+        (None, _) => "mac of the device".to_string(),
+    };
+    let from = p
+        .pod
+        .as_ref()
+        .map(|o| format!("\n    from {o}"))
+        .unwrap_or_default();
+    format!("  port {:?}: {what}, {mac}{from}", p.name)
+}
+
+fn generate_config(path: &Path, backend: GenBackend) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
+    };
+    let entries = match attachment::network_status_of_file(&text) {
+        Ok(e) => e,
+        Err(e) => return fail(&format!("{}: {e}", path.display())),
+    };
+    let backend = match backend {
+        GenBackend::Dpdk => GenerateBackend::Dpdk,
+        GenBackend::AfPacket => GenerateBackend::AfPacket,
+    };
+    match attachment::generate_config(&entries, &path.display().to_string(), backend) {
+        Ok(toml) => {
+            print!("{toml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 fn fail(message: &str) -> ExitCode {
