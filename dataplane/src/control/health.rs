@@ -47,8 +47,9 @@ pub struct PortState {
     pub device: String,
     /// Up (see the module doc).
     pub up: bool,
-    /// What was seen: the interface's operstate, `admin down`, `missing`;
-    /// `started` (dpdk); `-` (pcap).
+    /// What was seen: af_packet: `up` (or `unknown`: running, operstate
+    /// not reported), `admin down`, `not running (operstate X)`, `missing`;
+    /// dpdk: `started`; pcap: `-`.
     pub state: String,
 }
 
@@ -100,8 +101,11 @@ pub fn interface_state(ifname: &str) -> (bool, String) {
     }
     // The kernel sets IFF_RUNNING on an up device whose operstate is up or
     // unknown (netif_oper_up).
-    let running = oper == "up" || oper == "unknown";
-    (running, oper)
+    if oper == "up" || oper == "unknown" {
+        (true, oper)
+    } else {
+        (false, format!("not running (operstate {oper})"))
+    }
 }
 
 /// One worker's health.
