@@ -6,16 +6,17 @@
 //! on the calling thread, the control loop: it watches the stop flag
 //! (SIGINT/SIGTERM) and the deadline, reports rates every interval and
 //! frees retired snapshots. When it returns, every worker has flushed its
-//! TX queues and its counters are final.
+//! TX queues and its counters are final. Beside it: the metrics listener
+//! with its probes (`/healthz`, `/readyz`) and, when `NOTIFY_SOCKET` is
+//! set, the systemd notifier (`crate::control::{health, notify}`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
-
 use std::path::PathBuf;
 
+use arc_swap::ArcSwap;
 use cnfwd_config::{BackendKind, Config, PortBackend, Resolved, ResolvedIdle};
 
 use crate::control::commands::{Commands, ControlState};
