@@ -77,6 +77,10 @@ pub struct Engine {
     /// `idle = "adaptive"`: microseconds slept per idle round.
     #[serde(default = "default_idle_sleep_us")]
     pub idle_sleep_us: u32,
+    /// A worker that has not completed a polling round for this many
+    /// milliseconds is stalled: `/healthz` fails (200..=3600000).
+    #[serde(default = "default_stall_timeout_ms")]
+    pub stall_timeout_ms: u32,
 }
 
 impl Default for Engine {
@@ -88,6 +92,7 @@ impl Default for Engine {
             idle: IdleMode::default(),
             idle_empty_polls: default_idle_empty_polls(),
             idle_sleep_us: default_idle_sleep_us(),
+            stall_timeout_ms: default_stall_timeout_ms(),
         }
     }
 }
@@ -113,6 +118,10 @@ fn default_idle_empty_polls() -> u32 {
 
 fn default_idle_sleep_us() -> u32 {
     100
+}
+
+fn default_stall_timeout_ms() -> u32 {
+    1000
 }
 
 /// `[control]`: the management socket (DPDK telemetry v2 protocol).

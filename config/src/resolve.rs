@@ -939,10 +939,20 @@ fn resolve_engine(errs: &mut Errors, e: &crate::model::Engine) -> ResolvedEngine
             }
         }
     };
+    // Above the longest adaptive sleep (100 ms) with room to spare, so a
+    // sleeping worker never looks stalled.
+    if !(200..=3_600_000).contains(&e.stall_timeout_ms) {
+        errs.push(
+            "engine.stall_timeout_ms",
+            e.stall_timeout_ms.to_string(),
+            "must be in 200..=3600000",
+        );
+    }
     ResolvedEngine {
         workers,
         cores: e.cores.clone(),
         idle,
+        stall_timeout_ms: e.stall_timeout_ms,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct ResolvedEngine {
     pub cores: Vec<usize>,
     /// Idle policy.
     pub idle: ResolvedIdle,
+    /// Milliseconds without a completed polling round after which a
+    /// worker is stalled, 200..=3600000.
+    pub stall_timeout_ms: u32,
 }
 
 /// Validated idle policy.

@@ -6,16 +6,23 @@
 //! on the calling thread, the control loop: it watches the stop flag
 //! (SIGINT/SIGTERM) and the deadline, reports rates every interval and
 //! frees retired snapshots. When it returns, every worker has flushed its
-//! TX queues and its counters are final.
+//! TX queues and its counters are final. Beside it: the metrics listener
+//! with its probes (`/healthz`, `/readyz`) and, when `NOTIFY_SOCKET` is
+//! set, the systemd notifier (`crate::control::{health, notify}`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
+use arc_swap::ArcSwap;
 use cnfwd_config::{BackendKind, Config, PortBackend, Resolved, ResolvedIdle};
 
 use crate::control::commands::{Commands, ControlState};
+use crate::control::health::Health;
+use crate::control::metrics::Endpoints;
+use crate::control::notify::{self, Notifier, RunNotifier};
 use crate::control::{metrics, GroupSpec, MetricsServer, ReadAccess, Server, ServerConfig};
 use crate::engine::cores::{self, CoreChoice, PortDevice, Topology};
 use crate::engine::snapshot::Snapshots;
@@ -227,34 +234,20 @@ pub fn drive<B: Backend + Send>(
         device_macs,
     );
     let mut snapshots = Snapshots::new(tables);
-    let eopts = engine_options(r, &choice);
+    let mut eopts = engine_options(r, &choice);
+    eopts.test_stall = workers::TestStall::from_env();
     let started = Instant::now();
     let deadline = opts.duration.map(|d| started + d);
     let outcome = workers::run(backends, &mut snapshots, &eopts, |h, snaps| {
         let _metrics = match r.metrics_listen {
             None => None,
-            Some(addr) => {
-                let (h, tables) = (h.clone(), snaps.shared());
-                Some(MetricsServer::start(addr, move || {
-                    let workers: Vec<metrics::WorkerMetrics> = h
-                        .workers()
-                        .iter()
-                        .map(|w| {
-                            let (rx, tx, _) = w.stats.totals();
-                            metrics::WorkerMetrics {
-                                id: w.id,
-                                core: w.core,
-                                rx_packets: rx,
-                                tx_packets: tx,
-                                busy_polls: w.rounds - w.idle_rounds,
-                                idle_polls: w.idle_rounds,
-                            }
-                        })
-                        .collect();
-                    metrics::render(&h.stats(), &tables.load(), &workers)
-                })?)
-            }
+            Some(addr) => Some(MetricsServer::serve(
+                addr,
+                http_endpoints(h, snaps.shared(), r),
+            )?),
         };
+        // Dropped before `_metrics`: STOPPING=1 as soon as the loop ends.
+        let _notify = run_notifier(h, r);
         let mut ctl = Control {
             h,
             snaps,
@@ -271,6 +264,49 @@ pub fn drive<B: Backend + Send>(
         workers: outcome.workers,
         cores: choice,
     })
+}
+
+/// `/metrics`, `/healthz` and `/readyz` of the running engine.
+fn http_endpoints(h: &EngineHandle, tables: Arc<ArcSwap<Tables>>, r: &Resolved) -> Endpoints {
+    let stall = Duration::from_millis(u64::from(r.engine.stall_timeout_ms));
+    let ports = Arc::new(r.ports.clone());
+    let health = {
+        let (h, tables, ports) = (h.clone(), tables.clone(), ports);
+        move || Health::now(&h, tables.load().generation, &ports, stall)
+    };
+    let health = Arc::new(health);
+    let (live, ready) = (health.clone(), health);
+    let h = h.clone();
+    Endpoints::new(move || {
+        let workers: Vec<metrics::WorkerMetrics> = h
+            .workers()
+            .iter()
+            .map(|w| {
+                let (rx, tx, _) = w.stats.totals();
+                metrics::WorkerMetrics {
+                    id: w.id,
+                    core: w.core,
+                    rx_packets: rx,
+                    tx_packets: tx,
+                    busy_polls: w.rounds - w.idle_rounds,
+                    idle_polls: w.idle_rounds,
+                }
+            })
+            .collect();
+        metrics::render(&h.stats(), &tables.load(), &workers)
+    })
+    .healthz(move || live().liveness())
+    .readyz(move || ready().readiness())
+}
+
+/// The systemd notifier of a live run, when `NOTIFY_SOCKET` asks for one
+/// (a notifier that cannot be set up is reported, not fatal).
+fn run_notifier(h: &EngineHandle, r: &Resolved) -> Option<RunNotifier> {
+    let stall = Duration::from_millis(u64::from(r.engine.stall_timeout_ms));
+    let started = Notifier::from_env()?.and_then(|n| RunNotifier::start(n, h.clone(), stall));
+    started
+        .map_err(|e| eprintln!("cnfwd: {}: {e}; not notifying", notify::NOTIFY_SOCKET))
+        .ok()
 }
 
 /// The control thread: the engine, the snapshots, the command state and

@@ -212,3 +212,128 @@ fn cnfwdctl_prints_completions() {
     assert!(s.contains("complete -F _cnfwdctl"), "{s}");
     assert!(s.contains("neighbor"), "{s}");
 }
+
+/// Answers `/health` with whatever the test put in `reply` (an error when
+/// it is a string).
+struct HealthEngine {
+    reply: Arc<Mutex<Value>>,
+}
+
+const HEALTH_COMMANDS: &[CommandInfo] = &[CommandInfo {
+    name: "/health",
+    help: "Health",
+    access: Access::Read,
+}];
+
+impl Handler for HealthEngine {
+    fn commands(&self) -> &[CommandInfo] {
+        HEALTH_COMMANDS
+    }
+
+    fn call(&mut self, _: &str, _: Params<'_>, _: &Peer) -> Result<Value, CommandError> {
+        match self.reply.lock().unwrap().clone() {
+            Value::String(e) => Err(CommandError::failed(e)),
+            v => Ok(v),
+        }
+    }
+}
+
+#[test]
+fn cnfwdctl_health_is_an_exec_probe() {
+    let dir = std::env::temp_dir().join(format!("cnfwdctl-health-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sock = dir.join("cnfwd.sock");
+    let mut server = Server::bind(&ServerConfig {
+        path: sock.clone(),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let reply = Arc::new(Mutex::new(json!({
+        "status": "ok", "workers": 2, "live": true, "ready": true,
+        "not_live": [], "not_ready": [],
+        "ports": [{"name": "a", "up": true}],
+    })));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (r, s) = (reply.clone(), stop.clone());
+    let thread = std::thread::spawn(move || {
+        let mut engine = HealthEngine { reply: r };
+        while !s.load(Ordering::Relaxed) {
+            server.poll(Duration::from_millis(10), &mut engine).unwrap();
+        }
+    });
+    let run = |args: &[&str]| {
+        let out = ctl_at(&sock, args);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    assert_eq!(
+        run(&["health"]),
+        (Some(0), "live: 2 worker(s) polling\n".into(), String::new())
+    );
+    assert_eq!(
+        run(&["health", "--ready"]),
+        (
+            Some(0),
+            "ready: 2 worker(s) forwarding, 1 port(s) up\n".into(),
+            String::new()
+        )
+    );
+
+    // A port down: still live, not ready.
+    *reply.lock().unwrap() = json!({
+        "status": "ok", "workers": 2, "live": true, "ready": false,
+        "not_live": [], "not_ready": ["port a (af_packet v0): not up: lowerlayerdown"],
+    });
+    assert_eq!(run(&["health"]).0, Some(0));
+    assert_eq!(
+        run(&["health", "--ready"]),
+        (
+            Some(1),
+            "not ready: port a (af_packet v0): not up: lowerlayerdown\n".into(),
+            String::new()
+        )
+    );
+
+    // A stalled worker: neither; --json prints the reply, same status.
+    let stalled = json!({
+        "status": "stalled", "workers": 2, "live": false, "ready": false,
+        "not_live": ["worker 1 (core 3): stalled: no polling round for 1200 ms (stall_timeout_ms 1000)"],
+        "not_ready": ["worker 1 (core 3): stalled: no polling round for 1200 ms (stall_timeout_ms 1000)"],
+    });
+    *reply.lock().unwrap() = stalled.clone();
+    assert_eq!(
+        run(&["health"]),
+        (
+            Some(1),
+            "not live: worker 1 (core 3): stalled: no polling round for 1200 ms (stall_timeout_ms 1000)\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, _) = run(&["health", "--json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), stalled);
+
+    // An error reply is unhealthy too.
+    *reply.lock().unwrap() = json!("engine gone");
+    assert_eq!(
+        run(&["health"]),
+        (
+            Some(1),
+            String::new(),
+            "cnfwdctl: /health: engine gone\n".into()
+        )
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Nobody there: 2, naming the socket.
+    let (code, out, err) = run(&["health", "--ready"]);
+    assert_eq!(code, Some(2));
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with(&format!("cnfwdctl: cannot connect to {}: ", sock.display())),
+        "{err}"
+    );
+}

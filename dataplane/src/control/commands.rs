@@ -29,6 +29,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::health::{Health, PortState};
 use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
 use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
@@ -120,7 +121,7 @@ pub struct Commands<'a> {
 const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "/health",
-        help: "Liveness: workers running, snapshot generation, uptime.",
+        help: "Liveness and readiness: workers polling (last round, stalled), ports up, configuration applied, snapshot generation, uptime.",
         access: Access::Read,
     },
     CommandInfo {
@@ -412,15 +413,40 @@ impl Handler for Commands<'_> {
 }
 
 impl Commands<'_> {
+    /// `status` is `stopping` (a worker failed), `stalled` (a worker has
+    /// not polled for `[engine] stall_timeout_ms`) or `ok`; the other
+    /// fields are [`Health::json_fields`]'s (the facts behind `/healthz`
+    /// and `/readyz`).
     fn health(&self) -> Value {
         let workers = self.engine.workers();
-        json!({
-            "status": if self.engine.stopping() { "stopping" } else { "ok" },
+        let r = &self.state.resolved;
+        let h = Health::evaluate(
+            &workers,
+            self.engine.started(),
+            Instant::now(),
+            std::time::Duration::from_millis(u64::from(r.engine.stall_timeout_ms)),
+            self.snapshots.generation(),
+            r.ports.iter().map(PortState::of).collect(),
+            self.engine.stopping(),
+        );
+        let status = if h.stopping {
+            "stopping"
+        } else if h.workers.iter().any(|w| w.stalled) {
+            "stalled"
+        } else {
+            "ok"
+        };
+        let mut reply = json!({
+            "status": status,
             "workers": workers.len(),
             "snapshot": self.snapshots.generation(),
             "workers_on_snapshot": workers.iter().filter(|w| w.generation == self.snapshots.generation()).count(),
             "uptime_s": self.state.started.elapsed().as_secs_f64(),
-        })
+        });
+        if let Some(m) = reply.as_object_mut() {
+            m.extend(h.json_fields());
+        }
+        reply
     }
 
     fn ports(&self) -> Value {

@@ -1,5 +1,7 @@
 //! Prometheus metrics: the text exposition format (version 0.0.4) of
-//! cnfwd's counters, and a tiny HTTP/1.1 server for `GET /metrics`.
+//! cnfwd's counters, and a tiny HTTP/1.1 server for `GET /metrics` and the
+//! probes `GET /healthz` and `GET /readyz` (see [`super::health`] for what
+//! they check; [`MetricsServer::serve`]).
 //!
 //! Metric families (all counters unless said otherwise):
 //!
@@ -24,7 +26,7 @@
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -274,11 +276,69 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_DRAIN: usize = 64 * 1024;
 /// How often the accept loop checks for shutdown.
 const STOP_CHECK: Duration = Duration::from_millis(50);
+/// Connections served at once; further ones wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 8;
 
-/// The `/metrics` HTTP server, on its own thread. Connections are served
-/// one at a time (`Connection: close`), each bounded by a 2 s read/write
-/// timeout and an 8 KiB request head. Dropping it stops the thread and
-/// closes the listener.
+/// A probe's answer: `200 OK` when `ok`, else `503 Service Unavailable`;
+/// `body` is plain text either way (one line per finding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Passing.
+    pub ok: bool,
+    /// Why (plain text, ends with a newline).
+    pub body: String,
+}
+
+type Render = Box<dyn Fn() -> String + Send + Sync>;
+type Check = Box<dyn Fn() -> Probe + Send + Sync>;
+
+/// What the server answers: `/metrics` always, `/healthz` and `/readyz`
+/// when given (404 otherwise).
+pub struct Endpoints {
+    metrics: Render,
+    healthz: Option<Check>,
+    readyz: Option<Check>,
+}
+
+impl Endpoints {
+    /// `/metrics` answered with the text `metrics` returns.
+    pub fn new(metrics: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Endpoints {
+            metrics: Box::new(metrics),
+            healthz: None,
+            readyz: None,
+        }
+    }
+
+    /// `/healthz` answered by `check` (liveness).
+    pub fn healthz(mut self, check: impl Fn() -> Probe + Send + Sync + 'static) -> Self {
+        self.healthz = Some(Box::new(check));
+        self
+    }
+
+    /// `/readyz` answered by `check` (readiness).
+    pub fn readyz(mut self, check: impl Fn() -> Probe + Send + Sync + 'static) -> Self {
+        self.readyz = Some(Box::new(check));
+        self
+    }
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("healthz", &self.healthz.is_some())
+            .field("readyz", &self.readyz.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The metrics and probes HTTP server, its accept loop on its own thread.
+/// Each connection is answered on a thread of its own (at most 8 at once,
+/// so a slow scraper cannot hold up a liveness probe), with
+/// `Connection: close`, bounded by a 2 s read/write timeout and an 8 KiB
+/// request head. `HEAD` answers like `GET` without the body. Dropping it
+/// stops the accept loop and closes the listener (connections in hand
+/// finish on their own, within their timeouts).
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
@@ -293,8 +353,16 @@ impl MetricsServer {
     /// path is 404, another method 405.
     pub fn start(
         listen: SocketAddr,
-        render: impl Fn() -> String + Send + 'static,
+        render: impl Fn() -> String + Send + Sync + 'static,
     ) -> Result<MetricsServer, ControlError> {
+        Self::serve(listen, Endpoints::new(render))
+    }
+
+    /// Listens on `listen` and serves `endpoints`: `/metrics` (200,
+    /// `text/plain; version=0.0.4`), `/healthz` and `/readyz` (200 or 503,
+    /// `text/plain`, `Cache-Control: no-store`); any other path is 404, a
+    /// method other than GET and HEAD 405.
+    pub fn serve(listen: SocketAddr, endpoints: Endpoints) -> Result<MetricsServer, ControlError> {
         let listener = TcpListener::bind(listen)
             .map_err(|e| ControlError::io(format!("metrics: binding {listen}"), e))?;
         let addr = listener
@@ -307,7 +375,7 @@ impl MetricsServer {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("cnfwd-metrics".into())
-            .spawn(move || serve(listener, flag, render))
+            .spawn(move || accept_loop(listener, flag, Arc::new(endpoints)))
             .map_err(|e| ControlError::io("metrics: starting the thread", e))?;
         Ok(MetricsServer {
             addr,
@@ -331,11 +399,31 @@ impl Drop for MetricsServer {
     }
 }
 
-fn serve(listener: TcpListener, stop: Arc<AtomicBool>, render: impl Fn() -> String) {
+fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, endpoints: Arc<Endpoints>) {
+    let active = Arc::new(AtomicUsize::new(0));
     while !stop.load(Ordering::Relaxed) {
+        if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         match listener.accept() {
             Ok((stream, _)) => {
-                let _ = handle(stream, &render);
+                active.fetch_add(1, Ordering::AcqRel);
+                let (e, a) = (Arc::clone(&endpoints), Arc::clone(&active));
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("cnfwd-http".into())
+                        .spawn(move || {
+                            let _ = handle(stream, &e);
+                            a.fetch_sub(1, Ordering::AcqRel);
+                        });
+                if let Err(e) = spawned {
+                    // The stream went with the closure: that client sees
+                    // its connection closed.
+                    active.fetch_sub(1, Ordering::AcqRel);
+                    eprintln!("cnfwd: metrics: cannot start a connection thread: {e}");
+                    std::thread::sleep(STOP_CHECK);
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(STOP_CHECK),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -347,7 +435,7 @@ fn serve(listener: TcpListener, stop: Arc<AtomicBool>, render: impl Fn() -> Stri
     }
 }
 
-fn handle(mut stream: TcpStream, render: &impl Fn() -> String) -> std::io::Result<()> {
+fn handle(mut stream: TcpStream, endpoints: &Endpoints) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -367,9 +455,13 @@ fn handle(mut stream: TcpStream, render: &impl Fn() -> String) -> std::io::Resul
             Err(e) => return Err(e),
         }
     };
-    let (status, body) = if !complete && head.len() > MAX_REQUEST_HEAD {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    let mut head_only = false;
+    let mut extra = "";
+    let (status, content_type, body) = if !complete && head.len() > MAX_REQUEST_HEAD {
         (
             "431 Request Header Fields Too Large",
+            PLAIN,
             "request head too large\n".to_string(),
         )
     } else {
@@ -378,24 +470,56 @@ fn handle(mut stream: TcpStream, render: &impl Fn() -> String) -> std::io::Resul
         let mut parts = line.split_whitespace();
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let path = target.split('?').next().unwrap_or("");
-        match (method, path) {
-            ("GET", "/metrics") => ("200 OK", render()),
-            ("GET", _) => ("404 Not Found", "not found: try /metrics\n".to_string()),
-            ("", _) => ("400 Bad Request", "bad request\n".to_string()),
-            _ => ("405 Method Not Allowed", "only GET\n".to_string()),
+        head_only = method == "HEAD";
+        let probe = match path {
+            "/healthz" => endpoints.healthz.as_ref(),
+            "/readyz" => endpoints.readyz.as_ref(),
+            _ => None,
+        };
+        match (method, path, probe) {
+            ("GET" | "HEAD", "/metrics", _) => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                (endpoints.metrics)(),
+            ),
+            ("GET" | "HEAD", _, Some(check)) => {
+                let p = check();
+                extra = "Cache-Control: no-store\r\n";
+                let status = if p.ok {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                };
+                (status, PLAIN, p.body)
+            }
+            ("GET" | "HEAD", _, None) => {
+                let paths = match (&endpoints.healthz, &endpoints.readyz) {
+                    (None, None) => "/metrics",
+                    (Some(_), None) => "/metrics, /healthz",
+                    (None, Some(_)) => "/metrics, /readyz",
+                    (Some(_), Some(_)) => "/metrics, /healthz, /readyz",
+                };
+                ("404 Not Found", PLAIN, format!("not found: try {paths}\n"))
+            }
+            ("", _, _) => ("400 Bad Request", PLAIN, "bad request\n".to_string()),
+            _ => {
+                extra = "Allow: GET, HEAD\r\n";
+                (
+                    "405 Method Not Allowed",
+                    PLAIN,
+                    "only GET and HEAD\n".to_string(),
+                )
+            }
         }
     };
-    let content_type = if status.starts_with("200") {
-        "text/plain; version=0.0.4; charset=utf-8"
-    } else {
-        "text/plain; charset=utf-8"
-    };
     let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(header.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
+    if !head_only {
+        stream.write_all(body.as_bytes())?;
+    }
     stream.flush()?;
     if !complete {
         // Closing with unread input would reset the connection and lose
@@ -415,6 +539,92 @@ fn handle(mut stream: TcpStream, render: &impl Fn() -> String) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(addr: SocketAddr, method: &str, path: &str) -> (String, String) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        (head.to_string(), body.to_string())
+    }
+
+    #[test]
+    fn probes_answer_200_or_503_in_plain_text_and_head_works() {
+        let live = Arc::new(AtomicBool::new(true));
+        let l = live.clone();
+        let server = MetricsServer::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Endpoints::new(|| "cnfwd_workers 1\n".to_string())
+                .healthz(move || {
+                    let ok = l.load(Ordering::Relaxed);
+                    Probe {
+                        ok,
+                        body: if ok { "ok\n" } else { "worker 1: stalled\n" }.into(),
+                    }
+                })
+                .readyz(|| Probe {
+                    ok: false,
+                    body: "port p0: down\n".into(),
+                }),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        let (head, body) = request(addr, "GET", "/healthz");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nCache-Control: no-store\r\n"), "{head}");
+        assert_eq!(body, "ok\n");
+        live.store(false, Ordering::Relaxed);
+        let (head, body) = request(addr, "GET", "/healthz?verbose=1");
+        assert!(
+            head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{head}"
+        );
+        assert_eq!(body, "worker 1: stalled\n");
+        // HEAD: the same status and length, no body.
+        let (head, body) = request(addr, "HEAD", "/readyz");
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(head.contains("\r\nContent-Length: 14\r\n"), "{head}");
+        assert_eq!(body, "");
+        let (head, body) = request(addr, "HEAD", "/metrics");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("version=0.0.4"), "{head}");
+        assert!(head.contains("\r\nContent-Length: 16\r\n"), "{head}");
+        assert_eq!(body, "");
+        let (_, body) = request(addr, "GET", "/metrics");
+        assert_eq!(body, "cnfwd_workers 1\n");
+        let (head, body) = request(addr, "POST", "/healthz");
+        assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
+        assert!(head.contains("\r\nAllow: GET, HEAD\r\n"), "{head}");
+        assert_eq!(body, "only GET and HEAD\n");
+        let (head, body) = request(addr, "GET", "/livez");
+        assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+        assert_eq!(body, "not found: try /metrics, /healthz, /readyz\n");
+    }
+
+    #[test]
+    fn a_silent_client_does_not_hold_up_a_probe() {
+        let server = MetricsServer::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Endpoints::new(String::new).healthz(|| Probe {
+                ok: true,
+                body: "ok\n".into(),
+            }),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        let _silent = TcpStream::connect(addr).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let t = std::time::Instant::now();
+        let (head, _) = request(addr, "GET", "/healthz");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert!(t.elapsed() < IO_TIMEOUT, "waited {:?}", t.elapsed());
+    }
 
     #[test]
     fn label_values_are_escaped() {

@@ -9,7 +9,11 @@
 //! - [`commands`]: the commands of a running cnfwd (ports, routes,
 //!   neighbours, config apply/save, trace...);
 //! - [`client`]: a blocking client of the same protocol (`cnfwdctl`, tests);
-//! - [`metrics`]: Prometheus text exposition and a small HTTP server.
+//! - [`metrics`]: Prometheus text exposition and a small HTTP server (also
+//!   serving the probes `/healthz` and `/readyz`);
+//! - [`health`]: liveness and readiness of a live run (the probes and
+//!   `/health`);
+//! - [`notify`]: the systemd notification protocol (`NOTIFY_SOCKET`).
 //!
 //! Plugging commands in: implement [`Handler`] (list [`CommandInfo`]s, run
 //! one in [`Handler::call`], parse parameters with [`Params::parse`]), bind a
@@ -19,7 +23,9 @@
 pub mod auth;
 pub mod client;
 pub mod commands;
+pub mod health;
 pub mod metrics;
+pub mod notify;
 pub mod socket;
 pub mod telemetry;
 

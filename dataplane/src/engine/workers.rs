@@ -6,9 +6,14 @@
 //!   pointer (once per burst, see [`super::snapshot`]) and the stop flag
 //!   (once per round of all ports).
 //! - Counters: each worker counts in private [`Stats`] and copies them into
-//!   its own cache-line-aligned slot every `publish_every` (and once at the
-//!   end); readers ([`EngineHandle::stats`]) sum the slots. A lock is taken
-//!   only for that copy, never per packet.
+//!   its own cache-line-aligned slot after its first round, then every
+//!   `publish_every` (and once at the end); readers ([`EngineHandle::stats`])
+//!   sum the slots. A lock is taken only for that copy, never per packet.
+//! - Heartbeat: each publication also stamps the time it was made
+//!   ([`WorkerSample::last_round`]), always right after a completed round:
+//!   a worker that keeps completing rounds refreshes it every
+//!   `publish_every`, one that is stuck stops refreshing it. No extra work
+//!   per round (the loop reads the clock each round anyway).
 //! - Idle policy ([`IdlePolicy`]): busy polling like DPDK (the default), or
 //!   adaptive back-off for shared hosts: after `empty_polls` rounds without
 //!   a packet the worker sleeps `sleep` between rounds until traffic comes
@@ -57,6 +62,64 @@ pub struct EngineOptions {
     pub cores: Vec<Option<usize>>,
     /// How often workers copy their counters for readers.
     pub publish_every: Duration,
+    /// Test only: make one worker really stall (see [`TestStall`]).
+    pub test_stall: Option<TestStall>,
+}
+
+/// **Test only**: worker `worker` stops polling for `stall` once, `after`
+/// its start (a `std::thread::sleep` in its loop, between two rounds), so
+/// that tests can see the stall detection of `/healthz` react to a real
+/// stall. Set from `CNFWD_TEST_STALL_WORKER=WORKER:AFTER_MS:STALL_MS`
+/// (read once, at start, by `cnfwd run`); never set it in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestStall {
+    /// The worker that stalls.
+    pub worker: usize,
+    /// Time from its start to the stall.
+    pub after: Duration,
+    /// How long it stalls.
+    pub stall: Duration,
+}
+
+impl TestStall {
+    /// The environment variable read by [`TestStall::from_env`].
+    pub const ENV: &'static str = "CNFWD_TEST_STALL_WORKER";
+
+    /// Parses `WORKER:AFTER_MS:STALL_MS`.
+    pub fn parse(s: &str) -> Option<TestStall> {
+        let mut it = s.trim().split(':').map(str::parse::<u64>);
+        let (Some(Ok(w)), Some(Ok(a)), Some(Ok(d)), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return None;
+        };
+        Some(TestStall {
+            worker: usize::try_from(w).ok()?,
+            after: Duration::from_millis(a),
+            stall: Duration::from_millis(d),
+        })
+    }
+
+    /// From [`TestStall::ENV`], if set and well formed (a malformed value
+    /// is reported on stderr and ignored).
+    pub fn from_env() -> Option<TestStall> {
+        let v = std::env::var(Self::ENV).ok()?;
+        let t = Self::parse(&v);
+        match t {
+            Some(t) => eprintln!(
+                "cnfwd: {}: TEST ONLY: worker {} will stall for {:?} after {:?}",
+                Self::ENV,
+                t.worker,
+                t.stall,
+                t.after
+            ),
+            None => eprintln!(
+                "cnfwd: {}={v:?}: expected WORKER:AFTER_MS:STALL_MS; ignored",
+                Self::ENV
+            ),
+        }
+        t
+    }
 }
 
 impl Default for EngineOptions {
@@ -66,6 +129,7 @@ impl Default for EngineOptions {
             idle: IdlePolicy::Busy,
             cores: Vec::new(),
             publish_every: Duration::from_millis(10),
+            test_stall: None,
         }
     }
 }
@@ -111,6 +175,10 @@ pub struct WorkerSample {
     pub sleeps: u64,
     /// Snapshot generation in use.
     pub generation: u64,
+    /// When this sample was published: right after a completed round, so
+    /// the worker's last round is at most `publish_every` older than the
+    /// truth. `None` before its first round.
+    pub last_round: Option<Instant>,
 }
 
 /// One worker's published slot, alone on its cache lines.
@@ -132,9 +200,16 @@ pub struct EngineHandle {
     /// The neighbour table's own counters, as the control thread last set
     /// them (added to every [`EngineHandle::stats`]).
     table_counters: Arc<Mutex<SlowCounters>>,
+    started: Instant,
 }
 
 impl EngineHandle {
+    /// When the workers were started (the age of a worker that has not
+    /// completed a round yet counts from here).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// The workers' shared CSN state (learn queues, dumps for `/csn/*`).
     pub fn csn(&self) -> &Arc<LearnSync> {
         &self.csn
@@ -239,6 +314,7 @@ where
         trace: Arc::default(),
         slow: Arc::new(SlowShared::new(backends.len())),
         table_counters: Arc::default(),
+        started: Instant::now(),
     };
     std::thread::scope(|scope| {
         let mut threads = Vec::with_capacity(backends.len());
@@ -342,14 +418,20 @@ fn worker_loop<B: Backend>(
     worker.set_trace(id, Arc::clone(trace));
     let ports = backend.port_count();
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
-    let mut next_publish = Instant::now() + opts.publish_every;
-    let publish = |w: &Worker<B>, rounds, idle_rounds, sleeps, generation| {
+    // The first round publishes at once: readers learn the worker polls.
+    let mut next_publish = Instant::now();
+    let mut test_stall = opts
+        .test_stall
+        .filter(|t| t.worker == id)
+        .map(|t| (Instant::now() + t.after, t.stall));
+    let publish = |w: &Worker<B>, rounds, idle_rounds, sleeps, generation, now| {
         let mut s = slot.sample.lock().unwrap_or_else(|e| e.into_inner());
         s.stats.clone_from(&w.stats);
         s.rounds = rounds;
         s.idle_rounds = idle_rounds;
         s.sleeps = sleeps;
         s.generation = generation;
+        s.last_round = Some(now);
     };
     let result = loop {
         let mut received = 0;
@@ -388,13 +470,31 @@ fn worker_loop<B: Backend>(
         }
         let now = Instant::now();
         if now >= next_publish {
-            publish(&worker, rounds, idle_rounds, sleeps, reader.generation());
+            publish(
+                &worker,
+                rounds,
+                idle_rounds,
+                sleeps,
+                reader.generation(),
+                now,
+            );
             next_publish = now + opts.publish_every;
+            if let Some((_, stall)) = test_stall.filter(|(at, _)| now >= *at) {
+                test_stall = None;
+                std::thread::sleep(stall);
+            }
         }
     };
     // Whatever happened, nothing stays queued and the counters are final.
     let flushed = worker.finish(&mut backend).and_then(|()| backend.flush());
-    publish(&worker, rounds, idle_rounds, sleeps, reader.generation());
+    publish(
+        &worker,
+        rounds,
+        idle_rounds,
+        sleeps,
+        reader.generation(),
+        Instant::now(),
+    );
     backend.worker_stopping();
     result.and(flushed)
 }
@@ -464,6 +564,59 @@ mod tests {
             assert!(w.idle_rounds <= w.rounds);
             assert_eq!(w.generation, 1);
         }
+    }
+
+    #[test]
+    fn heartbeat_goes_stale_only_for_a_stalled_worker() {
+        assert_eq!(
+            TestStall::parse("1:50:600"),
+            Some(TestStall {
+                worker: 1,
+                after: Duration::from_millis(50),
+                stall: Duration::from_millis(600),
+            })
+        );
+        for bad in ["", "1:2", "1:2:3:4", "x:1:2", "1:-2:3"] {
+            assert_eq!(TestStall::parse(bad), None, "{bad:?}");
+        }
+        let mut snaps = Snapshots::new(tables());
+        let (b0, _e0) = ChannelBackend::new(2, 16);
+        let (b1, _e1) = ChannelBackend::new(2, 16);
+        let opts = EngineOptions {
+            idle: IdlePolicy::Adaptive {
+                empty_polls: 4,
+                sleep: Duration::from_micros(200),
+            },
+            test_stall: TestStall::parse("1:50:600"),
+            ..EngineOptions::default()
+        };
+        run(vec![b0, b1], &mut snaps, &opts, |h, _| {
+            let age = |w: &WorkerSample| w.last_round.map(|t| t.elapsed());
+            // Both publish after their first round.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while h.workers().iter().any(|w| w.last_round.is_none()) {
+                assert!(Instant::now() < deadline, "a worker never published");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(h
+                .workers()
+                .iter()
+                .all(|w| w.last_round.unwrap() >= h.started()));
+            // Well into worker 1's stall: its heartbeat is old, worker 0's
+            // keeps moving.
+            std::thread::sleep(Duration::from_millis(400));
+            let w = h.workers();
+            let (a0, a1) = (age(&w[0]).unwrap(), age(&w[1]).unwrap());
+            assert!(a1 >= Duration::from_millis(300), "worker 1 age {a1:?}");
+            assert!(a0 < a1, "worker 0 age {a0:?}, worker 1 age {a1:?}");
+            // And it comes back.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while age(&h.workers()[1]).unwrap() > Duration::from_millis(100) {
+                assert!(Instant::now() < deadline, "worker 1 never resumed");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .unwrap();
     }
 
     /// A backend whose port fails on the first poll.

@@ -65,6 +65,15 @@ pub enum Command {
     /// Packet trace.
     #[command(subcommand)]
     Trace(Trace),
+    /// Probe: exit 0 when live (every worker polling), 1 when not, 2 when
+    /// the socket cannot be reached; prints one line of why (--json: the
+    /// /health reply).
+    Health {
+        /// Judge readiness instead: workers forwarding on the applied
+        /// configuration and every port up (what /readyz answers).
+        #[arg(long)]
+        ready: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -377,6 +386,7 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
             Request::new("/trace/start", Some(Value::Object(p)))
         }
         Command::Trace(Trace::Show) => Request::new("/trace/show", None),
+        Command::Health { .. } => Request::new("/health", None),
         Command::Completions { .. } => return Ok(None),
     };
     Ok(Some(r))
@@ -465,6 +475,8 @@ mod tests {
             r#"/trace/start,{"count":5,"port":"p0"}"#
         );
         assert_eq!(msg(&["trace", "show"]).unwrap(), "/trace/show");
+        assert_eq!(msg(&["health"]).unwrap(), "/health");
+        assert_eq!(msg(&["health", "--ready"]).unwrap(), "/health");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!
 //! Exit status: 0 on success, 1 on an error reply (message on stderr), 2 on
 //! a usage or connection error (the message names the socket path).
+//! `health` is a probe: 1 also when the reply says unhealthy ([`health`]).
 
 pub mod cli;
+pub mod health;
 pub mod render;
 
 use std::io::Write;
@@ -59,18 +61,26 @@ pub fn run(cli: &Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
             EXIT_ERROR_REPLY
         }
         Ok(Ok(value)) => {
-            let text = if cli.json {
-                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-                s.push('\n');
-                s
-            } else {
-                render::render(&value)
+            let probe = match &cli.command {
+                Command::Health { ready } => Some(health::verdict(&value, *ready)),
+                _ => None,
             };
-            match out.write_all(text.as_bytes()) {
-                Ok(()) => EXIT_OK,
-                // A closed pipe (`| head`) is not the server's error.
-                Err(_) => EXIT_OK,
-            }
+            let code = match &probe {
+                Some((false, _)) => EXIT_ERROR_REPLY,
+                _ => EXIT_OK,
+            };
+            let text = match probe {
+                _ if cli.json => {
+                    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+                    s.push('\n');
+                    s
+                }
+                Some((_, line)) => line + "\n",
+                None => render::render(&value),
+            };
+            // A closed pipe (`| head`) is not the server's error.
+            let _ = out.write_all(text.as_bytes());
+            code
         }
     }
 }
