@@ -251,7 +251,7 @@ fn csum_errors() -> (u64, u64) {
 
 /// The byte at `pos` of stream `seed`.
 fn pattern(seed: u64, pos: u64) -> u8 {
-    let x = (pos / 8 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let x = ((pos / 8) ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (x >> ((pos % 8) * 8)) as u8
 }
 

@@ -81,9 +81,15 @@
 //!   first in the next `rx_burst`, so flows stay in order;
 //! - a frame whose metadata cannot be honoured (tunnelled or unknown GSO,
 //!   headers that do not parse, offsets outside the frame) is rejected
-//!   (`rx_rejected`) and counted in `rx_offload_rejected`. GSO types the
-//!   kernel cannot describe in a `virtio_net_hdr` (SCTP, tunnels) are
-//!   dropped by the kernel before cnfwd sees them (`kernel_drops`).
+//!   (`rx_rejected`) and counted in `rx_offload_rejected`. Tunnelled GSO
+//!   does arrive: UDP sent with `UDP_SEGMENT` through a VXLAN device on the
+//!   host came as `gso_type` UDP_L4 with `csum_start` at the *inner* UDP
+//!   header (measured); cnfwd does not segment tunnels, so a host must not
+//!   rely on GSO through a tunnel over a cnfwd port. GSO types a
+//!   `virtio_net_hdr` cannot describe (SCTP) make the kernel drop the frame
+//!   before cnfwd sees it (`kernel_drops`; from the kernel source, SCTP was
+//!   not available to measure). Partial checksums inside tunnels are fine:
+//!   whatever `csum_start` points at is completed.
 //!
 //! A super-frame is received whole only if it fits in a ring block with its
 //! headers (92 bytes, plus the block's 48): the default 64 KiB blocks hold

@@ -25,7 +25,8 @@
 //! with its extension headers) and end exactly at `csum_start`, with the
 //! transport protocol the GSO type names. Tunnelled GSO (an outer UDP or
 //! GRE header) fails that check and is refused, as is any other GSO type.
-//! Nothing here allocates: segments go into buffers from the caller's pool.
+//! Nothing here allocates: segments go into buffers from the caller's pool
+//! (which reuses the buffers the engine gives back).
 
 use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
 
