@@ -9,6 +9,11 @@
 //! the status uses acquire ordering, so the packet bytes written before the
 //! kernel's status store are visible.
 //!
+//! The socket has `PACKET_VNET_HDR` on (set before the ring: the kernel
+//! refuses it afterwards with `EBUSY`), so the kernel writes a
+//! `virtio_net_hdr` in the [`VNET_HDR_LEN`] bytes just before each frame
+//! (`tp_mac - 10`): what the sender left to offload (see `offload.rs`).
+//!
 //! Offsets and lengths inside a block come from the kernel; they are still
 //! checked against the block size before any byte is read, so a
 //! misbehaving kernel (or a misunderstanding here) is a counted reject, never
@@ -19,6 +24,7 @@ use std::mem::size_of;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::offload::{VnetHdr, VNET_HDR_LEN};
 use super::sys;
 
 /// Offset of `tpacket_block_desc.hdr.bh1` fields within a block.
@@ -29,6 +35,9 @@ const BD_FIRST_PKT: usize = 16;
 /// Where the `sockaddr_ll` follows each packet header, and its `sll_pkttype`.
 const SLL_OFFSET: usize = (size_of::<libc::tpacket3_hdr>() + 15) & !15;
 const SLL_PKTTYPE: usize = 10;
+/// The smallest `tp_mac` that leaves room for the packet header, the
+/// `sockaddr_ll` and the `virtio_net_hdr` in front of the frame.
+const MIN_MAC_OFFSET: usize = SLL_OFFSET + size_of::<libc::sockaddr_ll>() + VNET_HDR_LEN;
 
 /// One received packet, borrowed from a block the reader owns.
 pub(super) struct RxPacket<'a> {
@@ -46,6 +55,8 @@ pub(super) struct RxPacket<'a> {
     pub timestamp_ns: u64,
     /// `sll_pkttype` (`PACKET_HOST`, `PACKET_OUTGOING`, ...).
     pub pkttype: u8,
+    /// The `virtio_net_hdr` the kernel wrote in front of the frame.
+    pub vnet: VnetHdr,
 }
 
 /// A mapped TPACKET_V3 RX ring.
@@ -73,8 +84,9 @@ pub(super) struct RxRing {
 unsafe impl Send for RxRing {}
 
 impl RxRing {
-    /// Configures `fd` with a TPACKET_V3 RX ring of the given geometry and maps it.
-    /// Errors name the step that failed.
+    /// Configures `fd` with a TPACKET_V3 RX ring of the given geometry
+    /// (frames preceded by a `virtio_net_hdr`) and maps it. Errors name the
+    /// step that failed.
     pub(super) fn setup(
         fd: &OwnedFd,
         block_size: u32,
@@ -82,6 +94,9 @@ impl RxRing {
         frame_size: u32,
         block_timeout_ms: u32,
     ) -> Result<Self, (&'static str, io::Error)> {
+        let one: libc::c_int = 1;
+        sys::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)
+            .map_err(|e| ("setsockopt(PACKET_VNET_HDR)", e))?;
         let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
         sys::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &version)
             .map_err(|e| ("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
@@ -183,7 +198,7 @@ impl RxRing {
             };
             let start = off + h.tp_mac as usize;
             let end = start + h.tp_snaplen as usize;
-            if end > self.block_size {
+            if end > self.block_size || (h.tp_mac as usize) < MIN_MAC_OFFSET {
                 self.abandon_block();
                 continue;
             }
@@ -193,6 +208,18 @@ impl RxRing {
                     .block_ptr(self.block)
                     .add(off + SLL_OFFSET + SLL_PKTTYPE)
             };
+            let mut vnet = [0u8; VNET_HDR_LEN];
+            // SAFETY: `start - VNET_HDR_LEN .. start` is inside the block
+            // (tp_mac >= MIN_MAC_OFFSET and `end` is in bounds, both checked
+            // above) and after this packet's own header; plain byte copy
+            // from an owned block into a local array.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.block_ptr(self.block).add(start - VNET_HDR_LEN),
+                    vnet.as_mut_ptr(),
+                    VNET_HDR_LEN,
+                );
+            }
             self.remaining -= 1;
             self.next = off + h.tp_next_offset as usize;
             // SAFETY: `start..end` is inside the block (checked above); the
@@ -210,6 +237,7 @@ impl RxRing {
                 vlan_tpid: h.hv1.tp_vlan_tpid,
                 timestamp_ns: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
                 pkttype,
+                vnet: VnetHdr::from_bytes(&vnet),
             });
         }
     }
