@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::csn::{CsnCounter, CsnCounters};
 use crate::pipeline::drop::DropReason;
+use crate::io::OffloadCounters;
 use crate::slow::{SlowCounter, SlowCounters};
 use crate::tables::Tables;
 
@@ -61,6 +62,9 @@ pub struct Stats {
     pub generated: u64,
     /// The slow path's counters.
     pub slow: SlowCounters,
+    /// Per port (by id): receive offloads honoured (AF_PACKET: checksums
+    /// completed, GSO frames cut).
+    pub offload: Vec<OffloadCounters>,
 }
 
 impl Stats {
@@ -73,6 +77,7 @@ impl Stats {
             csn: CsnCounters::default(),
             generated: 0,
             slow: SlowCounters::default(),
+            offload: vec![OffloadCounters::default(); ports],
         }
     }
 
@@ -98,6 +103,13 @@ impl Stats {
         self.replicated += other.replicated;
         self.generated += other.generated;
         self.slow.add_all(&other.slow);
+        if self.offload.len() < other.offload.len() {
+            self.offload
+                .resize(other.offload.len(), OffloadCounters::default());
+        }
+        for (a, b) in self.offload.iter_mut().zip(&other.offload) {
+            a.add(b);
+        }
         for (a, b) in self.csn.0.iter_mut().zip(other.csn.0.iter()) {
             *a += b;
         }
@@ -132,6 +144,12 @@ impl Stats {
             networks: diff(&self.networks, &base.networks),
             replicated: self.replicated.saturating_sub(base.replicated),
             generated: self.generated.saturating_sub(base.generated),
+            offload: self
+                .offload
+                .iter()
+                .enumerate()
+                .map(|(i, o)| o.since(&base.offload.get(i).copied().unwrap_or_default()))
+                .collect(),
             slow: {
                 let mut c = SlowCounters::default();
                 for ((x, y), z) in c.0.iter_mut().zip(&self.slow.0).zip(&base.slow.0) {
@@ -180,8 +198,17 @@ impl Stats {
             })
         };
         let mut ports = Map::new();
-        for (p, c) in tables.ports.iter().zip(&self.ports) {
-            ports.insert(p.name.clone(), counters(c));
+        for (i, (p, c)) in tables.ports.iter().zip(&self.ports).enumerate() {
+            let mut v = counters(c);
+            if let Some(o) = self.offload.get(i).filter(|o| **o != OffloadCounters::default()) {
+                v["offload"] = o
+                    .named()
+                    .iter()
+                    .map(|&(k, n)| (k.to_string(), Value::from(n)))
+                    .collect::<Map<String, Value>>()
+                    .into();
+            }
+            ports.insert(p.name.clone(), v);
         }
         let mut networks = Map::new();
         for (n, c) in tables.networks.iter().zip(&self.networks) {

@@ -274,6 +274,10 @@ fn pcap_case(eal: &Eal, case: &str, seq: &mut usize, tmp: &Path) -> Result<usize
             idle = 0;
         }
     }
+    // The end of a run, as `cnfwd run` ends it: held packets and queued
+    // frees flushed.
+    worker.finish(&mut be).unwrap();
+    be.flush().unwrap();
     if be.pool_in_use(0).unwrap() != baseline {
         return Err("mbufs leaked".into());
     }

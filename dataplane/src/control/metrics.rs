@@ -14,6 +14,7 @@
 //! | `cnfwd_drops_total` | `reason` (every reason, zeros included) |
 //! | `cnfwd_replicated_packets_total` | |
 //! | `cnfwd_generated_packets_total` | |
+//! | `cnfwd_port_rx_offload_total` | `port`, `kind` (`rx_csum_completed`, `rx_gso_segmented`, `rx_gso_segments`, `rx_offload_rejected`) |
 //! | `cnfwd_slow_path_total` | `counter` (every slow-path counter, zeros included) |
 //! | `cnfwd_worker_{rx,tx}_packets_total`, `cnfwd_worker_{busy,idle}_polls_total` | `worker`, `core` |
 //! | `cnfwd_workers` (gauge) | |
@@ -164,6 +165,22 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
         &[],
         stats.replicated,
     );
+    family(
+        &mut out,
+        "cnfwd_port_rx_offload_total",
+        "Receive offloads honoured per port (AF_PACKET): checksums completed, GSO frames cut, segments made, frames refused.",
+        "counter",
+    );
+    for (p, o) in tables.ports.iter().zip(&stats.offload) {
+        for (kind, n) in o.named() {
+            sample(
+                &mut out,
+                "cnfwd_port_rx_offload_total",
+                &[("port", &p.name), ("kind", kind)],
+                n,
+            );
+        }
+    }
     family(
         &mut out,
         "cnfwd_generated_packets_total",

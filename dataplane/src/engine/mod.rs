@@ -285,6 +285,9 @@ impl<B: Backend> Worker<B> {
         }
         self.rx.clear();
         let n = backend.rx_burst(port, &mut self.rx, self.burst)?;
+        if let Some(o) = self.stats.offload.get_mut(pi) {
+            *o = backend.offload_counters(port);
+        }
         let n = n.min(self.rx.len());
         let c = &mut self.stats.ports[pi];
         for (len, b) in self.rx_len.iter_mut().zip(&self.rx) {

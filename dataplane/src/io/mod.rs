@@ -56,6 +56,55 @@ pub enum IoError {
     },
 }
 
+/// Per-port counters of the offload work done on receive (the AF_PACKET
+/// backend's module doc says what it does), cumulative since the port was
+/// opened (or the backend split).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OffloadCounters {
+    /// Frames handed to the engine whose L4 checksum cnfwd completed
+    /// (the sender left it partial); each segment of a GSO frame counts.
+    pub rx_csum_completed: u64,
+    /// GSO super-frames received and cut into MTU-sized segments.
+    pub rx_gso_segmented: u64,
+    /// Segments those super-frames were cut into (all counted by the
+    /// engine as received packets).
+    pub rx_gso_segments: u64,
+    /// Frames whose offload metadata could not be honoured (unsupported or
+    /// tunnelled GSO, unparsable headers, checksum offsets outside the
+    /// frame): rejected, so also in [`Backend::rx_rejected`].
+    pub rx_offload_rejected: u64,
+}
+
+impl OffloadCounters {
+    /// The counters with their stats-JSON names.
+    pub fn named(&self) -> [(&'static str, u64); 4] {
+        [
+            ("rx_csum_completed", self.rx_csum_completed),
+            ("rx_gso_segmented", self.rx_gso_segmented),
+            ("rx_gso_segments", self.rx_gso_segments),
+            ("rx_offload_rejected", self.rx_offload_rejected),
+        ]
+    }
+
+    /// Counter by counter sum.
+    pub fn add(&mut self, o: &OffloadCounters) {
+        self.rx_csum_completed += o.rx_csum_completed;
+        self.rx_gso_segmented += o.rx_gso_segmented;
+        self.rx_gso_segments += o.rx_gso_segments;
+        self.rx_offload_rejected += o.rx_offload_rejected;
+    }
+
+    /// `self - base`, saturating.
+    pub fn since(&self, b: &OffloadCounters) -> OffloadCounters {
+        OffloadCounters {
+            rx_csum_completed: self.rx_csum_completed.saturating_sub(b.rx_csum_completed),
+            rx_gso_segmented: self.rx_gso_segmented.saturating_sub(b.rx_gso_segmented),
+            rx_gso_segments: self.rx_gso_segments.saturating_sub(b.rx_gso_segments),
+            rx_offload_rejected: self.rx_offload_rejected.saturating_sub(b.rx_offload_rejected),
+        }
+    }
+}
+
 /// A set of ports driven by one I/O mechanism (see the module doc).
 pub trait Backend {
     /// The backend's packet buffer.
@@ -88,6 +137,13 @@ pub trait Backend {
     /// (ARP requests, announcements, probes) on `port`; `None` when the
     /// backend has no buffer now (the frame is then not sent, and counted).
     fn alloc(&mut self, port: PortId, frame: &[u8]) -> Option<Self::Buf>;
+
+    /// What the backend did to received frames' offloads on `port`
+    /// (checksums completed, GSO frames cut), cumulative; zeros where the
+    /// backend has no offloads to honour.
+    fn offload_counters(&self, _port: PortId) -> OffloadCounters {
+        OffloadCounters::default()
+    }
 
     /// Takes back a buffer the engine is done with (dropped packets).
     fn recycle(&mut self, buf: Self::Buf) {

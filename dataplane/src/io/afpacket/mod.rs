@@ -225,23 +225,7 @@ impl AfPacketError {
     }
 }
 
-/// Per-port counters of the offload work done on receive (see the module
-/// doc), cumulative since the port was opened (or the backend split).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OffloadCounters {
-    /// Frames handed to the engine whose L4 checksum cnfwd completed
-    /// (the sender left it partial); each segment of a GSO frame counts.
-    pub rx_csum_completed: u64,
-    /// GSO super-frames received and cut into MTU-sized segments.
-    pub rx_gso_segmented: u64,
-    /// Segments those super-frames were cut into (all counted by the
-    /// engine as received packets).
-    pub rx_gso_segments: u64,
-    /// Frames whose offload metadata could not be honoured (unsupported or
-    /// tunnelled GSO, unparsable headers, checksum offsets outside the
-    /// frame): rejected, so also in [`Backend::rx_rejected`].
-    pub rx_offload_rejected: u64,
-}
+pub use crate::io::OffloadCounters;
 
 /// Segments waiting for room, per port, before the queue has to grow:
 /// one 64 KiB super-frame at a 1,448-byte MSS is 46.
@@ -802,6 +786,10 @@ impl Backend for AfPacketBackend {
             pkts.extend(rest);
         }
         Ok(taken)
+    }
+
+    fn offload_counters(&self, port: PortId) -> OffloadCounters {
+        AfPacketBackend::offload_counters(self, port)
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
