@@ -18,6 +18,7 @@
 #![deny(unsafe_code)]
 
 pub mod control;
+mod counters;
 pub mod csn;
 pub mod engine;
 pub mod fib;

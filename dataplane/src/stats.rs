@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::csn::{CsnCounter, CsnCounters};
-use crate::pipeline::drop::DropReason;
 use crate::io::OffloadCounters;
+use crate::pipeline::drop::DropReason;
 use crate::slow::{SlowCounter, SlowCounters};
 use crate::tables::Tables;
 
@@ -200,7 +200,11 @@ impl Stats {
         let mut ports = Map::new();
         for (i, (p, c)) in tables.ports.iter().zip(&self.ports).enumerate() {
             let mut v = counters(c);
-            if let Some(o) = self.offload.get(i).filter(|o| **o != OffloadCounters::default()) {
+            if let Some(o) = self
+                .offload
+                .get(i)
+                .filter(|o| **o != OffloadCounters::default())
+            {
                 v["offload"] = o
                     .named()
                     .iter()

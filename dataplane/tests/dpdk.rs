@@ -405,7 +405,9 @@ fn dpdk_backend_over_vdevs() {
             // A flood "at one instant" cannot be one instant here: the
             // worker's ICMP bucket refills while net_pcap delivers it. The
             // pcap runner checks these cases exactly.
-            eprintln!("pcap case {case}: skipped, built on ICMP rate limits over a flood at one instant");
+            eprintln!(
+                "pcap case {case}: skipped, built on ICMP rate limits over a flood at one instant"
+            );
             continue;
         }
         match pcap_case(&eal, case, &mut seq, &tmp) {

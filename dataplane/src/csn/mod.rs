@@ -74,99 +74,69 @@ pub fn flow_timeouts(s: &CsnSettings) -> FlowTimeouts {
     }
 }
 
-macro_rules! csn_counters {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal; )*) => {
-        /// Every counter the CSN module produces.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u8)]
-        pub enum CsnCounter {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl CsnCounter {
-            /// Every counter, in declaration order (index = `as usize`).
-            pub const ALL: &'static [CsnCounter] = &[$(CsnCounter::$variant),*];
-            /// Number of counters.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// The counter name (snake_case, as in the stats JSON).
-            pub fn name(self) -> &'static str {
-                match self { $(CsnCounter::$variant => $name,)* }
-            }
-
-            /// One line saying what the counter counts.
-            pub fn description(self) -> &'static str {
-                match self { $(CsnCounter::$variant => $desc,)* }
-            }
-
-            /// The counter with this name.
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($name => Some(CsnCounter::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-csn_counters! {
-    /// Egress packet to a destination no rule allows (drop).
-    CsnDenied = "csn_denied", "egress to the CSN not allowed by the allowlist";
-    /// Packet from the CSN that matches no flow (drop).
-    CsnNoFlow = "csn_no_flow", "packet from the CSN matching no flow";
-    /// New flow refused because the flow table is full (drop).
-    FlowTableFull = "flow_table_full", "new CSN flow refused: flow table full";
-    /// Flows created.
-    FlowCreated = "flow_created", "CSN flows created";
-    /// Flows removed by expiry (incremental, lazy, or reclaimed when full).
-    FlowExpired = "flow_expired", "CSN flows expired";
-    /// Denied-packet log lines suppressed by the rate limit.
-    DenyLogSuppressed = "csn_deny_log_suppressed", "denied-packet log lines suppressed by the rate limit";
-    /// DNS message shorter than its header.
-    DnsShortHeader = "dns_short_header", "DNS response shorter than its 12-byte header";
-    /// DNS query where a response was expected.
-    DnsNotResponse = "dns_not_response", "DNS message on a response path is a query";
-    /// DNS opcode other than QUERY.
-    DnsBadOpcode = "dns_bad_opcode", "DNS response with an opcode other than QUERY";
-    /// DNS response without exactly one question.
-    DnsQuestionCount = "dns_question_count", "DNS response without exactly one question";
-    /// DNS section counts larger than the message.
-    DnsAbsurdCount = "dns_absurd_count", "DNS section counts need more bytes than the message has";
-    /// DNS record or name cut short.
-    DnsTruncated = "dns_truncated", "DNS name or record runs past the end of the message";
-    /// DNS compression pointers loop.
-    DnsCompressionLoop = "dns_compression_loop", "DNS name compression pointers loop";
-    /// DNS name over 255 bytes.
-    DnsNameTooLong = "dns_name_too_long", "DNS name longer than 255 bytes";
-    /// DNS reserved label type.
-    DnsBadLabelType = "dns_bad_label_type", "DNS label with a reserved type (length byte 0x40-0xbf)";
-    /// DNS A/AAAA with the wrong data length.
-    DnsBadRdataLength = "dns_bad_rdata_length", "DNS A/AAAA record whose data is not 4/16 bytes";
-    /// Learned addresses installed (new address for a name).
-    LearnedInstalled = "learned_installed", "addresses learned from DNS answers to allowlisted names";
-    /// Learned addresses whose TTL was refreshed by a new answer.
-    LearnedRefreshed = "learned_refreshed", "learned addresses refreshed by a new DNS answer";
-    /// Per-name cap reached: the oldest address of the name was replaced.
-    LearnedCapOverflow = "learned_cap_overflow", "per-name address cap reached: oldest address replaced";
-    /// Learned table full: the new address was refused.
-    LearnedTableFull = "learned_table_full", "learned address table full: new address refused";
-    /// Learned addresses expired (TTL and idle grace over).
-    LearnedExpired = "learned_expired", "learned addresses expired";
-    /// DNS responses whose question matches no allowlisted name.
-    DnsNotAllowlisted = "dns_not_allowlisted", "DNS responses for names not on the allowlist (nothing learned)";
-    /// DNS responses seen on CSN flows and parsed.
-    DnsResponses = "dns_responses", "DNS responses from the CSN parsed for learning";
-    /// TCP/53 segments that do not hold whole DNS messages (not parsed).
-    DnsTcpPartial = "dns_tcp_partial", "TCP/53 segment not holding whole DNS messages (not learned from)";
-    /// DNS responses held until every worker installed their addresses.
-    DnsHeld = "dns_held", "DNS responses held until every worker installed the learned addresses";
-    /// Held DNS responses sent when `dns_hold_max_ms` passed before every
-    /// worker acknowledged.
-    DnsHoldTimeout = "dns_hold_timeout", "held DNS responses sent after dns_hold_max_ms without every worker's acknowledgement";
-    /// DNS responses not held because the worker's hold queue was full.
-    DnsHoldOverflow = "dns_hold_overflow", "DNS responses sent without a hold: hold queue full";
-    /// Learn messages not delivered to a worker because its queue was full.
-    LearnQueueFull = "learn_queue_full", "learned addresses not delivered to a worker: its queue was full";
-    /// ICMP errors from the CSN about an existing flow (forwarded).
-    IcmpRelated = "icmp_related", "ICMP errors from the CSN quoting a packet of an existing flow";
+crate::counters::named_counters! {
+    /// Every counter the CSN module produces.
+    pub enum CsnCounter {
+        /// Egress packet to a destination no rule allows (drop).
+        CsnDenied = "csn_denied", "egress to the CSN not allowed by the allowlist";
+        /// Packet from the CSN that matches no flow (drop).
+        CsnNoFlow = "csn_no_flow", "packet from the CSN matching no flow";
+        /// New flow refused because the flow table is full (drop).
+        FlowTableFull = "flow_table_full", "new CSN flow refused: flow table full";
+        /// Flows created.
+        FlowCreated = "flow_created", "CSN flows created";
+        /// Flows removed by expiry (incremental, lazy, or reclaimed when full).
+        FlowExpired = "flow_expired", "CSN flows expired";
+        /// Denied-packet log lines suppressed by the rate limit.
+        DenyLogSuppressed = "csn_deny_log_suppressed", "denied-packet log lines suppressed by the rate limit";
+        /// DNS message shorter than its header.
+        DnsShortHeader = "dns_short_header", "DNS response shorter than its 12-byte header";
+        /// DNS query where a response was expected.
+        DnsNotResponse = "dns_not_response", "DNS message on a response path is a query";
+        /// DNS opcode other than QUERY.
+        DnsBadOpcode = "dns_bad_opcode", "DNS response with an opcode other than QUERY";
+        /// DNS response without exactly one question.
+        DnsQuestionCount = "dns_question_count", "DNS response without exactly one question";
+        /// DNS section counts larger than the message.
+        DnsAbsurdCount = "dns_absurd_count", "DNS section counts need more bytes than the message has";
+        /// DNS record or name cut short.
+        DnsTruncated = "dns_truncated", "DNS name or record runs past the end of the message";
+        /// DNS compression pointers loop.
+        DnsCompressionLoop = "dns_compression_loop", "DNS name compression pointers loop";
+        /// DNS name over 255 bytes.
+        DnsNameTooLong = "dns_name_too_long", "DNS name longer than 255 bytes";
+        /// DNS reserved label type.
+        DnsBadLabelType = "dns_bad_label_type", "DNS label with a reserved type (length byte 0x40-0xbf)";
+        /// DNS A/AAAA with the wrong data length.
+        DnsBadRdataLength = "dns_bad_rdata_length", "DNS A/AAAA record whose data is not 4/16 bytes";
+        /// Learned addresses installed (new address for a name).
+        LearnedInstalled = "learned_installed", "addresses learned from DNS answers to allowlisted names";
+        /// Learned addresses whose TTL was refreshed by a new answer.
+        LearnedRefreshed = "learned_refreshed", "learned addresses refreshed by a new DNS answer";
+        /// Per-name cap reached: the oldest address of the name was replaced.
+        LearnedCapOverflow = "learned_cap_overflow", "per-name address cap reached: oldest address replaced";
+        /// Learned table full: the new address was refused.
+        LearnedTableFull = "learned_table_full", "learned address table full: new address refused";
+        /// Learned addresses expired (TTL and idle grace over).
+        LearnedExpired = "learned_expired", "learned addresses expired";
+        /// DNS responses whose question matches no allowlisted name.
+        DnsNotAllowlisted = "dns_not_allowlisted", "DNS responses for names not on the allowlist (nothing learned)";
+        /// DNS responses seen on CSN flows and parsed.
+        DnsResponses = "dns_responses", "DNS responses from the CSN parsed for learning";
+        /// TCP/53 segments that do not hold whole DNS messages (not parsed).
+        DnsTcpPartial = "dns_tcp_partial", "TCP/53 segment not holding whole DNS messages (not learned from)";
+        /// DNS responses held until every worker installed their addresses.
+        DnsHeld = "dns_held", "DNS responses held until every worker installed the learned addresses";
+        /// Held DNS responses sent when `dns_hold_max_ms` passed before every
+        /// worker acknowledged.
+        DnsHoldTimeout = "dns_hold_timeout", "held DNS responses sent after dns_hold_max_ms without every worker's acknowledgement";
+        /// DNS responses not held because the worker's hold queue was full.
+        DnsHoldOverflow = "dns_hold_overflow", "DNS responses sent without a hold: hold queue full";
+        /// Learn messages not delivered to a worker because its queue was full.
+        LearnQueueFull = "learn_queue_full", "learned addresses not delivered to a worker: its queue was full";
+        /// ICMP errors from the CSN about an existing flow (forwarded).
+        IcmpRelated = "icmp_related", "ICMP errors from the CSN quoting a packet of an existing flow";
+    }
 }
 
 impl CsnCounter {

@@ -239,6 +239,9 @@ impl<B: Backend> Worker<B> {
     pub fn poll(&mut self, backend: &mut B, t: &Tables, port: PortId) -> Result<usize, IoError> {
         self.csn_service(backend)?;
         if self.slow_busy() {
+            if !self.packet_clock {
+                self.now = self.pipeline.monotonic_ns();
+            }
             self.slow_service(backend, t)?;
         }
         let (n, rejected) = self.receive(backend, port)?;
@@ -574,7 +577,8 @@ impl<B: Backend> Worker<B> {
             let take = match ev.kind {
                 EventKind::Request => true,
                 EventKind::Answer => {
-                    slow.learned.contains_key(&key) || self.slow.resolver.is_pending(ev.network, ev.ip)
+                    slow.learned.contains_key(&key)
+                        || self.slow.resolver.is_pending(ev.network, ev.ip)
                 }
                 EventKind::Resolving => false,
             };

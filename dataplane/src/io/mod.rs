@@ -100,7 +100,9 @@ impl OffloadCounters {
             rx_csum_completed: self.rx_csum_completed.saturating_sub(b.rx_csum_completed),
             rx_gso_segmented: self.rx_gso_segmented.saturating_sub(b.rx_gso_segmented),
             rx_gso_segments: self.rx_gso_segments.saturating_sub(b.rx_gso_segments),
-            rx_offload_rejected: self.rx_offload_rejected.saturating_sub(b.rx_offload_rejected),
+            rx_offload_rejected: self
+                .rx_offload_rejected
+                .saturating_sub(b.rx_offload_rejected),
         }
     }
 }

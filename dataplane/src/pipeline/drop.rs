@@ -3,112 +3,82 @@
 //! error counters. The hot path sets a [`DropReason`] (one byte); nothing
 //! else is built per drop.
 
-macro_rules! drop_reasons {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal; )*) => {
-        /// Why a packet was dropped.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u8)]
-        pub enum DropReason {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl DropReason {
-            /// Every reason, in declaration order (index = `as usize`).
-            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant),*];
-            /// Number of reasons.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// The counter name, as in the stats JSON.
-            pub fn name(self) -> &'static str {
-                match self { $(DropReason::$variant => $name,)* }
-            }
-
-            /// One line saying what the drop means.
-            pub fn description(self) -> &'static str {
-                match self { $(DropReason::$variant => $desc,)* }
-            }
-
-            /// The reason with this counter name.
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($name => Some(DropReason::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-drop_reasons! {
-    /// Shorter than an Ethernet header, or cut inside a VLAN tag.
-    EthTruncated = "eth_truncated", "frame shorter than its Ethernet header and VLAN tags";
-    /// Tagged frame (VID 1..4094) on an access port.
-    TaggedOnAccess = "tagged_on_access", "VLAN-tagged frame on an access port";
-    /// Untagged or priority-tagged frame on a trunk port.
-    UntaggedOnTrunk = "untagged_on_trunk", "untagged or priority-tagged frame on a trunk port";
-    /// The tag's VID is not carried by the port.
-    UnknownVlan = "unknown_vlan", "VLAN not carried by the trunk port";
-    /// L2: the destination was learned on the ingress port.
-    L2SamePort = "l2_same_port", "L2 destination MAC is behind the ingress port";
-    /// L2: nowhere to flood.
-    L2NoEgress = "l2_no_egress", "L2 network has no other port to flood to";
-    /// ARP: not Ethernet/IPv4, or cut short.
-    ArpMalformed = "arp_malformed", "ARP message not Ethernet/IPv4, lengths wrong, or truncated";
-    /// ARP: the Ethernet source is not the ARP sender.
-    ArpSenderMismatch = "arp_sender_mismatch", "ARP with an Ethernet source other than its sender MAC";
-    /// ARP: the sender is outside the network's prefix.
-    ArpSenderOutside = "arp_sender_outside", "ARP from a sender address outside the network's IPv4 prefix";
-    /// ARP request for an address that is not cnfwd's, or another op.
-    ArpNotForUs = "arp_not_for_us", "ARP request for an address that is not cnfwd's gateway, or an unknown op";
-    /// ARP reply or gratuitous ARP taken by the neighbour table.
-    ArpConsumed = "arp_consumed", "ARP reply or gratuitous ARP taken by the neighbour table (not an error)";
-    /// Neighbour Discovery message failing RFC 4861 validation.
-    NdInvalid = "nd_invalid", "NS/NA failing RFC 4861 validation (hop limit, code, length, checksum, options)";
-    /// NS for an address that is not cnfwd's.
-    NdNotForUs = "nd_not_for_us", "Neighbour Solicitation for an address that is not cnfwd's";
-    /// NA taken by the neighbour table.
-    NdConsumed = "nd_consumed", "Neighbour Advertisement taken by the neighbour table (not an error)";
-    /// Other ICMPv6 ND/MLD message to cnfwd.
-    Icmp6Unsupported = "icmp6_unsupported", "ICMPv6 router/MLD/redirect message to cnfwd (not handled)";
-    /// A second VLAN tag inside the network's tag on an L3 network.
-    InnerVlanTag = "inner_vlan_tag", "second VLAN tag on an L3 network (QinQ termination not supported)";
-    /// EtherType neither IPv4 nor IPv6 on an L3 network.
-    NotIp = "not_ip", "EtherType is not IPv4 or IPv6 on an L3 network";
-    /// Broadcast or multicast destination MAC on an L3 network.
-    L3Multicast = "l3_multicast", "broadcast or multicast frame on an L3 network that is not ARP or ND for cnfwd";
-    /// Unicast destination MAC that is not the ingress port's.
-    L3MacMismatch = "l3_mac_mismatch", "unicast destination MAC is not the ingress port's MAC";
-    /// IPv4 header invalid or truncated.
-    Ip4Malformed = "ip4_malformed", "IPv4 version, IHL or total length invalid, or packet truncated";
-    /// IPv4 header checksum wrong.
-    Ip4BadChecksum = "ip4_bad_checksum", "IPv4 header checksum wrong";
-    /// IPv6 header invalid or truncated.
-    Ip6Malformed = "ip6_malformed", "IPv6 version invalid or payload length beyond the frame";
-    /// Addressed to one of cnfwd's gateway addresses.
-    ToGateway = "to_gateway", "addressed to cnfwd: neither ICMP echo nor Neighbour Discovery";
-    /// No route in the VRF.
-    NoRoute = "no_route", "no route to the destination in the network's VRF";
-    /// TTL or hop limit exhausted.
-    TtlExpired = "ttl_expired", "TTL or hop limit <= 1 (answered with time exceeded, rate-limited)";
-    /// Larger than the egress network's MTU.
-    MtuExceeded = "mtu_exceeded", "packet larger than the egress network's MTU";
-    /// No MAC for the next hop and no address to ask from.
-    NeighborMiss = "neighbor_miss", "no neighbour entry for the next hop, and no gateway address of its family to resolve it from";
-    /// Held while resolving, and the resolution failed.
-    NeighborUnresolved = "neighbor_unresolved", "held for a next hop that did not answer (host unreachable sent, rate-limited)";
-    /// The hold for the next hop (or the worker's) is full.
-    NeighborHoldFull = "neighbor_hold_full", "next hop being resolved and its hold (or the worker's) is full";
-    /// The egress network is attached to no port.
-    NoEgressPort = "no_egress_port", "egress network is not attached to any port";
-    /// No buffer (flood copy) or no headroom (tag push).
-    NoBuffer = "no_buffer", "no packet buffer or headroom available (flood copy, tag push)";
-    /// Egress to the CSN not allowed by the allowlist.
-    CsnDenied = "csn_denied", "egress to the CSN: destination, protocol or port not on the allowlist";
-    /// From the CSN, matching no flow.
-    CsnNoFlow = "csn_no_flow", "from the CSN: matches no flow opened from inside (unsolicited)";
-    /// A new CSN flow refused: the worker's flow table is full.
-    CsnFlowTableFull = "csn_flow_table_full", "egress to the CSN allowed, but the flow table is full: new flow refused";
-    /// The backend's TX queue did not take the packet.
-    TxFull = "tx_full", "egress TX queue full: the backend did not take the packet";
-    /// A capture record that could not be turned into an Ethernet frame.
-    RxUnconvertible = "rx_unconvertible", "pcap backend: capture record not convertible to Ethernet";
+crate::counters::named_counters! {
+    /// Why a packet was dropped.
+    pub enum DropReason {
+        /// Shorter than an Ethernet header, or cut inside a VLAN tag.
+        EthTruncated = "eth_truncated", "frame shorter than its Ethernet header and VLAN tags";
+        /// Tagged frame (VID 1..4094) on an access port.
+        TaggedOnAccess = "tagged_on_access", "VLAN-tagged frame on an access port";
+        /// Untagged or priority-tagged frame on a trunk port.
+        UntaggedOnTrunk = "untagged_on_trunk", "untagged or priority-tagged frame on a trunk port";
+        /// The tag's VID is not carried by the port.
+        UnknownVlan = "unknown_vlan", "VLAN not carried by the trunk port";
+        /// L2: the destination was learned on the ingress port.
+        L2SamePort = "l2_same_port", "L2 destination MAC is behind the ingress port";
+        /// L2: nowhere to flood.
+        L2NoEgress = "l2_no_egress", "L2 network has no other port to flood to";
+        /// ARP: not Ethernet/IPv4, or cut short.
+        ArpMalformed = "arp_malformed", "ARP message not Ethernet/IPv4, lengths wrong, or truncated";
+        /// ARP: the Ethernet source is not the ARP sender.
+        ArpSenderMismatch = "arp_sender_mismatch", "ARP with an Ethernet source other than its sender MAC";
+        /// ARP: the sender is outside the network's prefix.
+        ArpSenderOutside = "arp_sender_outside", "ARP from a sender address outside the network's IPv4 prefix";
+        /// ARP request for an address that is not cnfwd's, or another op.
+        ArpNotForUs = "arp_not_for_us", "ARP request for an address that is not cnfwd's gateway, or an unknown op";
+        /// ARP reply or gratuitous ARP taken by the neighbour table.
+        ArpConsumed = "arp_consumed", "ARP reply or gratuitous ARP taken by the neighbour table (not an error)";
+        /// Neighbour Discovery message failing RFC 4861 validation.
+        NdInvalid = "nd_invalid", "NS/NA failing RFC 4861 validation (hop limit, code, length, checksum, options)";
+        /// NS for an address that is not cnfwd's.
+        NdNotForUs = "nd_not_for_us", "Neighbour Solicitation for an address that is not cnfwd's";
+        /// NA taken by the neighbour table.
+        NdConsumed = "nd_consumed", "Neighbour Advertisement taken by the neighbour table (not an error)";
+        /// Other ICMPv6 ND/MLD message to cnfwd.
+        Icmp6Unsupported = "icmp6_unsupported", "ICMPv6 router/MLD/redirect message to cnfwd (not handled)";
+        /// A second VLAN tag inside the network's tag on an L3 network.
+        InnerVlanTag = "inner_vlan_tag", "second VLAN tag on an L3 network (QinQ termination not supported)";
+        /// EtherType neither IPv4 nor IPv6 on an L3 network.
+        NotIp = "not_ip", "EtherType is not IPv4 or IPv6 on an L3 network";
+        /// Broadcast or multicast destination MAC on an L3 network.
+        L3Multicast = "l3_multicast", "broadcast or multicast frame on an L3 network that is not ARP or ND for cnfwd";
+        /// Unicast destination MAC that is not the ingress port's.
+        L3MacMismatch = "l3_mac_mismatch", "unicast destination MAC is not the ingress port's MAC";
+        /// IPv4 header invalid or truncated.
+        Ip4Malformed = "ip4_malformed", "IPv4 version, IHL or total length invalid, or packet truncated";
+        /// IPv4 header checksum wrong.
+        Ip4BadChecksum = "ip4_bad_checksum", "IPv4 header checksum wrong";
+        /// IPv6 header invalid or truncated.
+        Ip6Malformed = "ip6_malformed", "IPv6 version invalid or payload length beyond the frame";
+        /// Addressed to one of cnfwd's gateway addresses.
+        ToGateway = "to_gateway", "addressed to cnfwd: neither ICMP echo nor Neighbour Discovery";
+        /// No route in the VRF.
+        NoRoute = "no_route", "no route to the destination in the network's VRF";
+        /// TTL or hop limit exhausted.
+        TtlExpired = "ttl_expired", "TTL or hop limit <= 1 (answered with time exceeded, rate-limited)";
+        /// Larger than the egress network's MTU.
+        MtuExceeded = "mtu_exceeded", "packet larger than the egress network's MTU";
+        /// No MAC for the next hop and no address to ask from.
+        NeighborMiss = "neighbor_miss", "no neighbour entry for the next hop, and no gateway address of its family to resolve it from";
+        /// Held while resolving, and the resolution failed.
+        NeighborUnresolved = "neighbor_unresolved", "held for a next hop that did not answer (host unreachable sent, rate-limited)";
+        /// The hold for the next hop (or the worker's) is full.
+        NeighborHoldFull = "neighbor_hold_full", "next hop being resolved and its hold (or the worker's) is full";
+        /// The egress network is attached to no port.
+        NoEgressPort = "no_egress_port", "egress network is not attached to any port";
+        /// No buffer (flood copy) or no headroom (tag push).
+        NoBuffer = "no_buffer", "no packet buffer or headroom available (flood copy, tag push)";
+        /// Egress to the CSN not allowed by the allowlist.
+        CsnDenied = "csn_denied", "egress to the CSN: destination, protocol or port not on the allowlist";
+        /// From the CSN, matching no flow.
+        CsnNoFlow = "csn_no_flow", "from the CSN: matches no flow opened from inside (unsolicited)";
+        /// A new CSN flow refused: the worker's flow table is full.
+        CsnFlowTableFull = "csn_flow_table_full", "egress to the CSN allowed, but the flow table is full: new flow refused";
+        /// The backend's TX queue did not take the packet.
+        TxFull = "tx_full", "egress TX queue full: the backend did not take the packet";
+        /// A capture record that could not be turned into an Ethernet frame.
+        RxUnconvertible = "rx_unconvertible", "pcap backend: capture record not convertible to Ethernet";
+    }
 }
 
 #[cfg(test)]

@@ -60,73 +60,48 @@ pub fn key_is_v4(k: u128) -> bool {
     k >> 32 == 0xffff
 }
 
-macro_rules! slow_counters {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal; )*) => {
-        /// Every counter of the slow path.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u8)]
-        pub enum SlowCounter {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl SlowCounter {
-            /// Every counter, in declaration order (index = `as usize`).
-            pub const ALL: &'static [SlowCounter] = &[$(SlowCounter::$variant),*];
-            /// Number of counters.
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// The counter name (as in the stats JSON's `slow_path`).
-            pub fn name(self) -> &'static str {
-                match self { $(SlowCounter::$variant => $name,)* }
-            }
-
-            /// One line saying what the counter counts.
-            pub fn description(self) -> &'static str {
-                match self { $(SlowCounter::$variant => $desc,)* }
-            }
-        }
-    };
-}
-
-slow_counters! {
-    /// ARP replies sent for a gateway address.
-    ArpRepliesSent = "arp_replies_sent", "ARP replies sent for cnfwd's gateway addresses";
-    /// Neighbour Advertisements sent.
-    NaSent = "na_sent", "Neighbour Advertisements sent for cnfwd's addresses";
-    /// Echo replies sent.
-    EchoRepliesSent = "echo_replies_sent", "ICMP / ICMPv6 echo replies sent";
-    /// ARP requests sent to resolve a next hop.
-    ArpRequestsSent = "arp_requests_sent", "ARP requests sent to resolve a next hop";
-    /// Neighbour Solicitations sent to resolve a next hop.
-    NsSent = "ns_sent", "Neighbour Solicitations sent to resolve a next hop";
-    /// Gratuitous ARPs and unsolicited NAs sent at start.
-    AnnouncementsSent = "announcements_sent", "gratuitous ARPs and unsolicited NAs sent at start";
-    /// Unicast probes of aging neighbours.
-    ProbesSent = "probes_sent", "unicast ARP / NS probes of aging neighbour entries";
-    /// ICMP errors sent.
-    IcmpErrorsSent = "icmp_errors_sent", "ICMP / ICMPv6 errors sent";
-    /// ICMP errors refused by a rate limit.
-    IcmpRateLimited = "icmp_rate_limited", "ICMP errors not sent: per-worker or per-destination rate limit";
-    /// ICMP errors never sent by rule (RFC 1812 4.3.2.7) or without a route.
-    IcmpSuppressed = "icmp_suppressed", "ICMP errors not sent: about an error, a fragment, a broadcast or multicast, an invalid source, or no way back";
-    /// Neighbour entries learned or completed.
-    NeighborsLearned = "neighbors_learned", "neighbour entries learned (requests to cnfwd, answers to its requests)";
-    /// Neighbour entries refused: the network's table is full.
-    NeighborTableFull = "neighbor_table_full", "neighbour entries refused: the network's table is full";
-    /// Neighbour entries removed after unanswered probes.
-    NeighborsAgedOut = "neighbors_aged_out", "neighbour entries removed after unanswered probes";
-    /// Packets held for a resolution.
-    PacketsHeld = "packets_held", "packets held while their next hop is resolved";
-    /// Held packets sent once the next hop was resolved.
-    PacketsReleased = "packets_released", "held packets sent once their next hop was resolved";
-    /// L2: a MAC seen on another port than the one it was learned on.
-    MacMoves = "mac_moves", "L2: MAC addresses that moved to another port";
-    /// L2: MAC entries aged out.
-    MacsAgedOut = "macs_aged_out", "L2: learned MAC addresses aged out";
-    /// L2: MAC addresses not learned, table full.
-    MacTableFull = "mac_table_full", "L2: MAC addresses not learned because the table is full";
-    /// Learned facts not passed on: the queue to the neighbour table was full.
-    PuntQueueFull = "punt_queue_full", "neighbour events lost: the queue to the neighbour table was full";
+crate::counters::named_counters! {
+    /// Every counter of the slow path.
+    pub enum SlowCounter {
+        /// ARP replies sent for a gateway address.
+        ArpRepliesSent = "arp_replies_sent", "ARP replies sent for cnfwd's gateway addresses";
+        /// Neighbour Advertisements sent.
+        NaSent = "na_sent", "Neighbour Advertisements sent for cnfwd's addresses";
+        /// Echo replies sent.
+        EchoRepliesSent = "echo_replies_sent", "ICMP / ICMPv6 echo replies sent";
+        /// ARP requests sent to resolve a next hop.
+        ArpRequestsSent = "arp_requests_sent", "ARP requests sent to resolve a next hop";
+        /// Neighbour Solicitations sent to resolve a next hop.
+        NsSent = "ns_sent", "Neighbour Solicitations sent to resolve a next hop";
+        /// Gratuitous ARPs and unsolicited NAs sent at start.
+        AnnouncementsSent = "announcements_sent", "gratuitous ARPs and unsolicited NAs sent at start";
+        /// Unicast probes of aging neighbours.
+        ProbesSent = "probes_sent", "unicast ARP / NS probes of aging neighbour entries";
+        /// ICMP errors sent.
+        IcmpErrorsSent = "icmp_errors_sent", "ICMP / ICMPv6 errors sent";
+        /// ICMP errors refused by a rate limit.
+        IcmpRateLimited = "icmp_rate_limited", "ICMP errors not sent: per-worker or per-destination rate limit";
+        /// ICMP errors never sent by rule (RFC 1812 4.3.2.7) or without a route.
+        IcmpSuppressed = "icmp_suppressed", "ICMP errors not sent: about an error, a fragment, a broadcast or multicast, an invalid source, or no way back";
+        /// Neighbour entries learned or completed.
+        NeighborsLearned = "neighbors_learned", "neighbour entries learned (requests to cnfwd, answers to its requests)";
+        /// Neighbour entries refused: the network's table is full.
+        NeighborTableFull = "neighbor_table_full", "neighbour entries refused: the network's table is full";
+        /// Neighbour entries removed after unanswered probes.
+        NeighborsAgedOut = "neighbors_aged_out", "neighbour entries removed after unanswered probes";
+        /// Packets held for a resolution.
+        PacketsHeld = "packets_held", "packets held while their next hop is resolved";
+        /// Held packets sent once the next hop was resolved.
+        PacketsReleased = "packets_released", "held packets sent once their next hop was resolved";
+        /// L2: a MAC seen on another port than the one it was learned on.
+        MacMoves = "mac_moves", "L2: MAC addresses that moved to another port";
+        /// L2: MAC entries aged out.
+        MacsAgedOut = "macs_aged_out", "L2: learned MAC addresses aged out";
+        /// L2: MAC addresses not learned, table full.
+        MacTableFull = "mac_table_full", "L2: MAC addresses not learned because the table is full";
+        /// Learned facts not passed on: the queue to the neighbour table was full.
+        PuntQueueFull = "punt_queue_full", "neighbour events lost: the queue to the neighbour table was full";
+    }
 }
 
 /// One value per [`SlowCounter`].

@@ -288,13 +288,8 @@ impl SlowStage {
                     return Verdict::Drop(DropReason::ToGateway);
                 };
                 let direct = is_link_local(m.src).then(|| (in_port, src_mac(frame)));
-                return match self.send_local(t, m.network, Family::V6, m.src, len, direct, buf, i) {
-                    Some(v) => {
-                        self.counters.add(SlowCounter::EchoRepliesSent, 1);
-                        v
-                    }
-                    None => Verdict::Drop(DropReason::ToGateway),
-                };
+                let sent = self.send_local(t, m.network, Family::V6, m.src, len, direct, buf, i);
+                return self.echo_sent(sent);
             }
             Some(130..=134 | 137 | 143) => return Verdict::Drop(DropReason::Icmp6Unsupported),
             _ => return Verdict::Drop(DropReason::ToGateway),
@@ -355,15 +350,22 @@ impl SlowStage {
                 let Some(len) = wire::echo_reply_v4(&mut self.scratch[L2_ROOM..], ip) else {
                     return Verdict::Drop(DropReason::ToGateway);
                 };
-                match self.send_local(t, m.network, Family::V4, m.src, len, None, buf, i) {
-                    Some(v) => {
-                        self.counters.add(SlowCounter::EchoRepliesSent, 1);
-                        v
-                    }
-                    None => Verdict::Drop(DropReason::ToGateway),
-                }
+                let sent = self.send_local(t, m.network, Family::V4, m.src, len, None, buf, i);
+                self.echo_sent(sent)
             }
             _ => Verdict::Drop(DropReason::ToGateway),
+        }
+    }
+
+    /// The verdict of an echo request whose reply was routed (`sent`), or
+    /// could not be (`to_gateway`), counted.
+    fn echo_sent(&mut self, sent: Option<Verdict>) -> Verdict {
+        match sent {
+            Some(v) => {
+                self.counters.add(SlowCounter::EchoRepliesSent, 1);
+                v
+            }
+            None => Verdict::Drop(DropReason::ToGateway),
         }
     }
 

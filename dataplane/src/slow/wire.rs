@@ -299,10 +299,7 @@ pub fn parse_nd(hop_limit: u8, src: u128, dst: u128, icmp: &[u8]) -> Option<NdMe
         }
         opts = &opts[len..];
     }
-    if typ == ND_NS
-        && src == 0
-        && (lladdr.is_some() || solicited_node(dst) != dst)
-    {
+    if typ == ND_NS && src == 0 && (lladdr.is_some() || solicited_node(dst) != dst) {
         return None;
     }
     if typ == ND_NA && dst >> 120 == 0xff && icmp[4] & 0x40 != 0 {
