@@ -17,8 +17,8 @@
   interfaces that the pods mounting it have.
 - Each cnfwd.toml found is written to OUT/cnfwd/<configmap>.toml, and, when
   it names network attachments, a copy with each attachment replaced by a
-  placeholder device (PCI address or interface name) to
-  OUT/cnfwd/<configmap>.placeholders.toml, so `cnfwd check` can validate the
+  pod annotations file as Multus would write it (network-status with
+  device-info) to OUT/cnfwd/<configmap>.annotations, so `cnfwd check` can validate the
   rest of it with a cnfwd that does not resolve attachments.
 
 Prints one line per problem and exits 1 if there is any.
@@ -138,6 +138,10 @@ class Checker:
             self.resources(where, ns, spec, attachments)
             self.probes(where, spec)
             self.pod_configs(where, ns, spec, attachments)
+            for vname in {v["name"]: v for v in spec.get("volumes", [])}.values():
+                cm_name = vname.get("configMap", {}).get("name")
+                if cm_name and attachments:
+                    self.write_network_status(ns, cm_name, attachments)
         for (ns, name), cm in self.configmaps.items():
             text = cm.get("data", {}).get("cnfwd.toml")
             if text is not None:
@@ -249,20 +253,32 @@ class Checker:
         d = self.out / "cnfwd"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"{ns}-{name}.toml").write_text(text)
-        # The same with each attachment replaced by a placeholder device.
-        n = 0
 
-        def placeholder(m: re.Match) -> str:
-            nonlocal n
-            n += 1
-            field = m.group(1)
-            value = f"0000:00:{n:02x}.0" if field == "device" else f"net{n}"
-            return f'{field} = "{value}"'
-
-        replaced = re.sub(r'^(device|interface)\s*=\s*\{\s*network_attachment\s*=\s*"[^"]*"\s*\}',
-                          placeholder, text, flags=re.M)
-        if n:
-            (d / f"{ns}-{name}.placeholders.toml").write_text(replaced)
+    def write_network_status(self, ns: str, cm_name: str, attachments: list[dict]) -> None:
+        """The downward-API annotations file Multus and the SR-IOV CNI would
+        give a pod with these attachments (network-status with NPWG
+        device-info, PCI addresses made up, interfaces net1, net2, ... unless
+        the annotation names them), as `key="Go-quoted value"` lines, so
+        `cnfwd check --pod-annotations` resolves the ConfigMap's attachments
+        the way it will in the pod."""
+        status = [{"name": "cbr0", "interface": "eth0", "ips": ["10.244.1.5"],
+                   "mac": "0a:58:0a:f4:01:05", "default": True, "dns": {}}]
+        for n, a in enumerate(attachments, start=1):
+            status.append({
+                "name": f"{a['namespace']}/{a['name']}",
+                "interface": a.get("interface") or f"net{n}",
+                "ips": [],
+                "mac": f"02:00:00:00:00:{n:02x}",
+                "dns": {},
+                "device-info": {"type": "pci", "version": "1.1.0",
+                                "pci": {"pci-address": f"0000:3b:02.{n}"}},
+            })
+        d = self.out / "cnfwd"
+        d.mkdir(parents=True, exist_ok=True)
+        # JSON string escaping equals Go's strconv.Quote for this ASCII text.
+        quoted = json.dumps(json.dumps(status, indent=4))
+        (d / f"{ns}-{cm_name}.annotations").write_text(
+            f'k8s.v1.cni.cncf.io/network-status={quoted}\n')
 
 
 def main() -> int:
