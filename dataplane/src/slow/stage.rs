@@ -242,7 +242,11 @@ impl SlowStage {
         let icmp = &ip[40..];
         match icmp.first().copied() {
             Some(wire::ND_NS | wire::ND_NA) => {}
-            Some(wire::ICMP6_ECHO_REQUEST) if m.dst == port.link_local || Some(m.dst) == gw6 => {
+            // To one of cnfwd's unicast addresses: `to_us` comes here for
+            // the port's link-local address and for any gateway address of
+            // the VRF (a local route), the ND path for the ingress network's
+            // gateway or link-local address; never answered to a group.
+            Some(wire::ICMP6_ECHO_REQUEST) if m.dst >> 120 != 0xff => {
                 let vtcfl = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]);
                 let Some(len) =
                     wire::echo_reply_v6(&mut self.scratch[L2_ROOM..], vtcfl, m.src, m.dst, icmp)
