@@ -269,8 +269,14 @@ impl SlowStage {
             return Verdict::Drop(DropReason::NdInvalid);
         };
         if nd.typ == wire::ND_NA {
-            if let Some(mac) = nd.lladdr {
-                self.learn(EventKind::Answer, m.network, nd.target, mac);
+            match nd.lladdr {
+                Some(mac) => self.learn(EventKind::Answer, m.network, nd.target, mac),
+                // Solicited, no link-layer address: the answer to a unicast
+                // probe (Linux omits the option there).
+                None if nd.flags & 0x40 != 0 => {
+                    self.learn(EventKind::Confirm, m.network, nd.target, [0; 6])
+                }
+                None => {}
             }
             return Verdict::Drop(DropReason::NdConsumed);
         }
