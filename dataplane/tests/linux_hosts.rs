@@ -175,6 +175,11 @@ struct Site {
 }
 
 fn site(name: &str) -> Site {
+    site_with(name, "")
+}
+
+/// [`site`] with `settings` (TOML sections) before cnfwd's configuration.
+fn site_with(name: &str, settings: &str) -> Site {
     let mut lab = Lab::new(name);
     let mut h = Vec::new();
     for (k, (host, mac, port, mtu, v4, gw4, v6, gw6)) in HOSTS.iter().enumerate() {
@@ -183,7 +188,7 @@ fn site(name: &str) -> Site {
         host.address(v6, gw6);
         h.push(host);
     }
-    let cnfwd = Cnfwd::start(&lab, CONFIG);
+    let cnfwd = Cnfwd::start(&lab, &format!("{settings}\n{CONFIG}"));
     for host in &h {
         host.wait_dad();
     }
@@ -537,6 +542,113 @@ fn another_vrf_gets_net_unreachable_and_nothing_crosses() {
             // Only cnfwd's own announcements (a gratuitous ARP, an NA).
             2
         ),
+        "{stats:#}"
+    );
+    assert_accounted(&stats);
+}
+
+/// The entries cnfwd has learned for `ip` (any network), with their states.
+fn learned(cnfwd: &Cnfwd, ip: &str) -> Vec<String> {
+    cnfwd
+        .call("/neighbors", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["ip"] == ip)
+        .map(|n| n["state"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// 5. Neighbour aging against real hosts (reachable time 1 s): while h2
+///    pings flow and h2 answers cnfwd's unicast probes (ARP, and NS, which
+///    Linux answers with an NA without link-layer address), its entries
+///    stay: nothing is resolved again, nothing ages out. Once h2 stops
+///    answering (its addresses removed) the entries are removed after the
+///    probes, and the next ping gets host / address unreachable from h1's
+///    gateway.
+#[test]
+fn neighbours_are_probed_kept_while_answered_then_removed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run(
+        "neighbours_are_probed_kept_while_answered_then_removed",
+        &["ping"],
+    ) {
+        return;
+    }
+    let s = site_with("age", "[slow_path]\nneighbor_reachable_s = 1\n");
+    let (h1, h2) = (&s.h[0], &s.h[1]);
+    let (v4, v6) = (addr(HOSTS[1].4), addr(HOSTS[1].6));
+    for dst in [v4, v6] {
+        // 6 s: each entry is probed every second or so meanwhile; an
+        // unanswered one would be removed 4 s after it was learned.
+        let r = h1.run(
+            &["ping", "-n", "-c", "60", "-i", "0.1", "-W", "3", dst],
+            Duration::from_secs(30),
+        );
+        assert!(
+            r.ok() && !r.stdout.contains("nreachable"),
+            "ping across while h2's entries age:\n{r}"
+        );
+    }
+    let stats = s.cnfwd.call("/stats", None);
+    assert!(slow_counter(&stats, "probes_sent") >= 8, "{stats:#}");
+    assert_eq!(slow_counter(&stats, "neighbors_aged_out"), 0, "{stats:#}");
+    // h2 resolved once per family (the first ping of each), never again.
+    assert_eq!(slow_counter(&stats, "arp_requests_sent"), 1, "{stats:#}");
+    assert_eq!(slow_counter(&stats, "ns_sent"), 1, "{stats:#}");
+    assert_eq!(slow_counter(&stats, "packets_held"), 2, "{stats:#}");
+    for ip in [v4, v6] {
+        let st = learned(&s.cnfwd, ip);
+        assert!(
+            st.len() == 1 && ["reachable", "stale", "probing"].contains(&st[0].as_str()),
+            "{ip}: {st:?}"
+        );
+    }
+
+    // h2 goes quiet: no address, so nothing answers cnfwd's probes.
+    let flush = h2.run(
+        &["ip", "addr", "flush", "dev", "eth0", "scope", "global"],
+        Duration::from_secs(5),
+    );
+    assert!(flush.ok(), "{flush}");
+    // Probed 1 s after the last answer, 3 probes 1 s apart, then removed.
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while !(learned(&s.cnfwd, v4).is_empty() && learned(&s.cnfwd, v6).is_empty()) {
+        assert!(
+            std::time::Instant::now() < end,
+            "entries of a silent host kept: {:?} {:?}",
+            learned(&s.cnfwd, v4),
+            learned(&s.cnfwd, v6)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r4 = h1.run(
+        &["ping", "-n", "-c", "1", "-W", "5", v4],
+        Duration::from_secs(20),
+    );
+    assert!(
+        r4.stdout.contains(&format!(
+            "From {} icmp_seq=1 Destination Host Unreachable",
+            HOSTS[0].5
+        )),
+        "no host unreachable from h1's gateway:\n{r4}"
+    );
+    let r6 = h1.run(
+        &["ping", "-n", "-c", "1", "-W", "5", v6],
+        Duration::from_secs(20),
+    );
+    assert!(
+        r6.stdout.contains(&format!(
+            "From {} icmp_seq=1 Destination unreachable: Address unreachable",
+            HOSTS[0].7
+        )),
+        "no address unreachable from h1's gateway:\n{r6}"
+    );
+    let stats = s.cnfwd.stop();
+    assert!(slow_counter(&stats, "neighbors_aged_out") >= 2, "{stats:#}");
+    assert_eq!(
+        port_drop(&stats, "a", "neighbor_unresolved"),
+        2,
         "{stats:#}"
     );
     assert_accounted(&stats);
