@@ -301,7 +301,7 @@ pub fn parse_nd(hop_limit: u8, src: u128, dst: u128, icmp: &[u8]) -> Option<NdMe
     }
     if typ == ND_NS
         && src == 0
-        && (lladdr.is_some() || dst >> 104 != 0xff02_0000_0000_0000_0000_0001_ff)
+        && (lladdr.is_some() || dst & !0xff_ffff != 0xff02_0000_0000_0000_0000_0001_ff00_0000)
     {
         return None;
     }
