@@ -15,6 +15,11 @@
 //!   h4 198.51.100.10/24 2001:db8:d::10 --- d     VRF blue
 //! ```
 //!
+//! With veth's default TX checksum offload the hosts send TCP and UDP with
+//! partial checksums; unless cnfwd's AF_PACKET backend completes them on
+//! receive, the receiving host drops every such segment (TCP, tracepath's
+//! last hop, any UDP): the failure messages show the hosts' InCsumErrors.
+//!
 //! Each test builds the whole site afresh (names unique to the test and
 //! process, deleted afterwards, also on failure) and the tests of this file
 //! run one at a time. See `common/hosts.rs` for the plumbing.
