@@ -8,6 +8,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# The Linux hosts of dataplane/tests/linux_hosts.rs and slow_overload.rs.
+command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
+command -v tracepath >/dev/null 2>&1 || need_apt+=(iputils-tracepath)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get"
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -580,7 +580,8 @@ impl<B: Backend> Worker<B> {
                     slow.learned.contains_key(&key)
                         || self.slow.resolver.is_pending(ev.network, ev.ip)
                 }
-                EventKind::Resolving => false,
+                // Resolving teaches nothing; a confirmation keeps the MAC known.
+                EventKind::Resolving | EventKind::Confirm => false,
             };
             if take {
                 slow.learned.insert(key, ev.mac);

@@ -143,6 +143,11 @@ pub enum EventKind {
     Request,
     /// An ARP reply, gratuitous ARP or NA: confirms or refreshes.
     Answer,
+    /// A solicited NA without a target link-layer address option (what
+    /// Linux answers to a unicast NS, such as cnfwd's probes; RFC 4861
+    /// 7.2.4): confirms an entry that has a MAC and keeps that MAC;
+    /// teaches nothing else (RFC 4861 7.2.5). `mac` is unused.
+    Confirm,
 }
 
 /// One fact for the neighbour table.

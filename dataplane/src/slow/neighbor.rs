@@ -204,6 +204,15 @@ impl NeighborTable {
             }
             // An answer nobody asked for teaches nothing.
             (EventKind::Answer, None) => {}
+            (EventKind::Confirm, Some(e)) if e.state.usable() => {
+                e.state = State::Reachable;
+                e.updated_ns = now;
+                e.next_ns = now + reachable;
+                e.tries = 0;
+            }
+            // Nothing to confirm, or no MAC to use (RFC 4861 7.2.5: an NA
+            // without a link-layer address does not complete a resolution).
+            (EventKind::Confirm, _) => {}
         }
     }
 
@@ -342,6 +351,31 @@ mod tests {
         assert!(t.get(1, 5).is_none());
         assert_eq!(t.updates.last().unwrap().mac, None);
         assert_eq!(t.counters.get(SlowCounter::NeighborsAgedOut), 1);
+    }
+
+    #[test]
+    fn a_solicited_na_without_lladdr_confirms_a_probed_entry() {
+        let mut t = NeighborTable::new(&SlowPathSettings::default());
+        t.event(ev(EventKind::Confirm, 5, 0), 0);
+        assert!(t.get(1, 5).is_none(), "creates nothing");
+        t.event(ev(EventKind::Resolving, 5, 0), 0);
+        t.event(ev(EventKind::Confirm, 5, 0), 0);
+        assert_eq!(t.get(1, 5).unwrap().state, State::Incomplete);
+        t.event(ev(EventKind::Answer, 5, 1), 0);
+        t.updates.clear();
+        // Probed after 30 s; each probe answered without a link-layer
+        // address (Linux's NA to a unicast NS): kept, MAC unchanged.
+        let mut now = 30 * S;
+        for _ in 0..5 {
+            t.tick(now);
+            assert_eq!(t.get(1, 5).unwrap().state, State::Probing);
+            t.event(ev(EventKind::Confirm, 5, 0), now + S / 100);
+            let e = t.get(1, 5).unwrap();
+            assert_eq!((e.state, e.mac), (State::Reachable, [2, 0, 0, 0, 0, 1]));
+            now += 30 * S + S / 100;
+        }
+        assert!(t.updates.is_empty(), "nothing changed for the workers");
+        assert_eq!(t.counters.get(SlowCounter::NeighborsAgedOut), 0);
     }
 
     #[test]

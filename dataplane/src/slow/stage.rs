@@ -279,7 +279,10 @@ impl SlowStage {
         let icmp = &ip[40..];
         match icmp.first().copied() {
             Some(wire::ND_NS | wire::ND_NA) => {}
-            // Any unicast address of cnfwd's (the route said it is local).
+            // To one of cnfwd's unicast addresses: `to_us` comes here for
+            // the port's link-local address and for any gateway address of
+            // the VRF (a local route), the ND path for the ingress network's
+            // gateway or link-local address; never answered to a group.
             Some(wire::ICMP6_ECHO_REQUEST) if m.dst >> 120 != 0xff => {
                 let vtcfl = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]);
                 let Some(len) =
@@ -298,8 +301,14 @@ impl SlowStage {
             return Verdict::Drop(DropReason::NdInvalid);
         };
         if nd.typ == wire::ND_NA {
-            if let Some(mac) = nd.lladdr {
-                self.learn(net, EventKind::Answer, m.network, nd.target, mac);
+            match nd.lladdr {
+                Some(mac) => self.learn(net, EventKind::Answer, m.network, nd.target, mac),
+                // Solicited, no link-layer address: the answer to a unicast
+                // probe (Linux omits the option there).
+                None if nd.flags & 0x40 != 0 => {
+                    self.learn(net, EventKind::Confirm, m.network, nd.target, [0; 6])
+                }
+                None => {}
             }
             return Verdict::Drop(DropReason::NdConsumed);
         }

@@ -48,3 +48,5 @@ pub fn checksum(data: &[u8]) -> u16 {
     }
     !(s as u16)
 }
+
+pub mod hosts;
