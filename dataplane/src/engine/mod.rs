@@ -632,7 +632,10 @@ impl<B: Backend> Worker<B> {
                     apply_update(learned, u);
                 }
                 if *id == 0 {
-                    while let (Some(p), true) = (shared.probes.pop(), probes.len() < MAX_PENDING) {
+                    while probes.len() < MAX_PENDING {
+                        let Some(p) = shared.probes.pop() else {
+                            break;
+                        };
                         probes.push(Request {
                             network: p.network,
                             port: NO_PORT,

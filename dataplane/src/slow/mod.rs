@@ -78,7 +78,7 @@ crate::counters::named_counters! {
         /// Unicast probes of aging neighbours.
         ProbesSent = "probes_sent", "unicast ARP / NS probes of aging neighbour entries";
         /// ICMP errors sent.
-        IcmpErrorsSent = "icmp_errors_sent", "ICMP / ICMPv6 errors sent";
+        IcmpErrorsSent = "icmp_errors_sent", "ICMP / ICMPv6 errors built and routed (one held for its next hop that never answers is then counted as neighbor_unresolved)";
         /// ICMP errors refused by a rate limit.
         IcmpRateLimited = "icmp_rate_limited", "ICMP errors not sent: per-worker or per-destination rate limit";
         /// ICMP errors never sent by rule (RFC 1812 4.3.2.7) or without a route.
