@@ -150,14 +150,18 @@ fi
 # The build context: the files git knows (tracked and untracked, without
 # ignored ones such as target/), so a build never ships gigabytes of
 # build output. Outside a git checkout: the whole tree minus target/.
+# Extracted with fresh modification times (tar -m): target/ is a cache
+# mount, and cargo decides by mtime whether a workspace crate is stale, so a
+# source older than the cached build of an earlier context would otherwise
+# be taken as built.
 ctx=$(mktemp -d /var/tmp/cnfwd-ctx.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-        tar --null -T - -c | tar -C "$ctx" -x
+        tar --null -T - -c | tar -C "$ctx" -x -m
 else
-    tar --exclude=./target -c . | tar -C "$ctx" -x
+    tar --exclude=./target -c . | tar -C "$ctx" -x -m
 fi
 
 say "podman build -t $IMAGE ${build_args[*]}"
