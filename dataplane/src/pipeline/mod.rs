@@ -372,12 +372,12 @@ impl Pipeline {
             if *nx != Next::L3 {
                 continue;
             }
-            let pre = match route_pre(t, m, a) {
-                // The port's link-local address has no route: it is ours.
-                Err(DropReason::NoRoute) if m.family == Family::V6 && m.dst == port.link_local => {
-                    Err(DropReason::ToGateway)
-                }
-                pre => pre,
+            // The port's link-local address is ours, whatever the VRF's
+            // routes say (a default route covers fe80::/10 too).
+            let pre = if m.family == Family::V6 && m.dst == port.link_local {
+                Err(DropReason::ToGateway)
+            } else {
+                route_pre(t, m, a)
             };
             let a = match pre {
                 Ok(a) => a,
