@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::hosts::{can_run, ip};
 use common::{checksum, StopOnDrop};
 use dataplane::engine::Worker;
 use dataplane::io::afpacket::{AfPacketBackend, OffloadCounters};
@@ -43,36 +44,6 @@ const UDP_SEGMENT: libc::c_int = 103;
 const TCP_BYTES: u64 = 10 * 1024 * 1024;
 
 // ---------------------------------------------------------------- set-up
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// True when this process can make namespaces and veth pairs.
-fn can_run(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipping {test}: needs root (CAP_NET_ADMIN, CAP_NET_RAW)");
-        return false;
-    }
-    if ip(&["netns", "list"]).is_err() {
-        println!("skipping {test}: `ip netns` is not available");
-        return false;
-    }
-    true
-}
 
 /// One host: a namespace with one interface, addressed, cnfwd its gateway.
 struct Host {
@@ -548,7 +519,7 @@ networks = ["db"]
 
 #[test]
 fn hosts_with_offloads_on_talk_tcp_and_udp_through_cnfwd() {
-    if !can_run("hosts_with_offloads_on_talk_tcp_and_udp_through_cnfwd") {
+    if !can_run("hosts_with_offloads_on_talk_tcp_and_udp_through_cnfwd", &[]) {
         return;
     }
     let mut lab = Lab::new();

@@ -24,40 +24,11 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::hosts::{can_run, ip};
 use dataplane::control::Client;
 use serde_json::Value;
 
 // ---------------------------------------------------------------- set-up
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// True when this process can make namespaces and veth pairs.
-fn can_run(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipping {test}: needs root (CAP_NET_ADMIN, CAP_NET_RAW)");
-        return false;
-    }
-    if ip(&["netns", "list"]).is_err() {
-        println!("skipping {test}: `ip netns` is not available");
-        return false;
-    }
-    true
-}
 
 /// A namespace, veth pairs into it and a scratch directory; all removed on
 /// drop.
@@ -234,7 +205,10 @@ fn health(c: &mut Client) -> Value {
 /// not running), and recovers each time; liveness never fails.
 #[test]
 fn probes_pass_on_a_healthy_run_and_readiness_follows_the_links() {
-    if !can_run("probes_pass_on_a_healthy_run_and_readiness_follows_the_links") {
+    if !can_run(
+        "probes_pass_on_a_healthy_run_and_readiness_follows_the_links",
+        &[],
+    ) {
         return;
     }
     let mut lab = Lab::new(1);
@@ -330,7 +304,7 @@ fn probes_pass_on_a_healthy_run_and_readiness_follows_the_links() {
 /// `/health`) fail naming it, and only it; all recover when it resumes.
 #[test]
 fn a_stalled_worker_fails_healthz_until_it_polls_again() {
-    if !can_run("a_stalled_worker_fails_healthz_until_it_polls_again") {
+    if !can_run("a_stalled_worker_fails_healthz_until_it_polls_again", &[]) {
         return;
     }
     let mut lab = Lab::new(2);
@@ -403,7 +377,7 @@ fn recv_until(rx: &UnixDatagram, want: &str, got: &mut Vec<String>) {
 /// `STATUS=` lines, in that order.
 #[test]
 fn sd_notify_sends_ready_then_stopping() {
-    if !can_run("sd_notify_sends_ready_then_stopping") {
+    if !can_run("sd_notify_sends_ready_then_stopping", &[]) {
         return;
     }
     let mut lab = Lab::new(3);
