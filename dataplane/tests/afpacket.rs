@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::hosts::{can_run, ip};
 use common::{checksum, StopOnDrop};
 use dataplane::engine::Worker;
 use dataplane::io::afpacket::{AfPacketBackend, AfPacketError};
@@ -28,37 +29,6 @@ use dataplane::packet::PacketBuf;
 use dataplane::tables::Tables;
 
 // ---------------------------------------------------------------- set-up
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// True when this process can make namespaces and veth pairs.
-fn can_run(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        println!("skipping {test}: needs root (CAP_NET_ADMIN, CAP_NET_RAW)");
-        return false;
-    }
-    if ip(&["netns", "list"]).is_err() {
-        println!("skipping {test}: `ip netns` is not available");
-        return false;
-    }
-    true
-}
 
 /// A test host namespace and the veth pairs into it; all deleted on drop.
 struct Lab {
@@ -396,7 +366,7 @@ const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0x02, 0x01];
 
 #[test]
 fn round_trip_keeps_frames_and_tags() {
-    if !can_run("round_trip_keeps_frames_and_tags") {
+    if !can_run("round_trip_keeps_frames_and_tags", &[]) {
         return;
     }
     let mut lab = Lab::new(1);
@@ -463,7 +433,7 @@ fn round_trip_keeps_frames_and_tags() {
 
 #[test]
 fn errors_name_the_interface() {
-    if !can_run("errors_name_the_interface") {
+    if !can_run("errors_name_the_interface", &[]) {
         return;
     }
     let mut lab = Lab::new(2);
@@ -489,7 +459,7 @@ fn errors_name_the_interface() {
 
 #[test]
 fn routes_between_two_veth_ports() {
-    if !can_run("routes_between_two_veth_ports") {
+    if !can_run("routes_between_two_veth_ports", &[]) {
         return;
     }
     let mut lab = Lab::new(3);
@@ -544,7 +514,7 @@ fn routes_between_two_veth_ports() {
 
 #[test]
 fn oversized_tx_is_refused_alone() {
-    if !can_run("oversized_tx_is_refused_alone") {
+    if !can_run("oversized_tx_is_refused_alone", &[]) {
         return;
     }
     let mut lab = Lab::new(4);
@@ -574,7 +544,7 @@ fn oversized_tx_is_refused_alone() {
 
 #[test]
 fn fanout_spreads_flows_and_keeps_their_order() {
-    if !can_run("fanout_spreads_flows_and_keeps_their_order") {
+    if !can_run("fanout_spreads_flows_and_keeps_their_order", &[]) {
         return;
     }
     let mut lab = Lab::new(5);
@@ -645,7 +615,7 @@ fn fanout_spreads_flows_and_keeps_their_order() {
 /// SIGINT with everything counted, and stops by itself on `--duration`.
 #[test]
 fn cnfwd_run_forwards_and_stops_on_sigint_and_duration() {
-    if !can_run("cnfwd_run_forwards_and_stops_on_sigint_and_duration") {
+    if !can_run("cnfwd_run_forwards_and_stops_on_sigint_and_duration", &[]) {
         return;
     }
     let mut lab = Lab::new(7);
@@ -771,7 +741,7 @@ fn cnfwd_serves_management_commands_and_metrics() {
     use dataplane::control::Client;
     use serde_json::json;
 
-    if !can_run("cnfwd_serves_management_commands_and_metrics") {
+    if !can_run("cnfwd_serves_management_commands_and_metrics", &[]) {
         return;
     }
     let mut lab = Lab::new(8);
@@ -1011,7 +981,7 @@ fn two_workers_forward_many_flows_without_loss_in_order() {
     use dataplane::live::{self, LiveOptions};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    if !can_run("two_workers_forward_many_flows_without_loss_in_order") {
+    if !can_run("two_workers_forward_many_flows_without_loss_in_order", &[]) {
         return;
     }
     let mut lab = Lab::new(9);
@@ -1130,7 +1100,7 @@ fn csn_replies_reach_the_worker_that_holds_the_flow() {
     use dataplane::live::{self, LiveOptions};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    if !can_run("csn_replies_reach_the_worker_that_holds_the_flow") {
+    if !can_run("csn_replies_reach_the_worker_that_holds_the_flow", &[]) {
         return;
     }
     let mut lab = Lab::new(10);
