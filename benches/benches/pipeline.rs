@@ -148,14 +148,27 @@ fn bench(c: &mut Criterion) {
             black_box(&burst);
         })
     });
-    for (name, pool) in [("full_path_ipv4", &f4), ("full_path_ipv6", &f6)] {
+    // The same path without the reverse-path check (`source_check = "off"`
+    // on the ingress network): the difference is the check's cost.
+    let mut config_off = config.clone();
+    for n in &mut config_off.l3_networks {
+        n.source_check = cnfwd_config::SourceCheck::Off;
+    }
+    let resolved_off = cnfwd_config::resolve(&config_off).expect("bench config is valid");
+    let tables_off = Tables::build(&resolved_off, &[]).expect("tables");
+    for (name, pool, tables) in [
+        ("full_path_ipv4", &f4, &tables),
+        ("full_path_ipv6", &f6, &tables),
+        ("full_path_ipv4_no_urpf", &f4, &tables_off),
+        ("full_path_ipv6_no_urpf", &f6, &tables_off),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 j = (j + BURST) % (POOL - BURST);
                 for (buf, f) in burst.iter_mut().zip(&pool[j..j + BURST]) {
                     buf.set_frame(f);
                 }
-                pipeline.process(&tables, 0, &mut burst, &mut verdicts);
+                pipeline.process(tables, 0, &mut burst, &mut verdicts);
                 black_box(&verdicts);
             })
         });
@@ -164,7 +177,7 @@ fn bench(c: &mut Criterion) {
             for (buf, f) in burst.iter_mut().zip(&pool[k..k + BURST]) {
                 buf.set_frame(f);
             }
-            pipeline.process(&tables, 0, &mut burst, &mut verdicts);
+            pipeline.process(tables, 0, &mut burst, &mut verdicts);
             assert!(
                 verdicts
                     .iter()

@@ -155,6 +155,7 @@ pub fn full_path_config(routes: &[IpNet]) -> Config {
         mtu: 1500,
         interface_name: None,
         neighbors,
+        source_check: Default::default(),
     };
     let trunk_port = |name: &str, m: [u8; 6], trunk: &str| Port {
         name: name.into(),

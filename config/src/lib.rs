@@ -27,7 +27,7 @@ use std::path::Path;
 pub use csn::CsnSettings;
 pub use error::{ConfigError, FieldError};
 pub use mac::MacAddr;
-pub use model::{BackendKind, Config};
+pub use model::{BackendKind, Config, SourceCheck};
 pub use resolve::{resolve, resolve_in, BURST_MAX, MTU_MAX, MTU_MIN};
 pub use resolved::*;
 pub use slow_path::SlowPathSettings;

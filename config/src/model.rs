@@ -474,6 +474,22 @@ pub enum IpAllocationType {
     DualStack,
 }
 
+/// Reverse-path filtering of an L3 network (`source_check`), as VPP's uRPF
+/// and Linux's `rp_filter` (RFC 3704).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceCheck {
+    /// No check.
+    Off,
+    /// The source must have a route in the network's VRF (RFC 3704 loose).
+    Loose,
+    /// The route back to the source must also leave through the network the
+    /// packet came in on (RFC 3704 strict; the default, right for a
+    /// single-homed tenant network).
+    #[default]
+    Strict,
+}
+
 /// `[[l3_networks]]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -508,6 +524,9 @@ pub struct L3Network {
     /// Static neighbours (IP -> MAC) on this network.
     #[serde(default)]
     pub neighbors: Vec<Neighbor>,
+    /// Reverse-path filtering of packets arriving on this network.
+    #[serde(default)]
+    pub source_check: SourceCheck,
 }
 
 fn default_mtu() -> u32 {

@@ -299,6 +299,7 @@ pub(crate) fn resolve_with<'p>(
                 ipv4,
                 ipv6,
                 neighbors,
+                source_check: n.source_check,
             }),
             ports: Vec::new(),
             interface_name: n.interface_name.clone(),

@@ -8,7 +8,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::egress::EgressRule;
 use crate::mac::MacAddr;
-use crate::model::BackendKind;
+use crate::model::{BackendKind, SourceCheck};
 
 /// Index into [`Resolved::ports`].
 pub type PortId = u16;
@@ -145,6 +145,8 @@ pub struct L3Info {
     pub ipv6: Option<(Ipv6Net, Ipv6Addr)>,
     /// Static neighbours, each inside a connected prefix, IPs unique.
     pub neighbors: Vec<(IpAddr, MacAddr)>,
+    /// Reverse-path filtering of packets arriving on the network.
+    pub source_check: SourceCheck,
 }
 
 /// A validated L2 or L3 network.

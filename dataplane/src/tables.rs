@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use cnfwd_config::{Attachment, NetworkId, PortId, Resolved, RouteTarget};
+use cnfwd_config::{Attachment, NetworkId, PortId, Resolved, RouteTarget, SourceCheck};
 use ipnet::IpNet;
 
 use rustc_hash::FxHashMap;
@@ -98,6 +98,11 @@ pub struct NetworkEntry {
     /// L3: IPv6 connected prefix (network address; length) and cnfwd's
     /// gateway address on it.
     pub ipv6: Option<(u128, u8, u128)>,
+    /// L3: the directed broadcast address of the IPv4 connected prefix
+    /// (host order; 0 when there is none: no prefix, or a /31 or /32).
+    pub broadcast4: u32,
+    /// L3: reverse-path filtering of packets arriving on the network.
+    pub source_check: SourceCheck,
     /// L2: seconds a learned MAC lives after it was last seen.
     pub mac_age_s: u32,
     /// L2: configured MAC -> port entries (never learned over, never aged).
@@ -390,6 +395,13 @@ impl Tables {
                         ipv6: n.l3.as_ref().and_then(|l| l.ipv6).map(|(p, gw)| {
                             (u128::from(p.network()), p.prefix_len(), u128::from(gw))
                         }),
+                        broadcast4: n
+                            .l3
+                            .as_ref()
+                            .and_then(|l| l.ipv4)
+                            .filter(|(p, _)| p.prefix_len() <= 30)
+                            .map_or(0, |(p, _)| u32::from(p.broadcast())),
+                        source_check: n.l3.as_ref().map_or(SourceCheck::Off, |l| l.source_check),
                         mac_age_s: n.mac_age_s,
                         static_macs: n
                             .static_macs

@@ -107,6 +107,9 @@ REASONS = PRE_CLASSIFY | {
     "arp_not_for_us", "arp_sender_mismatch", "arp_sender_outside", "arp_malformed", "arp_consumed",
     "nd_invalid", "nd_not_for_us", "nd_consumed", "icmp6_unsupported",
     "neighbor_unresolved", "neighbor_hold_full",
+    # Router and bridge hygiene (docs/design.md, "What is never forwarded").
+    "martian_source", "martian_destination", "ip6_martian_source", "ip6_martian_destination",
+    "ip6_scope_violation", "rpf_failed", "l2_invalid_source", "l2_reserved_group",
 }
 
 # The `slow_path` counters of the stats JSON, in the order docs/slow-path.md
@@ -1205,7 +1208,7 @@ RED_H, BLUE_H, CORE_R = "02:aa:00:00:01:10", "02:aa:00:00:02:20", "02:cc:00:00:0
 
 @case("02-trunk-to-access")
 def trunk_to_access():
-    """Tagged frames from a trunk (VLANs 100 and 200) routed to an access port: the tag is removed whatever its PCP/DEI, frames are not re-padded (64 -> 60 and 60 -> 56 bytes), padding after the IP packet is kept; a destination on VLAN 200 without a known MAC is resolved there (ARP requests tagged 200, no answer: host unreachable back on VLAN 100)."""
+    """Tagged frames from a trunk (VLANs 100 and 200) routed to an access port: the tag is removed whatever its PCP/DEI, only the datagram leaves: the padding after the IP packet is not copied out (64 -> 46 and 60 -> 44 bytes; re-padding is the NIC's); a destination on VLAN 200 without a known MAC is resolved there (ARP requests tagged 200, no answer: host unreachable back on VLAN 100)."""
     c = Case(TRUNK_ACCESS_CONFIG.replace("{trunk_rx}", 'rx_pcap = "in-trunk.pcap"\n    ')
              .replace("{core_rx}", ""))
     c.rx("trunk", eth(RED_H, P1, q(100)) / udp4("10.1.0.10", "198.51.100.1"), net="red",
@@ -1214,17 +1217,18 @@ def trunk_to_access():
          tx=[out("core", "core", eth(P2, CORE_R) / tcp4("10.2.0.20", "10.9.0.254", ttl=63))])
     c.rx("trunk", eth(RED_H, P1, q(100, pcp=5, dei=1)) / icmp4("10.1.0.10", "203.0.113.7"), net="red",
          tx=[out("core", "core", eth(P2, CORE_R) / icmp4("10.1.0.10", "203.0.113.7", ttl=63))])
-    # 64-byte tagged frame: 18 + 20 + 8 + 4 data + 14 padding; leaves as 60 bytes.
+    # 64-byte tagged frame: 18 + 20 + 8 + 4 data + 14 padding; leaves as the
+    # 46 bytes of its Ethernet header and datagram.
     fill = pad(14)
     f_in = eth(BLUE_H, P1, q(200)) / udp4("10.2.0.20", "198.51.100.2", data=b"abcd") / fill
-    f_out = eth(P2, CORE_R) / udp4("10.2.0.20", "198.51.100.2", ttl=63, data=b"abcd") / fill
-    assert (len(f_in), len(f_out)) == (64, 60)
+    f_out = eth(P2, CORE_R) / udp4("10.2.0.20", "198.51.100.2", ttl=63, data=b"abcd")
+    assert (len(f_in), len(f_out)) == (64, 46)
     c.rx("trunk", f_in, net="blue", tx=[out("core", "core", f_out)])
-    # 60-byte tagged minimum frame: 18 + 20 + 8 + 2 data + 12 padding; leaves as 56 bytes.
+    # 60-byte tagged minimum frame: 18 + 20 + 8 + 2 data + 12 padding; leaves as 44 bytes.
     fill = pad(12, seed=0x00)
     f_in = eth(RED_H, P1, q(100, pcp=3)) / udp4("10.1.0.10", "198.51.100.3", data=b"hi") / fill
-    f_out = eth(P2, CORE_R) / udp4("10.1.0.10", "198.51.100.3", ttl=63, data=b"hi") / fill
-    assert (len(f_in), len(f_out)) == (60, 56)
+    f_out = eth(P2, CORE_R) / udp4("10.1.0.10", "198.51.100.3", ttl=63, data=b"hi")
+    assert (len(f_in), len(f_out)) == (60, 44)
     c.rx("trunk", f_in, net="red", tx=[out("core", "core", f_out)])
     # No MAC for 10.2.0.99: ARP requests on blue (VLAN 200, PCP 0 whatever the
     # packet's), the packet held; no answer: host unreachable from red's gateway.
@@ -1241,7 +1245,7 @@ def trunk_to_access():
 
 @case("03-access-to-trunk")
 def access_to_trunk():
-    """Untagged frames from an access port routed onto a trunk: the egress network's 802.1Q tag is pushed with PCP 0 and DEI 0, including for a priority-tagged (VID 0, PCP 0) ingress; a 60-byte frame leaves as 64 bytes with its padding; a destination without a known MAC is resolved on its VLAN (no answer: host unreachable to the remote sender, via the default route)."""
+    """Untagged frames from an access port routed onto a trunk: the egress network's 802.1Q tag is pushed with PCP 0 and DEI 0, including for a priority-tagged (VID 0, PCP 0) ingress; a 60-byte padded frame leaves as its header, the tag and the datagram (47 bytes, the padding not copied out); a destination without a known MAC is resolved on its VLAN (no answer: host unreachable to the remote sender, via the default route)."""
     c = Case(TRUNK_ACCESS_CONFIG.replace("{trunk_rx}", "")
              .replace("{core_rx}", 'rx_pcap = "in-core.pcap"\n    '))
     c.rx("core", eth(CORE_R, P2) / udp4("198.51.100.1", "10.1.0.10"), net="core",
@@ -1256,11 +1260,11 @@ def access_to_trunk():
     c.rx("core", eth(CORE_R, P2, q(0)) / udp4("198.51.100.9", "10.1.0.10", data=b"prio-tagged"), net="core",
          tx=[out("trunk", "red", eth(P1, RED_H, q(100)) / udp4("198.51.100.9", "10.1.0.10", ttl=63,
                                                                data=b"prio-tagged"))])
-    # 60-byte minimum frame: 14 + 20 + 8 + 1 data + 17 padding; leaves as 64 bytes.
+    # 60-byte minimum frame: 14 + 20 + 8 + 1 data + 17 padding; leaves as 47 bytes.
     fill = pad(17, seed=0x40)
     f_in = eth(CORE_R, P2) / udp4("198.51.100.4", "10.1.0.10", data=b"!") / fill
-    f_out = eth(P1, RED_H, q(100)) / udp4("198.51.100.4", "10.1.0.10", ttl=63, data=b"!") / fill
-    assert (len(f_in), len(f_out)) == (60, 64)
+    f_out = eth(P1, RED_H, q(100)) / udp4("198.51.100.4", "10.1.0.10", ttl=63, data=b"!")
+    assert (len(f_in), len(f_out)) == (60, 47)
     c.rx("core", f_in, net="core", tx=[out("trunk", "red", f_out)])
     c.rx("core", eth(CORE_R, P2) / udp4("198.51.100.1", "10.2.0.20", data=b"z" * 1000), net="core",
          tx=[out("trunk", "blue", eth(P1, BLUE_H, q(200)) / udp4("198.51.100.1", "10.2.0.20", ttl=63,
@@ -1749,7 +1753,7 @@ DUAL_CONFIG = """
     l3_isolation_domain = "vrf1"
     ip_allocation_type = "DualStack"
     ipv4_connected_prefix = "10.1.0.0/24"
-    ipv6_connected_prefix = "2001:db8:1::/64"
+    ipv6_connected_prefix = "2001:db8:1::/64"{app_extra}
     neighbors = [
       { ip = "10.1.0.10", mac = "02:aa:00:00:01:10" },
       { ip = "2001:db8:1::10", mac = "02:aa:00:00:01:10" },
@@ -1796,9 +1800,10 @@ DEFAULT_ROUTES = """
 """
 
 
-def dual_config(routes="", core_extra="", core_rx=False, extra_networks="", extra_ports="", head=""):
+def dual_config(routes="", core_extra="", core_rx=False, extra_networks="", extra_ports="", head="", app_extra=""):
     """DUAL_CONFIG filled in; `head`: sections before it ([engine], [slow_path])."""
     return textwrap.indent(textwrap.dedent(head), "    ") + (DUAL_CONFIG.replace("{routes}", routes).replace("{core_extra}", core_extra)
+            .replace("{app_extra}", app_extra)
             .replace("{core_rx}", 'rx_pcap = "in-core.pcap"\n    ' if core_rx else "")
             .replace("{extra_networks}", extra_networks).replace("{extra_ports}", extra_ports))
 
@@ -1908,7 +1913,7 @@ def malformed():
 
 @case("11-no-route")
 def no_route():
-    """A VRF without a default route: destinations outside its connected prefixes and static routes are dropped no_route with a net unreachable / ICMPv6 no route back to the sender (routed: to a remote sender via its static route), none about a packet to 255.255.255.255; connected and statically routed destinations are forwarded."""
+    """A VRF without a default route: destinations outside its connected prefixes and static routes are dropped no_route with a net unreachable / ICMPv6 no route back to the sender (routed: to a remote sender via its static route), none about a packet to 255.255.255.255; connected and statically routed destinations are forwarded. A packet to 255.255.255.255 is a martian destination: dropped before any lookup, never answered."""
     c = Case(dual_config(routes="""
     [[l3_isolation_domains.static_routes]]
     prefix = "172.16.0.0/12"
@@ -1925,9 +1930,8 @@ def no_route():
         bad = udp4("10.1.0.10", dst)
         c.rx("app", eth(APP_H, P1) / bad, net="app", drop="no_route",
              gen=[c.err("app", bad, "no_route", "app", "app", APP_H)])
-    # No error about a packet to a broadcast address.
-    c.rx("app", eth(APP_H, P1) / udp4("10.1.0.10", "255.255.255.255"), net="app", drop="no_route",
-         count=["icmp_suppressed"])
+    # The limited broadcast is never routed (a martian destination), never answered.
+    c.rx("app", eth(APP_H, P1) / udp4("10.1.0.10", "255.255.255.255"), net="app", drop="martian_destination")
     c.rx("app", eth(APP_H, P1) / udp6(A6, "2001:db8:100:1::1"), net="app",
          tx=[out("core", "core", eth(P2, CORE_H) / udp6(A6, "2001:db8:100:1::1", hlim=63))])
     for dst in ["2001:4860:4860::8888", "2001:db8:101::1", "2001:db8:9:1::fe"]:
@@ -1945,7 +1949,7 @@ def no_route():
 
 @case("12-l3-mtu")
 def l3_mtu():
-    """Egress network MTU 1400 on a trunk: IP packets of exactly 1400 bytes are forwarded (the tag and Ethernet padding do not count), 1401 bytes and more are dropped mtu_exceeded, IPv4 and IPv6: IPv4 with DF gets fragmentation needed with MTU 1400, IPv6 Packet Too Big with MTU 1400, IPv4 without DF nothing; TTL expiry is checked before MTU (time exceeded quoting 548 bytes), MTU before the neighbour (an unknown neighbour is resolved, then host unreachable)."""
+    """Egress network MTU 1400 on a trunk: IP packets of exactly 1400 bytes are forwarded (the tag and Ethernet padding do not count; the padding is not copied out), 1401 bytes and more are dropped mtu_exceeded, IPv4 and IPv6: IPv4 with DF gets fragmentation needed with MTU 1400, IPv6 Packet Too Big with MTU 1400, IPv4 without DF nothing; TTL expiry is checked before MTU (time exceeded quoting 548 bytes), MTU before the neighbour (an unknown neighbour is resolved, then host unreachable)."""
     c = Case("""
         [[l3_isolation_domains]]
         name = "vrf1"
@@ -2025,10 +2029,11 @@ def l3_mtu():
         bad = big_udp6(A6, D6, n)
         c.rx("app", eth(APP_H, P1) / bad, net="app", drop="mtu_exceeded",
              gen=[c.err("app", bad, "too_big", "app", "app", APP_H, mtu=1400)])
-    # 1400-byte IP packet followed by 20 bytes of padding: still fits.
+    # 1400-byte IP packet followed by 20 bytes of padding: still fits, and
+    # leaves without the padding.
     fill = pad(20)
     c.rx("app", eth(APP_H, P1) / big_udp4(A, D, 1400) / fill, net="app",
-         tx=[out("uplink", "core", eth(P2, CORE_H, q(400)) / big_udp4(A, D, 1400, ttl=63) / fill)])
+         tx=[out("uplink", "core", eth(P2, CORE_H, q(400)) / big_udp4(A, D, 1400, ttl=63))])
     # Order of the checks: TTL before MTU; MTU before the neighbour lookup.
     bad = big_udp4(A, D, 1401, ttl=1, flags="DF")
     c.rx("app", eth(APP_H, P1) / bad, net="app", drop="ttl_expired",
@@ -2048,7 +2053,7 @@ def l3_mtu():
 
 @case("13-longest-prefix")
 def longest_prefix():
-    """Longest-prefix match: /0, /8, /16, /24 and /32 IPv4 routes and /32, /48, /64, /128 IPv6 routes via different next hops; each destination leaves towards the next hop of its most specific route, and a static /25 inside a connected /24 wins over the connected route; an IPv6 destination outside every route gets ICMPv6 no route."""
+    """Longest-prefix match: /0, /8, /16, /24 and /32 IPv4 routes and /32, /48, /64, /128 IPv6 routes via different next hops; each destination leaves towards the next hop of its most specific route, and a static /25 inside a connected /24 wins over the connected route (app checks sources loosely, since a source in that /25 is routed back through core); an IPv6 destination outside every route gets ICMPv6 no route."""
     c = Case("""
         [[l3_isolation_domains]]
         name = "vrf1"
@@ -2100,6 +2105,7 @@ def longest_prefix():
         ip_allocation_type = "DualStack"
         ipv4_connected_prefix = "10.1.0.0/24"
         ipv6_connected_prefix = "2001:db8:1::/64"
+        source_check = "loose"
         neighbors = [
           { ip = "10.1.0.10", mac = "02:aa:00:00:01:10" },
           { ip = "10.1.0.200", mac = "02:aa:00:00:01:c8" },
@@ -2744,7 +2750,7 @@ def route_leak():
 
 @case("20-dual-stack-mix")
 def dual_stack_mix():
-    """Mixed IPv4/IPv6 traffic on a dual-stack trunk (TCP, UDP, ICMP echo, ICMPv6 echo) to an access port and hairpinned to another VLAN of the trunk, and back; padded minimum-size frames keep their padding; L4 checksums (even wrong or zero) and IPv4 fragments are forwarded untouched."""
+    """Mixed IPv4/IPv6 traffic on a dual-stack trunk (TCP, UDP, ICMP echo, ICMPv6 echo) to an access port and hairpinned to another VLAN of the trunk, and back; padded minimum-size frames leave without their padding (only the datagram is forwarded); L4 checksums (even wrong or zero) and IPv4 fragments are forwarded untouched."""
     c = Case("""
         [[l3_isolation_domains]]
         name = "vrf1"
@@ -2840,25 +2846,23 @@ def dual_stack_mix():
             udp4(A, X, ttl=63, id=777, flags="MF", data=b"first fragment!!"))
     to_core(100, HA, IP(src=A, dst=X, id=777, proto=17, frag=3) / Raw(b"second fragment"),
             IP(src=A, dst=X, id=777, proto=17, frag=3, ttl=63) / Raw(b"second fragment"))
-    # Padded minimum frames: tagged 64 -> 60 and 60 -> 56, padding kept.
-    to_core(100, HA, tcp4(A, X, flags="A", seq=1, ack=1) / pad(6), tcp4(A, X, ttl=63, flags="A", seq=1, ack=1)
-            / pad(6))
-    to_core(200, HB, icmp4(B, X, data=b"") / pad(14, seed=0), icmp4(B, X, ttl=63, data=b"") / pad(14, seed=0))
-    # IPv6 with trailing bytes after the packet.
-    to_core(100, HA, udp6(A6, X6, data=b"") / pad(6), udp6(A6, X6, hlim=63, data=b"") / pad(6))
+    # Padded minimum frames: the padding is not forwarded.
+    to_core(100, HA, tcp4(A, X, flags="A", seq=1, ack=1) / pad(6), tcp4(A, X, ttl=63, flags="A", seq=1, ack=1))
+    to_core(200, HB, icmp4(B, X, data=b"") / pad(14, seed=0), icmp4(B, X, ttl=63, data=b""))
+    # IPv6 with trailing bytes after the packet: not forwarded either.
+    to_core(100, HA, udp6(A6, X6, data=b"") / pad(6), udp6(A6, X6, hlim=63, data=b""))
     # Hairpin on the trunk, VLAN 100 -> 200, both families.
     c.rx("trunk", eth(HA, P1, q(100)) / tcp4(A, B), net="app",
          tx=[out("trunk", "db", eth(P1, HB, q(200)) / tcp4(A, B, ttl=63))])
     c.rx("trunk", eth(HA, P1, q(100)) / icmp6(A6, B6), net="app",
          tx=[out("trunk", "db", eth(P1, HB, q(200)) / icmp6(A6, B6, hlim=63))])
     c.rx("trunk", eth(HA, P1, q(100)) / udp4(A, B, data=b"") / pad(14, seed=0x10), net="app",
-         tx=[out("trunk", "db", eth(P1, HB, q(200)) / udp4(A, B, ttl=63, data=b"") / pad(14, seed=0x10))])
-    # Back from the core: untagged 60-byte frames leave tagged as 64 bytes.
+         tx=[out("trunk", "db", eth(P1, HB, q(200)) / udp4(A, B, ttl=63, data=b""))])
+    # Back from the core: untagged 60-byte frames leave tagged, without padding.
     c.rx("core", eth(R, P2) / tcp4(X, A, sport=443, dport=40001, flags="SA") / pad(6), net="core",
-         tx=[out("trunk", "app", eth(P1, HA, q(100)) / tcp4(X, A, ttl=63, sport=443, dport=40001, flags="SA")
-                 / pad(6))])
+         tx=[out("trunk", "app", eth(P1, HA, q(100)) / tcp4(X, A, ttl=63, sport=443, dport=40001, flags="SA"))])
     c.rx("core", eth(R, P2) / icmp4(X, B, type=0, id=5, data=b"") / pad(18, seed=0), net="core",
-         tx=[out("trunk", "db", eth(P1, HB, q(200)) / icmp4(X, B, ttl=63, type=0, id=5, data=b"") / pad(18, seed=0))])
+         tx=[out("trunk", "db", eth(P1, HB, q(200)) / icmp4(X, B, ttl=63, type=0, id=5, data=b""))])
     c.rx("core", eth(R, P2) / icmp6(X6, A6, reply=True), net="core",
          tx=[out("trunk", "app", eth(P1, HA, q(100)) / icmp6(X6, A6, reply=True, hlim=63))])
     c.rx("core", eth(R, P2) / udp6(X6, B6, sport=5000, dport=40000), net="core",
@@ -3773,8 +3777,9 @@ def frag_needed():
 
 @case("38-icmp-suppressed")
 def icmp_suppressed():
-    """No ICMP error (icmp_suppressed; the packet still counted under its drop reason) about: an ICMP error (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1 and 3), an ICMP packet too short to tell, a non-first fragment (IPv4 offset, IPv6 fragment header), a broadcast or multicast destination (the ingress prefix's directed broadcast, 224.1.1.1, ff0e::1), a source that is not a unicast host (0.0.0.0, 127.0.0.1, 224.0.0.5, 240.0.0.1, ::, ::1, ff02::1); and an error with no route back to its destination. Echo requests and replies, first fragments get their time exceeded."""
-    c = Case(dual_config(routes=NO_DEFAULT_ROUTES, core_rx=True))
+    """No ICMP error (icmp_suppressed; the packet still counted under its drop reason) about: an ICMP error (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1 and 3), an ICMP packet too short to tell, a non-first fragment (IPv4 offset, IPv6 fragment header), the ingress prefix's directed broadcast as destination, a source that is not a unicast host (240.0.0.1); and an error with no route back to its destination (the networks check no sources, so that packet gets this far). Echo requests and replies, first fragments get their time exceeded. Martians never reach the ICMP code at all: multicast destinations in unicast frames (224.1.1.1, ff0e::1: l3_multicast) and sources 0.0.0.0, 127.0.0.1, 224.0.0.5, ::, ::1, ff02::1 (martian_source, ip6_martian_source) are dropped before any lookup."""
+    off = '\n    source_check = "off"'
+    c = Case(dual_config(routes=NO_DEFAULT_ROUTES, core_rx=True, app_extra=off, core_extra=off))
     A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
     quoted = bytes(udp4(X, A, ttl=60))[:28]
 
@@ -3802,13 +3807,14 @@ def icmp_suppressed():
          / Raw(b"head of it"))
     # Broadcast / multicast destinations (unicast MAC).
     silent(udp4(A, "10.1.0.255", ttl=1))
-    silent(udp4(A, "224.1.1.1", ttl=5), "no_route")
-    silent(udp6(A6, "ff0e::1", hlim=5), "no_route")
-    # Sources that are not unicast hosts.
-    for src in ["0.0.0.0", "127.0.0.1", "224.0.0.5", "240.0.0.1"]:
-        silent(udp4(src, X, ttl=1))
+    c.rx("app", eth(APP_H, P1) / udp4(A, "224.1.1.1", ttl=5), net="app", drop="l3_multicast")
+    c.rx("app", eth(APP_H, P1) / udp6(A6, "ff0e::1", hlim=5), net="app", drop="l3_multicast")
+    # Sources that are not unicast hosts: martians are refused first.
+    for src in ["0.0.0.0", "127.0.0.1", "224.0.0.5"]:
+        c.rx("app", eth(APP_H, P1) / udp4(src, X, ttl=1), net="app", drop="martian_source")
+    silent(udp4("240.0.0.1", X, ttl=1))
     for src in ["::", "::1", "ff02::1"]:
-        silent(udp6(src, X6, hlim=1))
+        c.rx("app", eth(APP_H, P1) / udp6(src, X6, hlim=1), net="app", drop="ip6_martian_source")
     # No route back to the sender (the VRF has no default route).
     silent(udp4("192.0.2.99", X, ttl=1), port="core", mac=CORE_H, port_mac=P2, net="core")
     silent(udp6("2001:db8:999::1", X6, hlim=1), port="core", mac=CORE_H, port_mac=P2, net="core")

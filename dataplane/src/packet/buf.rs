@@ -5,8 +5,8 @@
 ///
 /// The frame is the contiguous bytes `data()`; a backend keeps headroom in
 /// front of it so a VLAN tag can be pushed without copying the frame.
-/// Implementations guarantee `data().len() == len()` and that `prepend`/`adj`
-/// move only the start of the frame.
+/// Implementations guarantee `data().len() == len()`, that `prepend`/`adj`
+/// move only the start of the frame and `trim` only its end.
 pub trait PacketBuf: Sized {
     /// The frame bytes.
     fn data(&self) -> &[u8];
@@ -18,6 +18,10 @@ pub trait PacketBuf: Sized {
     /// Removes `n` bytes from the front. Returns false, changing nothing, if
     /// the frame is shorter than `n`.
     fn adj(&mut self, n: usize) -> bool;
+    /// Removes `n` bytes from the end (link-layer padding after a
+    /// datagram). Returns false, changing nothing, if the frame is shorter
+    /// than `n`.
+    fn trim(&mut self, n: usize) -> bool;
     /// A copy of this packet in a new buffer of the same kind (for flooding),
     /// or `None` when no buffer is available.
     fn try_clone(&self) -> Option<Self>;
@@ -52,6 +56,7 @@ pub const HEADROOM: usize = 64;
 pub struct HeapBuf {
     storage: Box<[u8]>,
     start: usize,
+    end: usize,
     /// Receive time in nanoseconds (capture timestamp for the pcap backend);
     /// carried unchanged to TX, copied by `try_clone`.
     pub timestamp_ns: u64,
@@ -62,9 +67,11 @@ impl HeapBuf {
     pub fn from_frame(frame: &[u8]) -> Self {
         let mut storage = vec![0u8; HEADROOM + frame.len()].into_boxed_slice();
         storage[HEADROOM..].copy_from_slice(frame);
+        let end = storage.len();
         Self {
             storage,
             start: HEADROOM,
+            end,
             timestamp_ns: 0,
         }
     }
@@ -80,6 +87,7 @@ impl HeapBuf {
         }
         let end = self.storage.len();
         self.start = end - frame.len();
+        self.end = end;
         self.storage[self.start..].copy_from_slice(frame);
     }
 }
@@ -93,12 +101,12 @@ impl std::fmt::Debug for HeapBuf {
 impl PacketBuf for HeapBuf {
     #[inline]
     fn data(&self) -> &[u8] {
-        &self.storage[self.start..]
+        &self.storage[self.start..self.end]
     }
 
     #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..]
+        &mut self.storage[self.start..self.end]
     }
 
     #[inline]
@@ -112,10 +120,19 @@ impl PacketBuf for HeapBuf {
 
     #[inline]
     fn adj(&mut self, n: usize) -> bool {
-        if n > self.storage.len() - self.start {
+        if n > self.end - self.start {
             return false;
         }
         self.start += n;
+        true
+    }
+
+    #[inline]
+    fn trim(&mut self, n: usize) -> bool {
+        if n > self.end - self.start {
+            return false;
+        }
+        self.end -= n;
         true
     }
 
@@ -185,6 +202,10 @@ mod tests {
         assert!(!b.adj(3));
         assert_eq!(b.data(), &[3, 4]);
         assert!(!b.prepend(HEADROOM + 10));
+        assert!(b.trim(1));
+        assert_eq!(b.data(), &[3]);
+        assert!(!b.trim(2));
+        assert_eq!(b.data(), &[3]);
         b.set_frame(&[7]);
         assert_eq!(b.data(), &[7]);
     }

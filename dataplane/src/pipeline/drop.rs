@@ -16,6 +16,10 @@ crate::counters::named_counters! {
         UnknownVlan = "unknown_vlan", "VLAN not carried by the trunk port";
         /// L2: the destination was learned on the ingress port.
         L2SamePort = "l2_same_port", "L2 destination MAC is behind the ingress port";
+        /// L2: source MAC multicast, broadcast or all zeros.
+        L2InvalidSource = "l2_invalid_source", "L2 source MAC is multicast, broadcast or all zeros (never learned)";
+        /// L2: destination in 01:80:C2:00:00:00-0F.
+        L2ReservedGroup = "l2_reserved_group", "L2 destination is an IEEE 802.1Q reserved group (01:80:C2:00:00:00-0F: STP, pause, LACP, 802.1X, LLDP); never forwarded";
         /// L2: nowhere to flood.
         L2NoEgress = "l2_no_egress", "L2 network has no other port to flood to";
         /// ARP: not Ethernet/IPv4, or cut short.
@@ -50,6 +54,18 @@ crate::counters::named_counters! {
         Ip4BadChecksum = "ip4_bad_checksum", "IPv4 header checksum wrong";
         /// IPv6 header invalid or truncated.
         Ip6Malformed = "ip6_malformed", "IPv6 version invalid or payload length beyond the frame";
+        /// IPv4 source no router may forward (RFC 1812 5.3.7).
+        MartianSource = "martian_source", "IPv4 source in 0/8, 127/8 or 224/4, limited or the ingress network's directed broadcast, or one of cnfwd's own addresses";
+        /// IPv4 destination no router may forward (RFC 1812 5.3.7).
+        MartianDestination = "martian_destination", "IPv4 destination in 0/8 or 127/8, or the limited broadcast 255.255.255.255";
+        /// IPv6 source no router may forward (RFC 4291).
+        Ip6MartianSource = "ip6_martian_source", "IPv6 source ::, ::1, multicast or IPv4-mapped (::ffff:0:0/96)";
+        /// IPv6 destination no router may forward (RFC 4291).
+        Ip6MartianDestination = "ip6_martian_destination", "IPv6 destination ::, ::1 or IPv4-mapped (::ffff:0:0/96)";
+        /// IPv6 link-local source or destination routed onto another link.
+        Ip6ScopeViolation = "ip6_scope_violation", "IPv6 link-local source or destination routed to a network other than the ingress one (RFC 4007)";
+        /// Reverse-path filter (the network's `source_check`) refused the source.
+        RpfFailed = "rpf_failed", "source fails the network's reverse-path check: no route back (loose), or not through the ingress network (strict)";
         /// Addressed to one of cnfwd's gateway addresses.
         ToGateway = "to_gateway", "addressed to cnfwd: neither ICMP echo nor Neighbour Discovery";
         /// No route in the VRF.

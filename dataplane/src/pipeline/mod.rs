@@ -15,7 +15,7 @@ pub mod classify;
 pub mod drop;
 pub mod rewrite;
 
-use cnfwd_config::{NetworkId, PortId};
+use cnfwd_config::{NetworkId, PortId, SourceCheck};
 
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ use crate::packet::meta::{Family, Meta};
 use crate::packet::parse::{parse_ipv4, parse_ipv6};
 use crate::slow::stage::{can_resolve, ErrorKind, SlowStage};
 use crate::slow::v4_key;
-use crate::tables::{AdjKind, Adjacency, Tables, NO_PORT};
+use crate::tables::{AdjKind, Adjacency, NetworkEntry, Tables, NO_PORT};
 
 pub use drop::DropReason;
 
@@ -88,6 +88,10 @@ pub struct Pipeline {
     meta: Vec<Meta>,
     next: Vec<Next>,
     adj: Vec<u32>,
+    /// Per packet: the reverse-path check its ingress network asks for.
+    rpf: Vec<SourceCheck>,
+    /// Per packet checked: the adjacency of the route back to its source.
+    src_adj: Vec<u32>,
     lookups: Lookups,
     csn: CsnStage,
     slow: SlowStage,
@@ -112,7 +116,9 @@ struct CsnStage {
     hits: Vec<Option<Hit>>,
 }
 
-/// Destinations of one burst gathered per family for a batched FIB lookup.
+/// Destinations (and, for the reverse-path check, sources) of one burst
+/// gathered per family for a batched FIB lookup; a position with
+/// [`SRC_LOOKUP`] set is a source.
 #[derive(Debug)]
 struct Lookups {
     dst4: Vec<u32>,
@@ -121,6 +127,9 @@ struct Lookups {
     pos6: Vec<u16>,
     out: Vec<u32>,
 }
+
+/// Marks a gathered address as a packet's source (reverse-path check).
+const SRC_LOOKUP: u16 = 0x8000;
 
 impl Default for Pipeline {
     fn default() -> Self {
@@ -136,12 +145,14 @@ impl Pipeline {
             meta: vec![Meta::default(); MAX_BURST],
             next: vec![Next::Done; MAX_BURST],
             adj: vec![NO_ROUTE; MAX_BURST],
+            rpf: vec![SourceCheck::Off; MAX_BURST],
+            src_adj: vec![NO_ROUTE; MAX_BURST],
             lookups: Lookups {
-                dst4: vec![0; MAX_BURST],
-                pos4: vec![0; MAX_BURST],
-                dst6: vec![0; MAX_BURST],
-                pos6: vec![0; MAX_BURST],
-                out: vec![NO_ROUTE; MAX_BURST],
+                dst4: vec![0; 2 * MAX_BURST],
+                pos4: vec![0; 2 * MAX_BURST],
+                dst6: vec![0; 2 * MAX_BURST],
+                pos6: vec![0; 2 * MAX_BURST],
+                out: vec![NO_ROUTE; 2 * MAX_BURST],
             },
             csn: CsnStage {
                 worker: None,
@@ -258,6 +269,7 @@ impl Pipeline {
 
         let (pkts, verdicts) = (&mut pkts[..n], &mut verdicts[..n]);
         let (meta, next, adj) = (&mut self.meta[..n], &mut self.next[..n], &mut self.adj[..n]);
+        let (rpf, src_adj) = (&mut self.rpf[..n], &mut self.src_adj[..n]);
         let slow = &mut self.slow;
         slow.begin_burst(n);
 
@@ -299,54 +311,62 @@ impl Pipeline {
             }
         }
 
-        // Stage 2: VRF lookups. A burst nearly always comes from one VRF:
-        // gather each family's destinations and look them up level by level
-        // across the burst, so the cache misses overlap.
+        // Stage 2: VRF lookups of the destinations and, where the ingress
+        // network checks them, the sources. A burst nearly always comes from
+        // one VRF: gather each family's addresses and look them up level by
+        // level across the burst, so the cache misses overlap.
         let l = &mut self.lookups;
         let (mut n4, mut n6) = (0, 0);
         let mut burst_vrf = None;
         let mut one_vrf = true;
-        for (i, (m, _)) in meta
+        for (i, ((m, _), check)) in meta
             .iter()
             .zip(next.iter())
+            .zip(rpf.iter_mut())
             .enumerate()
-            .filter(|(_, (_, nx))| **nx == Next::L3)
+            .filter(|(_, ((_, nx), _))| **nx == Next::L3)
         {
-            let vrf = t.networks[m.network as usize].vrf;
-            one_vrf &= *burst_vrf.get_or_insert(vrf) == vrf;
+            let net = &t.networks[m.network as usize];
+            one_vrf &= *burst_vrf.get_or_insert(net.vrf) == net.vrf;
+            *check = source_check(net, m);
+            let src_too = *check != SourceCheck::Off;
             if m.family == Family::V4 {
                 l.dst4[n4] = m.dst as u32;
                 l.pos4[n4] = i as u16;
-                n4 += 1;
+                l.dst4[n4 + 1] = m.src as u32;
+                l.pos4[n4 + 1] = i as u16 | SRC_LOOKUP;
+                n4 += 1 + usize::from(src_too);
             } else {
                 l.dst6[n6] = m.dst;
                 l.pos6[n6] = i as u16;
-                n6 += 1;
+                l.dst6[n6 + 1] = m.src;
+                l.pos6[n6 + 1] = i as u16 | SRC_LOOKUP;
+                n6 += 1 + usize::from(src_too);
             }
         }
         match burst_vrf.map(|v| &t.vrfs[v as usize]) {
             Some(vrf) if one_vrf => {
                 vrf.fib4.lookup_burst(&l.dst4[..n4], &mut l.out[..n4]);
-                for (&pos, &a) in l.pos4[..n4].iter().zip(&l.out[..n4]) {
-                    adj[pos as usize] = a;
-                }
+                scatter(&l.pos4[..n4], &l.out[..n4], adj, src_adj);
                 vrf.fib6.lookup_burst(&l.dst6[..n6], &mut l.out[..n6]);
-                for (&pos, &a) in l.pos6[..n6].iter().zip(&l.out[..n6]) {
-                    adj[pos as usize] = a;
-                }
+                scatter(&l.pos6[..n6], &l.out[..n6], adj, src_adj);
             }
             _ => {
-                for ((m, _), a) in meta
+                for ((m, _), (a, (check, sa))) in meta
                     .iter()
                     .zip(next.iter())
-                    .zip(adj.iter_mut())
+                    .zip(adj.iter_mut().zip(rpf.iter().zip(src_adj.iter_mut())))
                     .filter(|((_, nx), _)| **nx == Next::L3)
                 {
                     let vrf = &t.vrfs[t.networks[m.network as usize].vrf as usize];
-                    *a = match m.family {
-                        Family::V4 => vrf.fib4.lookup(m.dst as u32),
-                        _ => vrf.fib6.lookup(m.dst),
+                    let lookup = |addr: u128| match m.family {
+                        Family::V4 => vrf.fib4.lookup(addr as u32),
+                        _ => vrf.fib6.lookup(addr),
                     };
+                    *a = lookup(m.dst);
+                    if *check != SourceCheck::Off {
+                        *sa = lookup(m.src);
+                    }
                 }
             }
         }
@@ -374,7 +394,9 @@ impl Pipeline {
             }
             // The port's link-local address is ours, whatever the VRF's
             // routes say (a default route covers fe80::/10 too).
-            let pre = if m.family == Family::V6 && m.dst == port.link_local {
+            let pre = if let Err(r) = reverse_path(t, m, rpf[i], src_adj[i]) {
+                Err(r)
+            } else if m.family == Family::V6 && m.dst == port.link_local {
                 Err(DropReason::ToGateway)
             } else {
                 route_pre(t, m, a)
@@ -521,10 +543,105 @@ fn ingress(
     let l3 = &frame[eth.payload_offset as usize..];
     if eth.ethertype == ETHERTYPE_IPV4 {
         parse_ipv4(l3, m)?;
+        martian4(&t.networks[net as usize], m)?;
     } else {
         parse_ipv6(l3, m)?;
+        martian6(m)?;
     }
     Ok(Next::L3)
+}
+
+/// IPv4 addresses no router forwards (RFC 1812 4.2.2.11 and 5.3.7, what
+/// Linux calls martians), refused before any lookup and never answered.
+/// A multicast destination in a unicast frame is `l3_multicast`.
+#[inline]
+fn martian4(net: &NetworkEntry, m: &Meta) -> Result<(), DropReason> {
+    let (src, dst) = (m.src as u32, m.dst as u32);
+    let (s8, d8) = ((src >> 24) as u8, (dst >> 24) as u8);
+    if s8 == 0
+        || s8 == 127
+        || (224..240).contains(&s8)
+        || src == u32::MAX
+        || (src == net.broadcast4 && src != 0)
+    {
+        return Err(DropReason::MartianSource);
+    }
+    if d8 == 0 || d8 == 127 || dst == u32::MAX {
+        return Err(DropReason::MartianDestination);
+    }
+    if (224..240).contains(&d8) {
+        return Err(DropReason::L3Multicast);
+    }
+    Ok(())
+}
+
+/// IPv6 addresses no router forwards (RFC 4291 2.5.2-2.5.5, 2.7; Linux's
+/// `ip6_rcv_core` and `ip6_forward`): the unspecified and loopback
+/// addresses, a multicast source and IPv4-mapped addresses. A multicast
+/// destination in a unicast frame is `l3_multicast`.
+#[inline]
+fn martian6(m: &Meta) -> Result<(), DropReason> {
+    let special = |a: u128| a <= 1 || a >> 32 == 0xffff;
+    if special(m.src) || m.src >> 120 == 0xff {
+        return Err(DropReason::Ip6MartianSource);
+    }
+    if special(m.dst) {
+        return Err(DropReason::Ip6MartianDestination);
+    }
+    if m.dst >> 120 == 0xff {
+        return Err(DropReason::L3Multicast);
+    }
+    Ok(())
+}
+
+/// True for an IPv6 link-local unicast address (fe80::/10).
+#[inline]
+fn link_local6(a: u128) -> bool {
+    a >> 118 == 0xfe80 >> 6
+}
+
+/// The reverse-path check packet `m` gets from its ingress network `net`:
+/// none for an IPv6 link-local source (on-link by definition; the scope
+/// rule keeps it there).
+#[inline]
+fn source_check(net: &NetworkEntry, m: &Meta) -> SourceCheck {
+    if m.family == Family::V6 && link_local6(m.src) {
+        SourceCheck::Off
+    } else {
+        net.source_check
+    }
+}
+
+/// Writes the adjacencies a batched lookup found: destinations to `adj`,
+/// sources (positions marked [`SRC_LOOKUP`]) to `src_adj`.
+#[inline]
+fn scatter(pos: &[u16], out: &[u32], adj: &mut [u32], src_adj: &mut [u32]) {
+    for (&p, &a) in pos.iter().zip(out) {
+        if p & SRC_LOOKUP == 0 {
+            adj[usize::from(p)] = a;
+        } else {
+            src_adj[usize::from(p & !SRC_LOOKUP)] = a;
+        }
+    }
+}
+
+/// The reverse-path check (RFC 3704; VPP's uRPF, Linux's `rp_filter`):
+/// `loose` needs a route back to the source in the VRF, `strict` one that
+/// leaves through the ingress network. A source that is one of cnfwd's own
+/// addresses is a martian (as Linux's `fib_validate_source` says).
+#[inline]
+fn reverse_path(t: &Tables, m: &Meta, check: SourceCheck, src_adj: u32) -> Result<(), DropReason> {
+    if check == SourceCheck::Off {
+        return Ok(());
+    }
+    match t.adjacencies.get(src_adj as usize) {
+        None => Err(DropReason::RpfFailed),
+        Some(a) if a.kind == AdjKind::Local => Err(DropReason::MartianSource),
+        Some(a) if check == SourceCheck::Strict && a.network != m.network => {
+            Err(DropReason::RpfFailed)
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// Stage 3a for a routed packet: the adjacency, to-us and TTL checks.
@@ -541,6 +658,13 @@ fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, Dro
     }
     if m.ttl <= 1 {
         return Err(DropReason::TtlExpired);
+    }
+    // RFC 4007: a link-local address never leaves its link.
+    if m.family == Family::V6
+        && a.network != m.network
+        && (link_local6(m.src) || link_local6(m.dst))
+    {
+        return Err(DropReason::Ip6ScopeViolation);
     }
     Ok(a)
 }
@@ -583,6 +707,11 @@ fn route_post<B: PacketBuf>(
     }
     if resolve.is_some_and(|k| !can_resolve(net, k)) {
         return Verdict::Drop(DropReason::NeighborMiss);
+    }
+    // Only the datagram is forwarded: what follows it is link padding.
+    let end = usize::from(m.eth.payload_offset) + usize::from(m.ip_len);
+    if buf.len() > end && !buf.trim(buf.len() - end) {
+        return Verdict::Drop(DropReason::NoBuffer);
     }
     let out = &t.ports[a.port as usize];
     let vid = out.trunk.then_some(net.vlan);
@@ -645,6 +774,13 @@ fn bridge<B: PacketBuf>(
     let net = &t.networks[m.network as usize];
     let frame = buf.data();
     let (dst, src) = (dst_mac(frame), src_mac(frame));
+    // What every 802.1Q bridge refuses, before learning anything from it.
+    if src[0] & 1 != 0 || src == [0; 6] {
+        return Verdict::Drop(DropReason::L2InvalidSource);
+    }
+    if dst[..5] == [0x01, 0x80, 0xc2, 0, 0] && dst[5] & 0xf0 == 0 {
+        return Verdict::Drop(DropReason::L2ReservedGroup);
+    }
     let (now, age_ns) = (slow.now, u64::from(net.mac_age_s) * 1_000_000_000);
     if !net.static_macs.contains_key(&src) {
         table.learn(m.network, src, in_port, now, age_ns, &mut slow.counters);

@@ -165,6 +165,22 @@ impl PacketBuf for Mbuf<'_> {
         true
     }
 
+    #[inline]
+    fn trim(&mut self, n: usize) -> bool {
+        // SAFETY: `self.m` is a valid single-segment mbuf we own; n <=
+        // data_len keeps the data inside the buffer (rte_pktmbuf_trim).
+        unsafe {
+            let m = self.m.as_ptr();
+            let len = usize::from((*m).data_len);
+            if n > len {
+                return false;
+            }
+            (*m).data_len = (len - n) as u16;
+            (*m).pkt_len -= n as u32;
+        }
+        true
+    }
+
     fn replace_frame(&mut self, frame: &[u8]) -> bool {
         self.set_frame(frame)
     }
