@@ -3968,6 +3968,292 @@ def l2_aging():
     return c
 
 
+# ---------------------------------------------------------------------------
+# Router and bridge hygiene (docs/design.md, "What is never forwarded").
+# ---------------------------------------------------------------------------
+
+@case("42-martians")
+def martians():
+    """IPv4 martians (RFC 1812 4.2.2.11, 5.3.7): sources in 0/8, 127/8, 224/4, 255.255.255.255, the ingress network's directed broadcast and cnfwd's own gateway address are dropped martian_source; destinations in 0/8, 127/8 and 255.255.255.255 martian_destination; never an ICMP error about them (TTL 1 included). Their neighbours at each range edge (1.0.0.0, 126.255.255.255, 128.0.0.0, 223.255.255.255, 240.0.0.0, 255.255.255.254) are forwarded; 224/4 destinations in unicast frames are l3_multicast. The ingress network checks no sources (source_check = "off"), so only the martian rules act."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, app_extra='\n    source_check = "off"'))
+    A, X = "10.1.0.10", "198.51.100.1"
+    fwd = lambda src, dst, **kw: c.rx("app", eth(APP_H, P1) / udp4(src, dst, **kw), net="app", tx=[
+        out("core", "core", eth(P2, CORE_H) / udp4(src, dst, ttl=kw.get("ttl", 64) - 1))])
+    drop = lambda src, dst, reason, **kw: c.rx("app", eth(APP_H, P1) / udp4(src, dst, **kw), net="app", drop=reason)
+    for src in ["1.0.0.0", "126.255.255.255", "128.0.0.0", "223.255.255.255", "240.0.0.0", "255.255.255.254",
+                "10.1.0.254", "10.1.0.0"]:
+        fwd(src, X)
+    for src in ["0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255", "224.0.0.0", "239.255.255.255",
+                "255.255.255.255", "10.1.0.255", "10.1.0.1"]:
+        drop(src, X, "martian_source")
+    drop("127.0.0.1", X, "martian_source", ttl=1)
+    for dst in ["1.0.0.0", "126.255.255.255", "128.0.0.0", "223.255.255.255", "240.0.0.1", "255.255.255.254"]:
+        fwd(A, dst)
+    for dst in ["0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.255", "255.255.255.255"]:
+        drop(A, dst, "martian_destination")
+    drop(A, "127.0.0.1", "martian_destination", ttl=1)
+    for dst in ["224.0.0.1", "239.255.255.255"]:
+        drop(A, dst, "l3_multicast")
+    return c
+
+
+@case("43-ip6-scope")
+def ip6_scope():
+    """IPv6 addresses no router forwards (RFC 4291, RFC 4007): sources ::, ::1, multicast and IPv4-mapped are dropped ip6_martian_source; destinations ::, ::1 and IPv4-mapped ip6_martian_destination; a link-local source or destination routed to another network ip6_scope_violation; no ICMP error about any of them. Their neighbours (::2, ::fffe:ffff:ffff, ::1:0:0:0, fe7f:ffff::1, fec0::1) are forwarded. The ingress network checks no sources (source_check = "off")."""
+    c = Case(dual_config(routes=DEFAULT_ROUTES, app_extra='\n    source_check = "off"'))
+    A6, X6 = "2001:db8:1::10", "2001:db8:100::1"
+    fwd = lambda src, dst: c.rx("app", eth(APP_H, P1) / udp6(src, dst), net="app", tx=[
+        out("core", "core", eth(P2, CORE_H) / udp6(src, dst, hlim=63))])
+    drop = lambda src, dst, reason: c.rx("app", eth(APP_H, P1) / udp6(src, dst), net="app", drop=reason)
+    for src in ["::2", "::fffe:ffff:ffff", "::1:0:0:0", "fe7f:ffff::1", "fec0::1"]:
+        fwd(src, X6)
+    for src in ["::", "::1", "ff02::1", "ff0e::5", "::ffff:10.1.0.10", "::ffff:0:0"]:
+        drop(src, X6, "ip6_martian_source")
+    for dst in ["::2", "::fffe:ffff:ffff", "fe7f:ffff::1", "fec0::1"]:
+        fwd(A6, dst)
+    for dst in ["::", "::1", "::ffff:8.8.8.8", "::ffff:ffff:ffff"]:
+        drop(A6, dst, "ip6_martian_destination")
+    # Link-local (fe80::/10) never leaves its link.
+    for src in ["fe80::10", "febf:ffff::1"]:
+        drop(src, X6, "ip6_scope_violation")
+    for dst in ["fe80::99", "febf::1"]:
+        drop(A6, dst, "ip6_scope_violation")
+    return c
+
+
+URPF_CONFIG = """
+    [[l3_isolation_domains]]
+    name = "vrf1"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "0.0.0.0/0"
+    next_hop = "10.9.0.254"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "::/0"
+    next_hop = "2001:db8:9::fe"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "172.16.0.0/12"
+    next_hop = "10.1.0.254"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "2001:db8:172::/48"
+    next_hop = "2001:db8:1::254"
+
+    [[l3_isolation_domains]]
+    name = "vrf2"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "198.51.100.0/24"
+    next_hop = "10.8.0.254"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "2001:db8:198::/48"
+    next_hop = "2001:db8:8::fe"
+
+    [[l3_networks]]
+    name = "app"
+    vlan = 100
+    l3_isolation_domain = "vrf1"
+    ip_allocation_type = "DualStack"
+    ipv4_connected_prefix = "10.1.0.0/24"
+    ipv6_connected_prefix = "2001:db8:1::/64"
+    neighbors = [
+      { ip = "10.1.0.10", mac = "02:aa:00:00:01:10" },
+      { ip = "10.1.0.254", mac = "02:aa:00:00:01:fe" },
+      { ip = "2001:db8:1::10", mac = "02:aa:00:00:01:10" },
+      { ip = "2001:db8:1::254", mac = "02:aa:00:00:01:fe" },
+    ]
+
+    [[l3_networks]]
+    name = "open"
+    vlan = 120
+    l3_isolation_domain = "vrf1"
+    ip_allocation_type = "IPV4"
+    ipv4_connected_prefix = "10.3.0.0/24"
+    source_check = "off"
+
+    [[l3_networks]]
+    name = "core"
+    vlan = 200
+    l3_isolation_domain = "vrf1"
+    ip_allocation_type = "DualStack"
+    ipv4_connected_prefix = "10.9.0.0/24"
+    ipv6_connected_prefix = "2001:db8:9::/64"
+    source_check = "strict"
+    neighbors = [
+      { ip = "10.9.0.254", mac = "02:cc:00:00:00:fe" },
+      { ip = "2001:db8:9::fe", mac = "02:cc:00:00:00:fe" },
+    ]
+
+    [[l3_networks]]
+    name = "app2"
+    vlan = 110
+    l3_isolation_domain = "vrf2"
+    ip_allocation_type = "DualStack"
+    ipv4_connected_prefix = "10.2.0.0/24"
+    ipv6_connected_prefix = "2001:db8:2::/64"
+    source_check = "loose"
+
+    [[l3_networks]]
+    name = "core2"
+    vlan = 210
+    l3_isolation_domain = "vrf2"
+    ip_allocation_type = "DualStack"
+    ipv4_connected_prefix = "10.8.0.0/24"
+    ipv6_connected_prefix = "2001:db8:8::/64"
+    neighbors = [
+      { ip = "10.8.0.254", mac = "02:cc:00:00:08:fe" },
+      { ip = "2001:db8:8::fe", mac = "02:cc:00:00:08:fe" },
+    ]
+
+    [[trunked_networks]]
+    name = "tenants"
+    vlans = [100, 110, 120]
+
+    [[ports]]
+    name = "t"
+    backend = "pcap"
+    mac = "02:00:00:00:01:01"
+    mode = "trunk"
+    trunked_network = "tenants"
+    rx_pcap = "in-t.pcap"
+    tx_pcap = "out-t.pcap"
+
+    [[ports]]
+    name = "core"
+    backend = "pcap"
+    mac = "02:00:00:00:02:01"
+    mode = "access"
+    networks = ["core"]
+    rx_pcap = "in-core.pcap"
+    tx_pcap = "out-core.pcap"
+
+    [[ports]]
+    name = "core2"
+    backend = "pcap"
+    mac = "02:00:00:00:03:01"
+    mode = "access"
+    networks = ["core2"]
+    tx_pcap = "out-core2.pcap"
+"""
+
+
+@case("44-urpf")
+def urpf():
+    """Reverse-path filtering per network (RFC 3704; source_check): strict (app, the default; core, written out) forwards a packet only when the route back to its source leaves through the network it came in on (a source routed back via another network, a source in another network's prefix, a source on the default route via core: rpf_failed; cnfwd's own address: martian_source); loose (app2, in a VRF without a default route) needs any route back (a source via core2 passes, one with no route fails); off (open) takes anything. Refused packets get no ICMP error (TTL 1 included). One burst mixes the three VRF-less and per-VRF lookups of the trunk; core's burst is one VRF."""
+    c = Case(URPF_CONFIG)
+    H, R, H2, O, CR, CR2 = "02:aa:00:00:01:10", "02:aa:00:00:01:fe", "02:aa:00:00:02:10", "02:aa:00:00:03:10", \
+        "02:cc:00:00:00:fe", "02:cc:00:00:08:fe"
+    C4, C6, D4, D6 = "198.18.0.1", "2001:db8:200::1", "198.51.100.1", "2001:db8:198::1"
+
+    def via(net, vlan, mac, pkt, to, to_net, to_mac, tag=None):
+        c.rx("t", eth(mac, P1, q(vlan)) / pkt(), net=net, tx=[out(to, to_net, eth(
+            P1 if to == "t" else (P2 if to == "core" else P3), to_mac, *((q(tag),) if tag else ())) / pkt(True))])
+
+    def refused(net, vlan, mac, pkt, reason="rpf_failed"):
+        c.rx("t", eth(mac, P1, q(vlan)) / pkt(), net=net, drop=reason)
+
+    u4 = lambda src, dst, ttl=64: lambda out=False: udp4(src, dst, ttl=ttl - 1 if out else ttl)
+    u6 = lambda src, dst: lambda out=False: udp6(src, dst, hlim=63 if out else 64)
+    # app: strict.
+    via("app", 100, H, u4("10.1.0.10", C4), "core", "core", CR)
+    via("app", 100, R, u4("172.16.5.5", C4), "core", "core", CR)
+    via("app", 100, H, u6("2001:db8:1::10", C6), "core", "core", CR)
+    via("app", 100, R, u6("2001:db8:172::5", C6), "core", "core", CR)
+    for src in ["8.8.8.8", "10.9.0.7", "10.3.0.10"]:
+        refused("app", 100, H, u4(src, C4))
+    refused("app", 100, H, u4("8.8.8.8", C4, ttl=1))
+    refused("app", 100, H, u4("10.1.0.1", C4), "martian_source")
+    for src in ["2606:4700::1", "2001:db8:9::7"]:
+        refused("app", 100, H, u6(src, C6))
+    # open: no check.
+    for src in ["8.8.8.8", "10.1.0.10", "172.16.5.5"]:
+        via("open", 120, O, u4(src, C4), "core", "core", CR)
+    # app2: loose, in vrf2 (no default route).
+    via("app2", 110, H2, u4("10.2.0.10", D4), "core2", "core2", CR2)
+    via("app2", 110, H2, u4("198.51.100.7", D4), "core2", "core2", CR2)
+    via("app2", 110, H2, u6("2001:db8:198::7", D6), "core2", "core2", CR2)
+    refused("app2", 110, H2, u4("8.8.8.8", D4))
+    refused("app2", 110, H2, u6("2001:db8:999::1", D6))
+    # core: strict; the default route leads back through core.
+    c.rx("core", eth(CR, P2) / udp4("8.8.8.8", "10.1.0.10"), net="core",
+         tx=[out("t", "app", eth(P1, H, q(100)) / udp4("8.8.8.8", "10.1.0.10", ttl=63))])
+    c.rx("core", eth(CR, P2) / udp6("2606:4700::1", "2001:db8:1::10"), net="core",
+         tx=[out("t", "app", eth(P1, H, q(100)) / udp6("2606:4700::1", "2001:db8:1::10", hlim=63))])
+    c.rx("core", eth(CR, P2) / udp4("172.16.5.5", "10.1.0.10"), net="core", drop="rpf_failed")
+    c.rx("core", eth(CR, P2) / udp4("10.1.0.10", "10.3.0.10"), net="core", drop="rpf_failed")
+    c.rx("core", eth(CR, P2) / udp6("2001:db8:172::5", "2001:db8:1::10"), net="core", drop="rpf_failed")
+    return c
+
+
+@case("45-l2-hygiene")
+def l2_hygiene():
+    """What every 802.1Q bridge refuses, on an L2 network of three ports: a source MAC that is multicast, broadcast or all zeros (l2_invalid_source), and any destination in 01:80:C2:00:00:00-0F (STP, pause, slow protocols, 802.1X, LLDP...: l2_reserved_group); nothing of them is learned (frames to those sources are flooded later) or forwarded. 01:80:C2:00:00:10 and :20 are ordinary multicast (flooded); a locally administered unicast source is valid."""
+    c = Case("""
+        [[l2_networks]]
+        name = "lan"
+        vlan = 300
+        mtu = 1500
+
+        [[trunked_networks]]
+        name = "tn"
+        vlans = [300]
+
+        [[ports]]
+        name = "trunk"
+        backend = "pcap"
+        mac = "02:00:00:00:01:01"
+        mode = "trunk"
+        trunked_network = "tn"
+        rx_pcap = "in-trunk.pcap"
+        tx_pcap = "out-trunk.pcap"
+
+        [[ports]]
+        name = "acc1"
+        backend = "pcap"
+        mac = "02:00:00:00:02:01"
+        mode = "access"
+        networks = ["lan"]
+        rx_pcap = "in-acc1.pcap"
+        tx_pcap = "out-acc1.pcap"
+
+        [[ports]]
+        name = "acc2"
+        backend = "pcap"
+        mac = "02:00:00:00:03:01"
+        mode = "access"
+        networks = ["lan"]
+        tx_pcap = "out-acc2.pcap"
+    """)
+    T1 = "02:70:00:00:00:01"
+    ZERO = "00:00:00:00:00:00"
+
+    def flood_from_trunk(src, dst, data):
+        c.rx("trunk", l2data(src, dst, q(300), data=data), net="lan",
+             tx=[out("acc1", "lan", l2data(src, dst, data=data)), out("acc2", "lan", l2data(src, dst, data=data))])
+
+    for src in ["01:00:5e:00:00:01", BCAST, ZERO, "03:00:00:00:00:01", "33:33:00:00:00:01"]:
+        c.rx("trunk", l2data(src, T1, q(300), data=b"bad source"), net="lan", drop="l2_invalid_source")
+    for i in range(16):
+        src = f"02:71:00:00:00:{i:02x}"
+        c.rx("trunk", l2data(src, f"01:80:c2:00:00:{i:02x}", q(300), data=b"reserved group"), net="lan",
+             drop="l2_reserved_group")
+    flood_from_trunk(T1, "01:80:c2:00:00:10", b"all bridges")
+    flood_from_trunk(T1, "01:80:c2:00:00:20", b"gmrp")
+    flood_from_trunk("06:00:00:00:00:01", BCAST, b"local admin")
+    # Nothing was learned from the refused frames: frames to their sources flood.
+    for dst in [ZERO, "02:71:00:00:00:00", "02:71:00:00:00:0e"]:
+        c.rx("acc1", l2data("02:a1:00:00:00:01", dst, data=b"to a refused source"), net="lan",
+             tx=[out("trunk", "lan", l2data("02:a1:00:00:00:01", dst, q(300), data=b"to a refused source")),
+                 out("acc2", "lan", l2data("02:a1:00:00:00:01", dst, data=b"to a refused source"))])
+    # T1 was learned (valid source) on the trunk.
+    c.rx("acc1", l2data("02:a1:00:00:00:01", T1, data=b"to T1"), net="lan",
+         tx=[out("trunk", "lan", l2data("02:a1:00:00:00:01", T1, q(300), data=b"to T1"))])
+    return c
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=CASES_DIR,

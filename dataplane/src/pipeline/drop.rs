@@ -59,7 +59,7 @@ crate::counters::named_counters! {
         /// IPv4 destination no router may forward (RFC 1812 5.3.7).
         MartianDestination = "martian_destination", "IPv4 destination in 0/8 or 127/8, or the limited broadcast 255.255.255.255";
         /// IPv6 source no router may forward (RFC 4291).
-        Ip6MartianSource = "ip6_martian_source", "IPv6 source ::, ::1, multicast or IPv4-mapped (::ffff:0:0/96)";
+        Ip6MartianSource = "ip6_martian_source", "IPv6 source ::, ::1, multicast or IPv4-mapped (::ffff:0:0/96), or (found by the reverse-path check) one of cnfwd's own addresses";
         /// IPv6 destination no router may forward (RFC 4291).
         Ip6MartianDestination = "ip6_martian_destination", "IPv6 destination ::, ::1 or IPv4-mapped (::ffff:0:0/96)";
         /// IPv6 link-local source or destination routed onto another link.

@@ -552,8 +552,10 @@ fn ingress(
 }
 
 /// IPv4 addresses no router forwards (RFC 1812 4.2.2.11 and 5.3.7, what
-/// Linux calls martians), refused before any lookup and never answered.
-/// A multicast destination in a unicast frame is `l3_multicast`.
+/// Linux calls martians), refused before any lookup and never answered:
+/// also the ingress network's directed broadcast and cnfwd's own address
+/// on it as sources. A multicast destination in a unicast frame is
+/// `l3_multicast`.
 #[inline]
 fn martian4(net: &NetworkEntry, m: &Meta) -> Result<(), DropReason> {
     let (src, dst) = (m.src as u32, m.dst as u32);
@@ -563,6 +565,7 @@ fn martian4(net: &NetworkEntry, m: &Meta) -> Result<(), DropReason> {
         || (224..240).contains(&s8)
         || src == u32::MAX
         || (src == net.broadcast4 && src != 0)
+        || net.ipv4.is_some_and(|(_, _, gw)| gw == src)
     {
         return Err(DropReason::MartianSource);
     }
@@ -636,7 +639,10 @@ fn reverse_path(t: &Tables, m: &Meta, check: SourceCheck, src_adj: u32) -> Resul
     }
     match t.adjacencies.get(src_adj as usize) {
         None => Err(DropReason::RpfFailed),
-        Some(a) if a.kind == AdjKind::Local => Err(DropReason::MartianSource),
+        Some(a) if a.kind == AdjKind::Local => Err(match m.family {
+            Family::V4 => DropReason::MartianSource,
+            _ => DropReason::Ip6MartianSource,
+        }),
         Some(a) if check == SourceCheck::Strict && a.network != m.network => {
             Err(DropReason::RpfFailed)
         }
