@@ -33,10 +33,19 @@
 //!   queue, one per worker thread; unsplit, `rx_burst` polls the queues of a
 //!   port in turn.
 //!
+//! - Links: an interface set down, deleted, re-created or set up again
+//!   while cnfwd runs is noticed within a second, reported once on stderr
+//!   (`port b (veth-b): interface gone` / `down (admin down)` / `back up` /
+//!   `back: interface re-created (ifindex 7 -> 9), reopened with 2
+//!   queue(s)`), counted ([`PortLink`], in the stats JSON as the port's
+//!   `link`), and a re-created interface is opened again with the same
+//!   queues; the other ports are not touched (`link.rs` says how and what
+//!   it costs).
+//!
 //! - Offloads: senders on veth and macvlan leave work to "hardware" that
 //!   never does it, and cnfwd does it on receive (next section).
 //!
-//! Needs `CAP_NET_RAW` and an interface that is up.
+//! Needs `CAP_NET_RAW` and an interface that is up at start.
 //!
 //! # Checksum and segmentation offload
 //!
@@ -102,6 +111,7 @@
 //! the same `sendmmsg`.
 #![allow(unsafe_code)]
 
+mod link;
 mod offload;
 mod ring;
 mod sys;
@@ -112,9 +122,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use cnfwd_config::{PortBackend, PortId, Resolved};
 
-use crate::io::{Backend, IoError};
+use crate::io::{Backend, IoError, LinkState, PortLink};
 use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
 use offload::{VnetHdr, VNET_HDR_LEN};
+use link::Watch;
 use ring::RxRing;
 
 /// Packets handed to one `sendmmsg` call.
@@ -239,6 +250,8 @@ struct Queue {
 }
 
 struct Port {
+    /// The configured port name (the interface when opened without one).
+    name: String,
     interface: String,
     device_mac: [u8; 6],
     mac: [u8; 6],
@@ -256,6 +269,61 @@ struct Port {
     /// Segments of a GSO frame that did not fit in the last `rx_burst`.
     pending: VecDeque<HeapBuf>,
     offload: OffloadCounters,
+    /// The interface's link as this part sees it (`link.rs`).
+    watch: Watch,
+}
+
+impl Port {
+    /// A port over freshly opened sockets.
+    fn new(name: &str, interface: &str, opened: Opened, ring: RingConfig) -> Port {
+        let watch = Watch::new(
+            opened.ifindex,
+            opened.queues.len(),
+            ring,
+            opened.device_mac,
+        );
+        Port {
+            name: name.to_owned(),
+            interface: interface.to_owned(),
+            device_mac: opened.device_mac,
+            mac: opened.device_mac,
+            queues: opened.queues,
+            rx_next: 0,
+            rejected: 0,
+            kernel_packets: 0,
+            kernel_drops: 0,
+            tx_errors: 0,
+            last_tx_error: None,
+            tx_refused: Vec::new(),
+            pending: VecDeque::with_capacity(PENDING_CAPACITY),
+            offload: OffloadCounters::default(),
+            watch,
+        }
+    }
+
+    /// Adds the sockets' `PACKET_STATISTICS` (read and reset by the
+    /// kernel) to the port's totals.
+    fn read_kernel_stats(&mut self) {
+        for q in &self.queues {
+            if let Ok(s) = sys::getsockopt::<libc::tpacket_stats_v3>(
+                &q.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+            ) {
+                self.kernel_packets += u64::from(s.tp_packets);
+                self.kernel_drops += u64::from(s.tp_drops);
+            }
+        }
+    }
+}
+
+/// The sockets of one interface, as [`open_port`] made them.
+struct Opened {
+    /// The interface index they are bound to.
+    ifindex: u32,
+    /// The interface's MAC.
+    device_mac: [u8; 6],
+    queues: Vec<Queue>,
 }
 
 /// Ports on Linux interfaces through AF_PACKET (see the module doc).
@@ -281,7 +349,7 @@ impl AfPacketBackend {
                     backend: p.backend.kind().as_str(),
                 });
             };
-            let mut port = open_port(interface, queues, cfg)?;
+            let mut port = Port::new(&p.name, interface, open_port(interface, queues, cfg)?, cfg);
             if let Some(m) = p.mac {
                 port.mac = m.octets();
             }
@@ -334,18 +402,8 @@ impl AfPacketBackend {
     }
 
     fn read_kernel_stats(&mut self, port: PortId) {
-        let Some(p) = self.ports.get_mut(port as usize) else {
-            return;
-        };
-        for q in &p.queues {
-            if let Ok(s) = sys::getsockopt::<libc::tpacket_stats_v3>(
-                &q.fd,
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-            ) {
-                p.kernel_packets += u64::from(s.tp_packets);
-                p.kernel_drops += u64::from(s.tp_drops);
-            }
+        if let Some(p) = self.ports.get_mut(port as usize) {
+            p.read_kernel_stats();
         }
     }
 
@@ -378,8 +436,9 @@ impl AfPacketBackend {
             })
             .collect();
         for p in self.ports {
-            for (part, q) in parts.iter_mut().zip(p.queues) {
+            for (i, (part, q)) in parts.iter_mut().zip(p.queues).enumerate() {
                 part.ports.push(Port {
+                    name: p.name.clone(),
                     interface: p.interface.clone(),
                     device_mac: p.device_mac,
                     mac: p.mac,
@@ -393,6 +452,7 @@ impl AfPacketBackend {
                     tx_refused: Vec::new(),
                     pending: VecDeque::with_capacity(PENDING_CAPACITY),
                     offload: OffloadCounters::default(),
+                    watch: p.watch.part(i),
                 });
             }
         }
@@ -401,7 +461,7 @@ impl AfPacketBackend {
 }
 
 /// Opens `queues` sockets on `interface`: checks, ring, options, bind, fanout.
-fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, AfPacketError> {
+fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Opened, AfPacketError> {
     let cfg_err = |what: String| AfPacketError::Config {
         interface: interface.to_owned(),
         what,
@@ -497,20 +557,10 @@ fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, Af
         }
         sockets.push(Queue { ring, fd });
     }
-    Ok(Port {
-        interface: interface.to_owned(),
+    Ok(Opened {
+        ifindex,
         device_mac,
-        mac: device_mac,
         queues: sockets,
-        rx_next: 0,
-        rejected: 0,
-        kernel_packets: 0,
-        kernel_drops: 0,
-        tx_errors: 0,
-        last_tx_error: None,
-        tx_refused: Vec::new(),
-        pending: VecDeque::with_capacity(PENDING_CAPACITY),
-        offload: OffloadCounters::default(),
     })
 }
 
@@ -742,6 +792,10 @@ impl Backend for AfPacketBackend {
         let Some(q) = p.queues.first() else {
             return Ok(0);
         };
+        if p.watch.view.state == LinkState::Gone {
+            // Unbound socket (ENXIO): not worth a system call per burst.
+            return Ok(0);
+        }
         p.tx_refused.clear();
         let mut i = 0;
         while i < pkts.len() {
@@ -790,6 +844,19 @@ impl Backend for AfPacketBackend {
 
     fn offload_counters(&self, port: PortId) -> OffloadCounters {
         AfPacketBackend::offload_counters(self, port)
+    }
+
+    /// Checks every port's interface (`link.rs`: two `ioctl`s per port).
+    fn check_links(&mut self) {
+        for p in &mut self.ports {
+            p.check_link();
+        }
+    }
+
+    fn link(&self, port: PortId) -> PortLink {
+        self.ports
+            .get(port as usize)
+            .map_or_else(PortLink::default, |p| p.watch.view)
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
