@@ -182,6 +182,7 @@ fn recreate_b(lab: &Lab, h2: &Host) {
     ])
     .expect("re-create rb");
     sysctl(&lab.router, "net/ipv6/conf/rb/disable_ipv6", "1");
+    sysctl(&h2.ns, "net/ipv6/conf/eth0/disable_ipv6", "1");
     // The far end first: rb comes up with its carrier (else cnfwd would
     // rightly see it down, without carrier, for a moment).
     ip(&["-n", &h2.ns, "link", "set", "eth0", "up"]).expect("h2 eth0 up");
@@ -267,6 +268,22 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
     ip(&["-n", &lab.router, "link", "set", "rb", "up"]).expect("rb up");
     wait_log(&c, "cnfwd: port b (rb): back up");
     wait_health(&c, "b", true);
+    // h2 lost its carrier with rb, and with it its ARP entry for the
+    // gateway: it resolves it again first.
+    let up_at = Instant::now();
+    let full_before = port_drop(&c.call("/stats", None), "b", "tx_full");
+    while pings(h2, HOST_ADDR[2], 1) != 1 {
+        assert!(
+            up_at.elapsed() < Duration::from_secs(10),
+            "h2 never reached h3 again after rb up: port b {}\n{}",
+            c.call("/stats", None)["ports"]["b"],
+            c.log_text()
+        );
+    }
+    let resumed = up_at.elapsed();
+    let full_after = port_drop(&c.call("/stats", None), "b", "tx_full");
+    // The sockets' stale ENETDOWN (from the down) cost no frame.
+    assert_eq!(full_after, full_before, "frames lost on rb after it came up");
     assert_eq!(pings(h2, HOST_ADDR[2], 5), 5, "h2 -> h3 after rb up");
 
     // Each change reported once, although two workers saw it.
@@ -291,8 +308,9 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
     assert!(stats["ports"]["a"].get("link").is_none(), "{}", stats["ports"]["a"]);
     assert_accounted(&stats);
     println!(
-        "rb deletion reported after {} ms; port b {}",
+        "rb deletion reported after {} ms; h2 -> h3 again {} ms after rb up (port b tx_full {full_before} -> {full_after}); port b {}",
         detected.as_millis(),
+        resumed.as_millis(),
         stats["ports"]["b"]
     );
 }

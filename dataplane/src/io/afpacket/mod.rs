@@ -18,7 +18,9 @@
 //! - TX: one `sendmmsg(2)` per burst (chunks of [`TX_CHUNK`]), with
 //!   `PACKET_QDISC_BYPASS`, never blocking. When the kernel pushes back
 //!   (`EAGAIN`, `ENOBUFS`, interface down) the packets not taken stay in
-//!   `pkts` for the engine to count as `tx_full`. A packet the kernel refuses
+//!   `pkts` for the engine to count as `tx_full` (`port_down` once the link
+//!   check found the interface down or gone; a stale `ENETDOWN` left in
+//!   the socket by an earlier down is retried once). A packet the kernel refuses
 //!   on its own (e.g. `EMSGSIZE`: larger than the interface MTU) is also left
 //!   in `pkts` (so counted as `tx_full`), the packets behind it are still
 //!   sent, and [`AfPacketBackend::tx_errors`] counts it with the last error.
@@ -798,11 +800,21 @@ impl Backend for AfPacketBackend {
         }
         p.tx_refused.clear();
         let mut i = 0;
+        // An interface set down leaves ENETDOWN in the socket's `sk_err`,
+        // and the first send after it is up again fails with it (and
+        // clears it): one retry, so that send is not lost.
+        let mut stale_enetdown = true;
         while i < pkts.len() {
             match send_chunk(&q.fd, &pkts[i..]) {
                 Ok(n) => i += n,
                 Err(e) => match classify_tx_error(&e) {
                     TxFailure::Retry => continue,
+                    TxFailure::Backpressure
+                        if stale_enetdown && e.raw_os_error() == Some(libc::ENETDOWN) =>
+                    {
+                        stale_enetdown = false;
+                        continue;
+                    }
                     TxFailure::Backpressure => {
                         if e.raw_os_error() != Some(libc::EAGAIN)
                             && e.raw_os_error() != Some(libc::ENOBUFS)
