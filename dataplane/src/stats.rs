@@ -287,3 +287,48 @@ fn drops_json(d: &[u64; DropReason::COUNT]) -> Value {
     }
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_merge_to_the_worst_state_and_sum_their_changes() {
+        let mut a = Stats::new(2, 0);
+        let mut b = Stats::new(2, 0);
+        a.link[1] = PortLink {
+            state: LinkState::Up,
+            went_gone: 1,
+            came_back: 1,
+            reopened: 1,
+            ..PortLink::default()
+        };
+        b.link[1] = PortLink {
+            state: LinkState::Gone,
+            went_down: 1,
+            ..PortLink::default()
+        };
+        let mut total = Stats::default();
+        total.add(&a);
+        total.add(&b);
+        assert_eq!(total.link_state(0), LinkState::Up);
+        assert_eq!(
+            total.link_state(1),
+            LinkState::Gone,
+            "one worker has it gone"
+        );
+        assert_eq!(
+            (
+                total.link[1].went_down,
+                total.link[1].went_gone,
+                total.link[1].came_back,
+                total.link[1].reopened
+            ),
+            (1, 1, 1, 1)
+        );
+        let d = total.since(&a);
+        assert_eq!((d.link[1].went_gone, d.link[1].went_down), (0, 1));
+        assert_eq!(d.link_state(1), LinkState::Gone);
+        assert_eq!(Stats::default().link_state(5), LinkState::Up);
+    }
+}

@@ -59,7 +59,8 @@ fn eal_args() -> Vec<String> {
 
 /// Case 01's site with its ports on `devices` and `mbufs` per pool.
 fn config(devices: [&str; 2], mbufs: Option<u32>) -> Resolved {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcap-tests/cases/01-l3-access-to-access");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcap-tests/cases/01-l3-access-to-access");
     let (_, mut r) = cnfwd_config::load(&dir.join("config.toml")).unwrap();
     for (p, d) in r.ports.iter_mut().zip(devices) {
         p.backend = PortBackend::Dpdk {
@@ -104,7 +105,11 @@ fn frame(seq: u32) -> Vec<u8> {
 fn seq_of(b: &Mbuf<'_>) -> u32 {
     let d = b.data();
     assert_eq!(d[14 + 8], 63, "routed: TTL decremented");
-    assert_eq!(&d[..6], &[0x02, 0xaa, 0, 0, 0x02, 0x20], "to the neighbour's MAC");
+    assert_eq!(
+        &d[..6],
+        &[0x02, 0xaa, 0, 0, 0x02, 0x20],
+        "to the neighbour's MAC"
+    );
     u32::from_be_bytes(d[42..46].try_into().unwrap())
 }
 
@@ -156,7 +161,11 @@ fn tx_ring_stays_full(eal: &Eal) {
         (256..u64::from(offered)).contains(&in_ring),
         "the ring took {in_ring} of {offered}"
     );
-    assert_eq!(in_ring + full, u64::from(offered), "every frame sent or counted");
+    assert_eq!(
+        in_ring + full,
+        u64::from(offered),
+        "every frame sent or counted"
+    );
     // The mbufs of the frames not sent were freed: only the ring holds any.
     assert_eq!(
         u64::from(be.pool_in_use(APP).unwrap()),
@@ -182,7 +191,10 @@ fn tx_ring_stays_full(eal: &Eal) {
     }
     assert_eq!(drops(&w, DB, DropReason::TxFull), full, "no new tx_full");
     assert_eq!(w.stats.ports[DB as usize].tx_packets, in_ring + 100);
-    assert_eq!(drain(&mut be, DB), (offered..offered + 100).collect::<Vec<_>>());
+    assert_eq!(
+        drain(&mut be, DB),
+        (offered..offered + 100).collect::<Vec<_>>()
+    );
     w.finish(&mut be).unwrap();
     be.flush().unwrap();
     assert_eq!(be.pool_in_use(APP).unwrap(), baseline, "mbufs leaked");
@@ -218,13 +230,19 @@ fn mempool_runs_dry(eal: &Eal, tmp: &Path) {
         held.push(m);
     }
     assert_eq!(be.pool_available(APP).unwrap(), 0);
-    assert!(be.alloc(DB, &frame(0)).is_none(), "Backend::alloc on a dry pool");
+    assert!(
+        be.alloc(DB, &frame(0)).is_none(),
+        "Backend::alloc on a dry pool"
+    );
     for _ in 0..50 {
         w.poll(&mut be, &tables, APP).unwrap();
         w.poll(&mut be, &tables, DB).unwrap();
     }
     let dry_nombuf = be.device_stats(APP).unwrap().rx_nombuf;
-    assert_eq!(w.stats.ports[APP as usize].rx_packets, 0, "received without mbufs");
+    assert_eq!(
+        w.stats.ports[APP as usize].rx_packets, 0,
+        "received without mbufs"
+    );
     assert!(
         w.stats.slow.get(SlowCounter::AllocFailed) >= 2,
         "the start-up announcements that found no mbuf: {:?}",
@@ -265,7 +283,8 @@ fn mempool_runs_dry(eal: &Eal, tmp: &Path) {
 #[test]
 fn tx_ring_full_and_mempool_dry() {
     let eal = Eal::init(&eal_args()).unwrap();
-    let tmp: PathBuf = std::env::temp_dir().join(format!("cnfwd-dpdk-faults-{}", std::process::id()));
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("cnfwd-dpdk-faults-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
 
     tx_ring_stays_full(&eal);

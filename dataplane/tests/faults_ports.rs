@@ -197,7 +197,10 @@ fn count(hay: &str, needle: &str) -> usize {
 
 #[test]
 fn a_port_deleted_recreated_and_set_down_under_traffic() {
-    if !can_run("a_port_deleted_recreated_and_set_down_under_traffic", &["ping"]) {
+    if !can_run(
+        "a_port_deleted_recreated_and_set_down_under_traffic",
+        &["ping"],
+    ) {
         return;
     }
     let mut lab = Lab::new("faults");
@@ -227,7 +230,10 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
     let detected = gone_at.elapsed();
     let p = wait_health(&c, "b", false);
     assert_eq!(p["state"], "missing", "{p}");
-    assert_eq!(c.call("/stats", None)["ports"]["b"]["link"]["state"], "gone");
+    assert_eq!(
+        c.call("/stats", None)["ports"]["b"]["link"]["state"],
+        "gone"
+    );
     // The other ports keep forwarding: h1 -> h3 and back, every ping.
     let before = c.call("/stats", None);
     assert_eq!(pings(h1, HOST_ADDR[2], 10), 10, "h1 -> h3 while rb is gone");
@@ -244,7 +250,11 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
         port_counter(&during, "a", "rx_packets") >= port_counter(&before, "a", "rx_packets") + 13,
         "port a stopped receiving"
     );
-    assert!(port_drop(&during, "b", "port_down") >= 3, "{}", during["ports"]["b"]);
+    assert!(
+        port_drop(&during, "b", "port_down") >= 3,
+        "{}",
+        during["ports"]["b"]
+    );
     let pinger = h1_pinger.finish(Duration::from_secs(20));
     assert!(
         pinger.stdout.contains(" 0% packet loss"),
@@ -254,7 +264,10 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
 
     // 2. rb re-created (same name, new ifindex): reopened, h2 reaches h3.
     recreate_b(&lab, h2);
-    wait_log(&c, "cnfwd: port b (rb): back: interface re-created (ifindex ");
+    wait_log(
+        &c,
+        "cnfwd: port b (rb): back: interface re-created (ifindex ",
+    );
     wait_health(&c, "b", true);
     assert_eq!(pings(h2, HOST_ADDR[2], 5), 5, "h2 -> h3 after re-creation");
     assert_eq!(pings(h1, HOST_ADDR[1], 5), 5, "h1 -> h2 after re-creation");
@@ -283,7 +296,10 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
     let resumed = up_at.elapsed();
     let full_after = port_drop(&c.call("/stats", None), "b", "tx_full");
     // The sockets' stale ENETDOWN (from the down) cost no frame.
-    assert_eq!(full_after, full_before, "frames lost on rb after it came up");
+    assert_eq!(
+        full_after, full_before,
+        "frames lost on rb after it came up"
+    );
     assert_eq!(pings(h2, HOST_ADDR[2], 5), 5, "h2 -> h3 after rb up");
 
     // Each change reported once, although two workers saw it.
@@ -305,7 +321,11 @@ fn a_port_deleted_recreated_and_set_down_under_traffic() {
     assert_eq!(link["went_down"], 1, "{link}");
     assert_eq!(link["came_back"], 2, "{link}");
     assert_eq!(link["reopened"], 1, "{link}");
-    assert!(stats["ports"]["a"].get("link").is_none(), "{}", stats["ports"]["a"]);
+    assert!(
+        stats["ports"]["a"].get("link").is_none(),
+        "{}",
+        stats["ports"]["a"]
+    );
     assert_accounted(&stats);
     println!(
         "rb deletion reported after {} ms; h2 -> h3 again {} ms after rb up (port b tx_full {full_before} -> {full_after}); port b {}",

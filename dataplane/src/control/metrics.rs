@@ -191,7 +191,12 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
     );
     for (i, p) in tables.ports.iter().enumerate() {
         let up = stats.link_state(i) == crate::io::LinkState::Up;
-        sample(&mut out, "cnfwd_port_link_up", &[("port", &p.name)], u64::from(up));
+        sample(
+            &mut out,
+            "cnfwd_port_link_up",
+            &[("port", &p.name)],
+            u64::from(up),
+        );
     }
     family(
         &mut out,

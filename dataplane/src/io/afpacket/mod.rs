@@ -126,8 +126,8 @@ use cnfwd_config::{PortBackend, PortId, Resolved};
 
 use crate::io::{Backend, IoError, LinkState, PortLink};
 use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
-use offload::{VnetHdr, VNET_HDR_LEN};
 use link::Watch;
+use offload::{VnetHdr, VNET_HDR_LEN};
 use ring::RxRing;
 
 /// Packets handed to one `sendmmsg` call.
@@ -278,12 +278,7 @@ struct Port {
 impl Port {
     /// A port over freshly opened sockets.
     fn new(name: &str, interface: &str, opened: Opened, ring: RingConfig) -> Port {
-        let watch = Watch::new(
-            opened.ifindex,
-            opened.queues.len(),
-            ring,
-            opened.device_mac,
-        );
+        let watch = Watch::new(opened.ifindex, opened.queues.len(), ring, opened.device_mac);
         Port {
             name: name.to_owned(),
             interface: interface.to_owned(),

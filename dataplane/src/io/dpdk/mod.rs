@@ -256,9 +256,8 @@ impl<'e> DpdkBackend<'e> {
             let name = format!("cnfwd{}-s{}", POOL_SEQ.fetch_add(1, Ordering::Relaxed), s);
             let cname = CString::new(name.clone()).expect("no NUL");
             // SAFETY: EAL is initialised; `cname` is a valid C string.
-            let mp = unsafe {
-                sys::rte_pktmbuf_pool_create(cname.as_ptr(), mbufs, cache, 0, room, s)
-            };
+            let mp =
+                unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), mbufs, cache, 0, room, s) };
             if mp.is_null() {
                 let e = eal::errno();
                 return Err(DpdkError::Pool {
