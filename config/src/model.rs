@@ -232,6 +232,14 @@ pub struct Dpdk {
     /// address must be one EAL probed.
     #[serde(default)]
     pub eal_args: Vec<String>,
+    /// mbufs in each packet pool (one pool per NUMA socket of the ports).
+    /// Default: enough for every RX and TX ring of the socket's ports, the
+    /// per-core caches and 4,096 in flight in the pipeline. A smaller pool
+    /// can run dry under load: receive then fails (`rx_nombuf`) and frames
+    /// cnfwd originates are counted as `alloc_failed` until mbufs return.
+    /// 256..=16777216; a PCI NIC also needs its RX rings' worth at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mbufs: Option<u32>,
 }
 
 /// Which I/O backend drives a port.

@@ -90,6 +90,12 @@ pub(crate) fn resolve_with<'p>(
         );
     }
 
+    if let Some(n) = config.dpdk.mbufs {
+        if !(256..=1 << 24).contains(&n) {
+            errs.push("dpdk.mbufs", n.to_string(), "must be in 256..=16777216");
+        }
+    }
+
     let control = &config.control;
     if control.enabled && !control.socket.starts_with('/') {
         errs.push(
@@ -874,6 +880,7 @@ pub(crate) fn resolve_with<'p>(
             vrfs,
             csn,
             dpdk_eal_args: config.dpdk.eal_args.clone(),
+            dpdk_mbufs: config.dpdk.mbufs,
             engine,
             af_packet: config.af_packet.clone(),
             control: config.control.clone(),

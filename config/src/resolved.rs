@@ -32,6 +32,9 @@ pub struct Resolved {
     pub csn: Option<ResolvedCsn>,
     /// EAL arguments for DPDK ports (`[dpdk] eal_args`).
     pub dpdk_eal_args: Vec<String>,
+    /// mbufs per DPDK packet pool (`[dpdk] mbufs`; `None`: sized from the
+    /// rings).
+    pub dpdk_mbufs: Option<u32>,
     /// Workers, cores and idle policy.
     pub engine: ResolvedEngine,
     /// AF_PACKET ring geometry (validated).

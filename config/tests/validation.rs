@@ -429,3 +429,17 @@ fn csn_settings_defaults_ranges_and_unknown_fields() {
     .to_string();
     assert!(e.contains("flow_capacty"), "{e}");
 }
+
+#[test]
+fn dpdk_mbufs_range() {
+    let with = |n: &str| format!("[dpdk]\nmbufs = {n}\n{BASE}");
+    assert_error(&with("100"), "dpdk.mbufs = 100: must be in 256..=16777216");
+    assert_error(
+        &with("16777217"),
+        "dpdk.mbufs = 16777217: must be in 256..=16777216",
+    );
+    let cfg = parse(&with("512"), "<test>").expect("parses");
+    assert_eq!(resolve(&cfg).expect("valid").dpdk_mbufs, Some(512));
+    let cfg = parse(BASE, "<test>").expect("parses");
+    assert_eq!(resolve(&cfg).expect("valid").dpdk_mbufs, None);
+}

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::csn::{CsnCounter, CsnCounters};
-use crate::io::OffloadCounters;
+use crate::io::{LinkState, OffloadCounters, PortLink};
 use crate::pipeline::drop::DropReason;
 use crate::slow::{SlowCounter, SlowCounters};
 use crate::tables::Tables;
@@ -65,6 +65,11 @@ pub struct Stats {
     /// Per port (by id): receive offloads honoured (AF_PACKET: checksums
     /// completed, GSO frames cut).
     pub offload: Vec<OffloadCounters>,
+    /// Per port (by id): its link as the backend last saw it and how often
+    /// it changed (always up for captures and memory ports). Summed over
+    /// workers with [`PortLink::merge`]: a port is up when every worker
+    /// has it up.
+    pub link: Vec<PortLink>,
 }
 
 impl Stats {
@@ -78,6 +83,7 @@ impl Stats {
             generated: 0,
             slow: SlowCounters::default(),
             offload: vec![OffloadCounters::default(); ports],
+            link: vec![PortLink::default(); ports],
         }
     }
 
@@ -109,6 +115,12 @@ impl Stats {
         }
         for (a, b) in self.offload.iter_mut().zip(&other.offload) {
             a.add(b);
+        }
+        if self.link.len() < other.link.len() {
+            self.link.resize(other.link.len(), PortLink::default());
+        }
+        for (a, b) in self.link.iter_mut().zip(&other.link) {
+            a.merge(b);
         }
         for (a, b) in self.csn.0.iter_mut().zip(other.csn.0.iter()) {
             *a += b;
@@ -150,6 +162,12 @@ impl Stats {
                 .enumerate()
                 .map(|(i, o)| o.since(&base.offload.get(i).copied().unwrap_or_default()))
                 .collect(),
+            link: self
+                .link
+                .iter()
+                .enumerate()
+                .map(|(i, l)| l.since(&base.link.get(i).copied().unwrap_or_default()))
+                .collect(),
             slow: {
                 let mut c = SlowCounters::default();
                 for ((x, y), z) in c.0.iter_mut().zip(&self.slow.0).zip(&base.slow.0) {
@@ -178,6 +196,11 @@ impl Stats {
         d
     }
 
+    /// `port`'s link state (up when unknown).
+    pub fn link_state(&self, port: usize) -> LinkState {
+        self.link.get(port).map_or(LinkState::Up, |l| l.state)
+    }
+
     /// Totals over ports: (rx packets, tx packets, dropped).
     pub fn totals(&self) -> (u64, u64, u64) {
         let rx = self.ports.iter().map(|p| p.rx_packets).sum();
@@ -186,7 +209,9 @@ impl Stats {
     }
 
     /// The stats JSON (schema in the README): names from `tables`, drops
-    /// listed only when non-zero.
+    /// listed only when non-zero; a port's `offload` and `link` objects
+    /// only when not all zero / up (`link`: `state` `up`/`down`/`gone` and
+    /// the counters `went_down`, `went_gone`, `came_back`, `reopened`).
     pub fn to_json(&self, tables: &Tables) -> Value {
         let counters = |c: &Counters| {
             json!({
@@ -211,6 +236,15 @@ impl Stats {
                     .map(|&(k, n)| (k.to_string(), Value::from(n)))
                     .collect::<Map<String, Value>>()
                     .into();
+            }
+            if let Some(l) = self.link.get(i).filter(|l| **l != PortLink::default()) {
+                let mut m: Map<String, Value> = l
+                    .named()
+                    .iter()
+                    .map(|&(k, n)| (k.to_string(), Value::from(n)))
+                    .collect();
+                m.insert("state".into(), l.state.name().into());
+                v["link"] = m.into();
             }
             ports.insert(p.name.clone(), v);
         }
@@ -252,4 +286,49 @@ fn drops_json(d: &[u64; DropReason::COUNT]) -> Value {
         }
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_merge_to_the_worst_state_and_sum_their_changes() {
+        let mut a = Stats::new(2, 0);
+        let mut b = Stats::new(2, 0);
+        a.link[1] = PortLink {
+            state: LinkState::Up,
+            went_gone: 1,
+            came_back: 1,
+            reopened: 1,
+            ..PortLink::default()
+        };
+        b.link[1] = PortLink {
+            state: LinkState::Gone,
+            went_down: 1,
+            ..PortLink::default()
+        };
+        let mut total = Stats::default();
+        total.add(&a);
+        total.add(&b);
+        assert_eq!(total.link_state(0), LinkState::Up);
+        assert_eq!(
+            total.link_state(1),
+            LinkState::Gone,
+            "one worker has it gone"
+        );
+        assert_eq!(
+            (
+                total.link[1].went_down,
+                total.link[1].went_gone,
+                total.link[1].came_back,
+                total.link[1].reopened
+            ),
+            (1, 1, 1, 1)
+        );
+        let d = total.since(&a);
+        assert_eq!((d.link[1].went_gone, d.link[1].went_down), (0, 1));
+        assert_eq!(d.link_state(1), LinkState::Gone);
+        assert_eq!(Stats::default().link_state(5), LinkState::Up);
+    }
 }

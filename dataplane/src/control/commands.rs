@@ -29,7 +29,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::health::{Health, PortState};
+use super::health::{port_states, Health};
 use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
 use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
@@ -426,7 +426,7 @@ impl Commands<'_> {
             Instant::now(),
             std::time::Duration::from_millis(u64::from(r.engine.stall_timeout_ms)),
             self.snapshots.generation(),
-            r.ports.iter().map(PortState::of).collect(),
+            port_states(&r.ports, &self.engine.stats()),
             self.engine.stopping(),
         );
         let status = if h.stopping {
@@ -478,6 +478,7 @@ impl Commands<'_> {
                     "backend": backend,
                     "device": device,
                     "link": link,
+                    "cnfwd_link": stats.link_state(i).name(),
                     "mac": t.ports.get(i).map(|e| mac_text(e.mac)),
                     "mtu": p.mtu,
                     "numa_node": p.numa_node,

@@ -19,7 +19,10 @@
 //!   and `operstate` (`up`, or `unknown` for drivers that do not report
 //!   it), which is how the kernel itself derives `IFF_RUNNING`; sysfs shows
 //!   the network namespace it was mounted in, cnfwd's own in the usual
-//!   case. `dpdk`: started (the engine only runs once every port started;
+//!   case. cnfwd's own view must agree: a port whose interface its
+//!   workers found down or gone at their last link check (every second,
+//!   `Stats::link`) is not up either, until every worker has it up again
+//!   (a re-created interface: reopened). `dpdk`: started (the engine only runs once every port started;
 //!   the link status is not read). `pcap`: always.
 //!
 //! Findings are plain text, one per line, naming the worker (and core) or
@@ -35,6 +38,8 @@ use serde_json::{json, Value};
 
 use super::metrics::Probe;
 use crate::engine::workers::{EngineHandle, WorkerSample};
+use crate::io::LinkState;
+use crate::stats::Stats;
 
 /// One port's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +82,32 @@ impl PortState {
             state,
         }
     }
+}
+
+/// Every port's state now ([`PortState::of`]), with what the workers
+/// last saw of its link (`stats.link`): not up while any worker has it
+/// down or gone, even when sysfs already says up.
+pub fn port_states(ports: &[ResolvedPort], stats: &Stats) -> Vec<PortState> {
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut s = PortState::of(p);
+            match stats.link_state(i) {
+                LinkState::Up => {}
+                _ if !s.up => {}
+                LinkState::Down => {
+                    s.up = false;
+                    s.state = "down at cnfwd's last link check".into();
+                }
+                LinkState::Gone => {
+                    s.up = false;
+                    s.state = "interface re-created, not reopened by every worker yet".into();
+                }
+            }
+            s
+        })
+        .collect()
 }
 
 /// `IFF_UP` in `/sys/class/net/<if>/flags`.
@@ -199,7 +230,7 @@ impl Health {
             Instant::now(),
             stall_timeout,
             generation,
-            ports.iter().map(PortState::of).collect(),
+            port_states(ports, &engine.stats()),
             engine.stopping(),
         )
     }

@@ -15,6 +15,8 @@
 //! | `cnfwd_replicated_packets_total` | |
 //! | `cnfwd_generated_packets_total` | |
 //! | `cnfwd_port_rx_offload_total` | `port`, `kind` (`rx_csum_completed`, `rx_gso_segmented`, `rx_gso_segments`, `rx_offload_rejected`) |
+//! | `cnfwd_port_link_up` (gauge) | `port` |
+//! | `cnfwd_port_link_changes_total` | `port`, `change` (`went_down`, `went_gone`, `came_back`, `reopened`) |
 //! | `cnfwd_slow_path_total` | `counter` (every slow-path counter, zeros included) |
 //! | `cnfwd_worker_{rx,tx}_packets_total`, `cnfwd_worker_{busy,idle}_polls_total` | `worker`, `core` |
 //! | `cnfwd_workers` (gauge) | |
@@ -177,6 +179,37 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
                 &mut out,
                 "cnfwd_port_rx_offload_total",
                 &[("port", &p.name), ("kind", kind)],
+                n,
+            );
+        }
+    }
+    family(
+        &mut out,
+        "cnfwd_port_link_up",
+        "1 when every worker found the port's link up at its last check (AF_PACKET: interface up and running, not deleted); 0 when down or gone.",
+        "gauge",
+    );
+    for (i, p) in tables.ports.iter().enumerate() {
+        let up = stats.link_state(i) == crate::io::LinkState::Up;
+        sample(
+            &mut out,
+            "cnfwd_port_link_up",
+            &[("port", &p.name)],
+            u64::from(up),
+        );
+    }
+    family(
+        &mut out,
+        "cnfwd_port_link_changes_total",
+        "Link changes per port: went_down, went_gone (interface deleted), came_back, reopened (on a re-created interface).",
+        "counter",
+    );
+    for (p, l) in tables.ports.iter().zip(&stats.link) {
+        for (change, n) in l.named() {
+            sample(
+                &mut out,
+                "cnfwd_port_link_changes_total",
+                &[("port", &p.name), ("change", change)],
                 n,
             );
         }

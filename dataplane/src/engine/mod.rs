@@ -26,7 +26,7 @@ use std::sync::Arc;
 use cnfwd_config::{NetworkId, PortId};
 
 use crate::csn::{CsnCounter, LearnSync};
-use crate::io::{Backend, IoError};
+use crate::io::{Backend, IoError, LinkState};
 use crate::packet::buf::PacketBuf;
 use crate::packet::ethernet::{EthView, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::packet::meta::Meta;
@@ -471,6 +471,10 @@ impl<B: Backend> Worker<B> {
     ) -> bool {
         let frame = &self.slow.scratch[..frame_len];
         let Some(buf) = backend.alloc(port, frame) else {
+            self.pipeline
+                .slow_mut()
+                .counters
+                .add(SlowCounter::AllocFailed, 1);
             return false;
         };
         self.queue_generated(port, network, buf);
@@ -797,6 +801,10 @@ impl<B: Backend> Worker<B> {
                 });
                 for (len, f) in &frames[..k] {
                     let Some(buf) = backend.alloc(p as PortId, &f[..*len]) else {
+                        self.pipeline
+                            .slow_mut()
+                            .counters
+                            .add(SlowCounter::AllocFailed, 1);
                         continue;
                     };
                     self.queue_generated(p as PortId, n as NetworkId, buf);
@@ -819,8 +827,17 @@ impl<B: Backend> Worker<B> {
         Ok(())
     }
 
+    /// Copies the backend's view of every port's link into this worker's
+    /// counters (after [`Backend::check_links`]; no system call).
+    pub fn refresh_links(&mut self, backend: &B) {
+        for (p, l) in self.stats.link.iter_mut().enumerate() {
+            *l = backend.link(p as PortId);
+        }
+    }
+
     /// Sends every queued packet; what a port does not take is freed and
-    /// counted as `tx_full` on that port.
+    /// counted as `tx_full` on that port (`port_down` when its link was
+    /// down or gone at the last check).
     pub fn flush_tx(&mut self, backend: &mut B) -> Result<(), IoError> {
         for (p, (q, queued_bytes)) in self.txq.iter_mut().zip(&mut self.txq_bytes).enumerate() {
             if q.is_empty() {
@@ -834,7 +851,11 @@ impl<B: Backend> Worker<B> {
             let c = &mut self.stats.ports[p];
             c.tx_packets += sent as u64;
             c.tx_bytes += bytes - unsent_bytes;
-            c.drops[DropReason::TxFull as usize] += q.len() as u64;
+            let reason = match self.stats.link.get(p).map(|l| l.state) {
+                Some(LinkState::Down | LinkState::Gone) => DropReason::PortDown,
+                _ => DropReason::TxFull,
+            };
+            c.drops[reason as usize] += q.len() as u64;
             for b in q.drain(..) {
                 backend.recycle(b);
             }

@@ -18,6 +18,11 @@
 //!   adaptive back-off for shared hosts: after `empty_polls` rounds without
 //!   a packet the worker sleeps `sleep` between rounds until traffic comes
 //!   back.
+//! - Links: every [`LINK_CHECK_INTERVAL`] (1 s) the worker has its
+//!   backend check the ports' links ([`Backend::check_links`]: AF_PACKET
+//!   makes two `ioctl`s per port) and copies the result into its counters
+//!   (`Stats::link`), so a port whose device went away is reported, the
+//!   others keep forwarding, and it is reopened when the device returns.
 //! - Shutdown: when the control function returns (or a worker fails), every
 //!   worker finishes the round in hand, flushes its TX queues and its
 //!   backend, publishes its final counters and exits; [`run`] joins them.
@@ -32,7 +37,7 @@ use super::snapshot::{SnapshotReader, Snapshots};
 use super::trace::TraceShared;
 use super::Worker;
 use crate::csn::LearnSync;
-use crate::io::{Backend, IoError};
+use crate::io::{Backend, IoError, LINK_CHECK_INTERVAL};
 use crate::slow::{SlowCounters, SlowShared};
 use crate::stats::Stats;
 
@@ -420,6 +425,8 @@ fn worker_loop<B: Backend>(
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
     // The first round publishes at once: readers learn the worker polls.
     let mut next_publish = Instant::now();
+    // Link checks: a few system calls per port, once a second.
+    let mut next_link_check = Instant::now() + LINK_CHECK_INTERVAL;
     let mut test_stall = opts
         .test_stall
         .filter(|t| t.worker == id)
@@ -469,6 +476,11 @@ fn worker_loop<B: Backend>(
             empty = 0;
         }
         let now = Instant::now();
+        if now >= next_link_check {
+            backend.check_links();
+            worker.refresh_links(&backend);
+            next_link_check = now + LINK_CHECK_INTERVAL;
+        }
         if now >= next_publish {
             publish(
                 &worker,

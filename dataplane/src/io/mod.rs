@@ -13,6 +13,12 @@
 //! - Per-record receive failures that are not packets (a capture record that
 //!   cannot be converted) are reported by [`Backend::rx_rejected`], so the
 //!   engine can count them as received and dropped.
+//! - Links ([`Backend::check_links`], [`Backend::link`]): a live backend
+//!   notices a port whose device went down or away, reports it, keeps the
+//!   other ports going and brings the port back when the device returns.
+//!   The engine calls `check_links` off the per-packet path (about once a
+//!   second per worker, [`LINK_CHECK_INTERVAL`]); backends without links
+//!   (captures, memory) keep the defaults: always up.
 //! - A backend is driven by one thread at a time; buffers are `PacketBuf`s
 //!   whose headroom lets the pipeline push a tag without copying.
 //!
@@ -107,6 +113,86 @@ impl OffloadCounters {
     }
 }
 
+/// How often a live worker asks its backend to check the ports' links
+/// ([`Backend::check_links`]).
+pub const LINK_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A port's link as cnfwd sees it, from the best state to the worst (the
+/// order [`PortLink::merge`] uses).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LinkState {
+    /// Up and usable (also every port of a backend without links).
+    #[default]
+    Up,
+    /// The device is there but down (administratively, or no carrier):
+    /// nothing is received, packets sent to it are dropped (`port_down`).
+    Down,
+    /// The device cnfwd opened no longer exists (deleted, or re-created
+    /// and not reopened yet): as down, until it is reopened.
+    Gone,
+}
+
+impl LinkState {
+    /// `up`, `down` or `gone`, as in the stats JSON and the probes.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Up => "up",
+            LinkState::Down => "down",
+            LinkState::Gone => "gone",
+        }
+    }
+}
+
+/// One port's link: its state and how often it changed, as counted by the
+/// backend (each change counted once, by the part of a split backend that
+/// saw it first, so that the parts' sum is the number of changes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortLink {
+    /// The state at the last check.
+    pub state: LinkState,
+    /// Times the link went down (device still there).
+    pub went_down: u64,
+    /// Times the device was found gone.
+    pub went_gone: u64,
+    /// Times the link came back up (after down or gone).
+    pub came_back: u64,
+    /// Times the port was reopened on a re-created device.
+    pub reopened: u64,
+}
+
+impl PortLink {
+    /// Combines two views of one port (two workers): the worse state, the
+    /// summed counters. A port is up only when every worker has it up.
+    pub fn merge(&mut self, o: &PortLink) {
+        self.state = self.state.max(o.state);
+        self.went_down += o.went_down;
+        self.went_gone += o.went_gone;
+        self.came_back += o.came_back;
+        self.reopened += o.reopened;
+    }
+
+    /// Counters `self - base` (saturating), state of `self`.
+    pub fn since(&self, b: &PortLink) -> PortLink {
+        PortLink {
+            state: self.state,
+            went_down: self.went_down.saturating_sub(b.went_down),
+            went_gone: self.went_gone.saturating_sub(b.went_gone),
+            came_back: self.came_back.saturating_sub(b.came_back),
+            reopened: self.reopened.saturating_sub(b.reopened),
+        }
+    }
+
+    /// The counters with their stats-JSON names.
+    pub fn named(&self) -> [(&'static str, u64); 4] {
+        [
+            ("went_down", self.went_down),
+            ("went_gone", self.went_gone),
+            ("came_back", self.came_back),
+            ("reopened", self.reopened),
+        ]
+    }
+}
+
 /// A set of ports driven by one I/O mechanism (see the module doc).
 pub trait Backend {
     /// The backend's packet buffer.
@@ -145,6 +231,17 @@ pub trait Backend {
     /// backend has no offloads to honour.
     fn offload_counters(&self, _port: PortId) -> OffloadCounters {
         OffloadCounters::default()
+    }
+
+    /// Checks every port's link and acts on changes (reports them, reopens
+    /// a port whose device came back). Called by live workers every
+    /// [`LINK_CHECK_INTERVAL`], never per packet; may make system calls.
+    fn check_links(&mut self) {}
+
+    /// `port`'s link as of the last [`Backend::check_links`] (no system
+    /// call); always up for backends without links.
+    fn link(&self, _port: PortId) -> PortLink {
+        PortLink::default()
     }
 
     /// Takes back a buffer the engine is done with (dropped packets).

@@ -92,6 +92,8 @@ crate::counters::named_counters! {
         CsnFlowTableFull = "csn_flow_table_full", "egress to the CSN allowed, but the flow table is full: new flow refused";
         /// The backend's TX queue did not take the packet.
         TxFull = "tx_full", "egress TX queue full: the backend did not take the packet";
+        /// The egress port's link is down or its device gone.
+        PortDown = "port_down", "egress port down or its device gone (af_packet: interface down or deleted): not sent";
         /// A capture record that could not be turned into an Ethernet frame.
         RxUnconvertible = "rx_unconvertible", "pcap backend: capture record not convertible to Ethernet";
     }

@@ -101,6 +101,8 @@ crate::counters::named_counters! {
         MacTableFull = "mac_table_full", "L2: MAC addresses not learned because the table is full";
         /// Learned facts not passed on: the queue to the neighbour table was full.
         PuntQueueFull = "punt_queue_full", "neighbour events lost: the queue to the neighbour table was full";
+        /// Frames cnfwd originates not sent: the backend had no buffer.
+        AllocFailed = "alloc_failed", "frames cnfwd originates (ARP requests, NS, announcements, probes) not sent: no packet buffer (DPDK: mbuf pool empty)";
     }
 }
 

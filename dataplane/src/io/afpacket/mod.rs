@@ -18,7 +18,9 @@
 //! - TX: one `sendmmsg(2)` per burst (chunks of [`TX_CHUNK`]), with
 //!   `PACKET_QDISC_BYPASS`, never blocking. When the kernel pushes back
 //!   (`EAGAIN`, `ENOBUFS`, interface down) the packets not taken stay in
-//!   `pkts` for the engine to count as `tx_full`. A packet the kernel refuses
+//!   `pkts` for the engine to count as `tx_full` (`port_down` once the link
+//!   check found the interface down or gone; a stale `ENETDOWN` left in
+//!   the socket by an earlier down is retried once). A packet the kernel refuses
 //!   on its own (e.g. `EMSGSIZE`: larger than the interface MTU) is also left
 //!   in `pkts` (so counted as `tx_full`), the packets behind it are still
 //!   sent, and [`AfPacketBackend::tx_errors`] counts it with the last error.
@@ -33,10 +35,19 @@
 //!   queue, one per worker thread; unsplit, `rx_burst` polls the queues of a
 //!   port in turn.
 //!
+//! - Links: an interface set down, deleted, re-created or set up again
+//!   while cnfwd runs is noticed within a second, reported once on stderr
+//!   (`port b (veth-b): interface gone` / `down (admin down)` / `back up` /
+//!   `back: interface re-created (ifindex 7 -> 9), reopened with 2
+//!   queue(s)`), counted ([`PortLink`], in the stats JSON as the port's
+//!   `link`), and a re-created interface is opened again with the same
+//!   queues; the other ports are not touched (`link.rs` says how and what
+//!   it costs).
+//!
 //! - Offloads: senders on veth and macvlan leave work to "hardware" that
 //!   never does it, and cnfwd does it on receive (next section).
 //!
-//! Needs `CAP_NET_RAW` and an interface that is up.
+//! Needs `CAP_NET_RAW` and an interface that is up at start.
 //!
 //! # Checksum and segmentation offload
 //!
@@ -102,6 +113,7 @@
 //! the same `sendmmsg`.
 #![allow(unsafe_code)]
 
+mod link;
 mod offload;
 mod ring;
 mod sys;
@@ -112,8 +124,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use cnfwd_config::{PortBackend, PortId, Resolved};
 
-use crate::io::{Backend, IoError};
+use crate::io::{Backend, IoError, LinkState, PortLink};
 use crate::packet::buf::{HeapBuf, HeapPool, PacketBuf};
+use link::Watch;
 use offload::{VnetHdr, VNET_HDR_LEN};
 use ring::RxRing;
 
@@ -239,6 +252,8 @@ struct Queue {
 }
 
 struct Port {
+    /// The configured port name (the interface when opened without one).
+    name: String,
     interface: String,
     device_mac: [u8; 6],
     mac: [u8; 6],
@@ -256,6 +271,56 @@ struct Port {
     /// Segments of a GSO frame that did not fit in the last `rx_burst`.
     pending: VecDeque<HeapBuf>,
     offload: OffloadCounters,
+    /// The interface's link as this part sees it (`link.rs`).
+    watch: Watch,
+}
+
+impl Port {
+    /// A port over freshly opened sockets.
+    fn new(name: &str, interface: &str, opened: Opened, ring: RingConfig) -> Port {
+        let watch = Watch::new(opened.ifindex, opened.queues.len(), ring, opened.device_mac);
+        Port {
+            name: name.to_owned(),
+            interface: interface.to_owned(),
+            device_mac: opened.device_mac,
+            mac: opened.device_mac,
+            queues: opened.queues,
+            rx_next: 0,
+            rejected: 0,
+            kernel_packets: 0,
+            kernel_drops: 0,
+            tx_errors: 0,
+            last_tx_error: None,
+            tx_refused: Vec::new(),
+            pending: VecDeque::with_capacity(PENDING_CAPACITY),
+            offload: OffloadCounters::default(),
+            watch,
+        }
+    }
+
+    /// Adds the sockets' `PACKET_STATISTICS` (read and reset by the
+    /// kernel) to the port's totals.
+    fn read_kernel_stats(&mut self) {
+        for q in &self.queues {
+            if let Ok(s) = sys::getsockopt::<libc::tpacket_stats_v3>(
+                &q.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+            ) {
+                self.kernel_packets += u64::from(s.tp_packets);
+                self.kernel_drops += u64::from(s.tp_drops);
+            }
+        }
+    }
+}
+
+/// The sockets of one interface, as [`open_port`] made them.
+struct Opened {
+    /// The interface index they are bound to.
+    ifindex: u32,
+    /// The interface's MAC.
+    device_mac: [u8; 6],
+    queues: Vec<Queue>,
 }
 
 /// Ports on Linux interfaces through AF_PACKET (see the module doc).
@@ -281,7 +346,7 @@ impl AfPacketBackend {
                     backend: p.backend.kind().as_str(),
                 });
             };
-            let mut port = open_port(interface, queues, cfg)?;
+            let mut port = Port::new(&p.name, interface, open_port(interface, queues, cfg)?, cfg);
             if let Some(m) = p.mac {
                 port.mac = m.octets();
             }
@@ -334,18 +399,8 @@ impl AfPacketBackend {
     }
 
     fn read_kernel_stats(&mut self, port: PortId) {
-        let Some(p) = self.ports.get_mut(port as usize) else {
-            return;
-        };
-        for q in &p.queues {
-            if let Ok(s) = sys::getsockopt::<libc::tpacket_stats_v3>(
-                &q.fd,
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-            ) {
-                p.kernel_packets += u64::from(s.tp_packets);
-                p.kernel_drops += u64::from(s.tp_drops);
-            }
+        if let Some(p) = self.ports.get_mut(port as usize) {
+            p.read_kernel_stats();
         }
     }
 
@@ -378,8 +433,9 @@ impl AfPacketBackend {
             })
             .collect();
         for p in self.ports {
-            for (part, q) in parts.iter_mut().zip(p.queues) {
+            for (i, (part, q)) in parts.iter_mut().zip(p.queues).enumerate() {
                 part.ports.push(Port {
+                    name: p.name.clone(),
                     interface: p.interface.clone(),
                     device_mac: p.device_mac,
                     mac: p.mac,
@@ -393,6 +449,7 @@ impl AfPacketBackend {
                     tx_refused: Vec::new(),
                     pending: VecDeque::with_capacity(PENDING_CAPACITY),
                     offload: OffloadCounters::default(),
+                    watch: p.watch.part(i),
                 });
             }
         }
@@ -401,7 +458,7 @@ impl AfPacketBackend {
 }
 
 /// Opens `queues` sockets on `interface`: checks, ring, options, bind, fanout.
-fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, AfPacketError> {
+fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Opened, AfPacketError> {
     let cfg_err = |what: String| AfPacketError::Config {
         interface: interface.to_owned(),
         what,
@@ -497,20 +554,10 @@ fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Port, Af
         }
         sockets.push(Queue { ring, fd });
     }
-    Ok(Port {
-        interface: interface.to_owned(),
+    Ok(Opened {
+        ifindex,
         device_mac,
-        mac: device_mac,
         queues: sockets,
-        rx_next: 0,
-        rejected: 0,
-        kernel_packets: 0,
-        kernel_drops: 0,
-        tx_errors: 0,
-        last_tx_error: None,
-        tx_refused: Vec::new(),
-        pending: VecDeque::with_capacity(PENDING_CAPACITY),
-        offload: OffloadCounters::default(),
     })
 }
 
@@ -742,13 +789,27 @@ impl Backend for AfPacketBackend {
         let Some(q) = p.queues.first() else {
             return Ok(0);
         };
+        if p.watch.view.state == LinkState::Gone {
+            // Unbound socket (ENXIO): not worth a system call per burst.
+            return Ok(0);
+        }
         p.tx_refused.clear();
         let mut i = 0;
+        // An interface set down leaves ENETDOWN in the socket's `sk_err`,
+        // and the first send after it is up again fails with it (and
+        // clears it): one retry, so that send is not lost.
+        let mut stale_enetdown = true;
         while i < pkts.len() {
             match send_chunk(&q.fd, &pkts[i..]) {
                 Ok(n) => i += n,
                 Err(e) => match classify_tx_error(&e) {
                     TxFailure::Retry => continue,
+                    TxFailure::Backpressure
+                        if stale_enetdown && e.raw_os_error() == Some(libc::ENETDOWN) =>
+                    {
+                        stale_enetdown = false;
+                        continue;
+                    }
                     TxFailure::Backpressure => {
                         if e.raw_os_error() != Some(libc::EAGAIN)
                             && e.raw_os_error() != Some(libc::ENOBUFS)
@@ -790,6 +851,19 @@ impl Backend for AfPacketBackend {
 
     fn offload_counters(&self, port: PortId) -> OffloadCounters {
         AfPacketBackend::offload_counters(self, port)
+    }
+
+    /// Checks every port's interface (`link.rs`: two `ioctl`s per port).
+    fn check_links(&mut self) {
+        for p in &mut self.ports {
+            p.check_link();
+        }
+    }
+
+    fn link(&self, port: PortId) -> PortLink {
+        self.ports
+            .get(port as usize)
+            .map_or_else(PortLink::default, |p| p.watch.view)
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {

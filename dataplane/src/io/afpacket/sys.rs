@@ -190,3 +190,14 @@ pub(super) fn mmap_ring(fd: &OwnedFd, len: usize) -> io::Result<*mut u8> {
     }
     Ok(p.cast())
 }
+
+/// The interface index of `name`, asked through `fd` (one `ioctl`);
+/// `Ok(None)` when no such interface exists.
+pub(super) fn if_index_of(fd: &OwnedFd, name: &str) -> io::Result<Option<u32>> {
+    match if_ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX, name) {
+        // SAFETY: SIOCGIFINDEX filled the `ifru_ifindex` member of the union.
+        Ok(req) => Ok(Some(unsafe { req.ifr_ifru.ifru_ifindex } as u32)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -239,9 +239,14 @@ impl<'e> DpdkBackend<'e> {
         for &s in &sockets {
             let on_socket: Vec<u32> = found.iter().filter(|f| f.0 == s).map(|f| f.1).collect();
             let per_queue = u32::from(RX_RING) + u32::from(TX_RING) + MAX_BURST as u32;
-            let mbufs = on_socket.len() as u32 * u32::from(queues) * per_queue
-                + POOL_CACHE * (lcores + 1)
-                + POOL_SLACK;
+            let mbufs = r.dpdk_mbufs.unwrap_or(
+                on_socket.len() as u32 * u32::from(queues) * per_queue
+                    + POOL_CACHE * (lcores + 1)
+                    + POOL_SLACK,
+            );
+            // DPDK wants the cache at most 2/3 of the pool; a small
+            // configured pool gets a small cache (an eighth).
+            let cache = POOL_CACHE.min(mbufs / 8);
             let max_mtu = on_socket.iter().copied().max().unwrap_or(1500);
             // Ethernet header, two VLAN tags, CRC; rounded to a cache line.
             let frame = (max_mtu as usize + 14 + 8 + 4).next_multiple_of(64);
@@ -251,9 +256,8 @@ impl<'e> DpdkBackend<'e> {
             let name = format!("cnfwd{}-s{}", POOL_SEQ.fetch_add(1, Ordering::Relaxed), s);
             let cname = CString::new(name.clone()).expect("no NUL");
             // SAFETY: EAL is initialised; `cname` is a valid C string.
-            let mp = unsafe {
-                sys::rte_pktmbuf_pool_create(cname.as_ptr(), mbufs, POOL_CACHE, 0, room, s)
-            };
+            let mp =
+                unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), mbufs, cache, 0, room, s) };
             if mp.is_null() {
                 let e = eal::errno();
                 return Err(DpdkError::Pool {
@@ -358,6 +362,33 @@ impl<'e> DpdkBackend<'e> {
         Some(unsafe { sys::rte_mempool_in_use_count(p.pool) })
     }
 
+    /// Mbufs free in `port`'s pool (in its ring and the per-lcore caches):
+    /// `rte_mempool_avail_count`; `avail + in_use` is the pool's size.
+    pub fn pool_available(&self, port: PortId) -> Option<u32> {
+        let p = self.set.ports.get(port as usize)?;
+        // SAFETY: the pool lives as long as the backend.
+        Some(unsafe { sys::rte_mempool_avail_count(p.pool) })
+    }
+
+    /// The device's own counters for `port` (`rte_eth_stats_get`), `None`
+    /// when the driver cannot say. Not for the per-packet path: a driver
+    /// may read registers.
+    pub fn device_stats(&self, port: PortId) -> Option<DeviceStats> {
+        let p = self.set.ports.get(port as usize)?;
+        // SAFETY: all-zero is a valid `rte_eth_stats` to be filled.
+        let mut st: sys::rte_eth_stats = unsafe { std::mem::zeroed() };
+        // SAFETY: the port exists (started); `st` is a valid out-pointer.
+        let ret = unsafe { sys::rte_eth_stats_get(p.port_id, &mut st) };
+        (ret == 0).then_some(DeviceStats {
+            ipackets: st.ipackets,
+            opackets: st.opackets,
+            imissed: st.imissed,
+            ierrors: st.ierrors,
+            oerrors: st.oerrors,
+            rx_nombuf: st.rx_nombuf,
+        })
+    }
+
     /// A new mbuf from `port`'s pool holding a copy of `frame` (tests,
     /// generated traffic); `None` when the pool is empty or the frame too
     /// large.
@@ -371,6 +402,23 @@ impl<'e> DpdkBackend<'e> {
         let mut b = unsafe { Mbuf::from_raw(m) };
         b.set_frame(frame).then_some(b)
     }
+}
+
+/// A device's own counters (`rte_eth_stats`), as its driver keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceStats {
+    /// Packets received.
+    pub ipackets: u64,
+    /// Packets sent.
+    pub opackets: u64,
+    /// Packets the device dropped because its RX queue was full.
+    pub imissed: u64,
+    /// Erroneous received packets.
+    pub ierrors: u64,
+    /// Failed transmissions.
+    pub oerrors: u64,
+    /// Receives that failed for lack of an mbuf (the pool ran dry).
+    pub rx_nombuf: u64,
 }
 
 fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkError> {
