@@ -72,23 +72,6 @@ fn snapshot_lag(line: &str) -> Option<u64> {
     b.checked_sub(a)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn snapshot_lag_of_readiness_lines() {
-        let l = "worker 0 (core 1): on snapshot 59020, not 59026 yet (configuration not applied)";
-        assert_eq!(super::snapshot_lag(l), Some(6));
-        assert_eq!(
-            super::snapshot_lag("port a (af_packet cnf-a): not up: down"),
-            None
-        );
-        assert_eq!(
-            super::snapshot_lag("worker 1 (core 0): stalled for 2.1 s"),
-            None
-        );
-    }
-}
-
 /// Probes until `stop` (call it on a thread inside the router namespace).
 pub fn run(port: u16, counts: &ProbeCounts, stop: &AtomicBool) {
     let mut streak = 0u64;
@@ -139,5 +122,22 @@ pub fn run(port: u16, counts: &ProbeCounts, stop: &AtomicBool) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn snapshot_lag_of_readiness_lines() {
+        let l = "worker 0 (core 1): on snapshot 59020, not 59026 yet (configuration not applied)";
+        assert_eq!(super::snapshot_lag(l), Some(6));
+        assert_eq!(
+            super::snapshot_lag("port a (af_packet cnf-a): not up: down"),
+            None
+        );
+        assert_eq!(
+            super::snapshot_lag("worker 1 (core 0): stalled for 2.1 s"),
+            None
+        );
     }
 }

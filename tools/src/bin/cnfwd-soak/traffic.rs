@@ -70,6 +70,10 @@ fn bind(host: &str) -> std::io::Result<UdpSocket> {
     Ok(s)
 }
 
+/// A traffic thread: the outer error is entering its namespace, the inner
+/// one what it met while running.
+pub type TrafficThread = JoinHandle<Result<Result<(), String>, String>>;
+
 /// Starts the srv sink, the CSN echo and the app sender; each stops when
 /// `stop` is set. `newest_route` is the index of the newest churned route.
 pub fn start(
@@ -80,7 +84,7 @@ pub fn start(
     counts: Arc<TrafficCounts>,
     newest_route: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
-) -> Result<Vec<JoinHandle<Result<Result<(), String>, String>>>, String> {
+) -> Result<Vec<TrafficThread>, String> {
     let mut threads = Vec::new();
     let (c, s) = (counts.clone(), stop.clone());
     threads.push(in_netns(srv_ns, "soak-sink", move || sink(&c, &s))?);
