@@ -17,18 +17,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=30m
+given="$*"
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) duration=${2:?--duration needs a value}; shift 2 ;;
         --duration=*) duration=${1#*=}; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "soak: needs root: it creates network namespaces and veth pairs (CAP_NET_ADMIN) and cnfwd opens AF_PACKET sockets (CAP_NET_RAW). Run: sudo $0 $*" >&2
+    echo "soak: needs root: it creates network namespaces and veth pairs (CAP_NET_ADMIN) and cnfwd opens AF_PACKET sockets (CAP_NET_RAW). Run: sudo $0 $given" >&2
     exit 2
 fi
 if ! ip netns list >/dev/null 2>&1; then
@@ -46,6 +47,7 @@ cargo build -q -p dataplane --bin cnfwd -p cnfwd-tools --bin cnfwd-soak
 target=${CARGO_TARGET_DIR:-target}
 
 name="cnfwd-soak-$$"
+# shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
     # cnfwd-soak removes its namespaces itself; this catches a kill -9 of it.
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${name}-" || true); do
