@@ -9,21 +9,28 @@
 # profile, the one `cargo test` builds: opt-level 1, dependencies at 3)
 # and runs it.
 #
-#   scripts/soak.sh [--duration 30m] [--rate PPS] [--report FILE] [cnfwd-soak options]
+#   scripts/soak.sh [--no-build] [--duration 30m] [--rate PPS] [--report FILE]
+#                   [other cnfwd-soak options: target/debug/cnfwd-soak --help]
 #
-# CI runs `scripts/soak.sh --duration 90s`. Needs root (network namespaces,
-# AF_PACKET). Exit: 0 all checks passed, 1 a check failed, 2 set-up error.
+# --no-build uses target/debug/cnfwd and cnfwd-soak as `cargo test
+# --workspace` left them (CI runs `scripts/soak.sh --no-build --duration 90s`
+# after the tests: a separate `cargo build` would rebuild most crates, since
+# the tests' dev-dependencies change the features of serde and others).
+# Needs root (network namespaces, AF_PACKET).
+# Exit: 0 all checks passed, 1 a check failed, 2 set-up error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=30m
+build=1
 given="$*"
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) duration=${2:?--duration needs a value}; shift 2 ;;
         --duration=*) duration=${1#*=}; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -42,9 +49,14 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "soak: needs a Rust toolchain (rustup)" >&2; exit 2; }
 
-echo "== soak: building cnfwd and cnfwd-soak (debug profile)"
-cargo build -q -p dataplane --bin cnfwd -p cnfwd-tools --bin cnfwd-soak
 target=${CARGO_TARGET_DIR:-target}
+if [ "$build" -eq 1 ]; then
+    echo "== soak: building cnfwd and cnfwd-soak (debug profile)"
+    cargo build -q -p dataplane --bin cnfwd -p cnfwd-tools --bin cnfwd-soak
+fi
+for bin in cnfwd cnfwd-soak; do
+    [ -x "$target/debug/$bin" ] || { echo "soak: $target/debug/$bin is missing (run without --no-build)" >&2; exit 2; }
+done
 
 name="cnfwd-soak-$$"
 # shellcheck disable=SC2317  # invoked by the trap
