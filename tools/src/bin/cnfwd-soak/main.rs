@@ -611,6 +611,48 @@ fn soak(cli: &Cli) -> Result<bool, String> {
         max_in_flight <= 2 * 1024 + 2 * 3 * 32,
         format!("live imbalance {max_in_flight} exceeds what may be held or in hand"),
     );
+    // The load really ran: the rates asked for were reached, every kind of
+    // client came, CSN flows were admitted, denied and expired.
+    let secs_run = ran_for.as_secs_f64();
+    let achieved = ccounts.route_changes() as f64 / secs_run;
+    findings.check(
+        achieved >= 0.9 * cli.route_rate as f64,
+        format!(
+            "route changes: {achieved:.0}/s achieved, {} asked",
+            cli.route_rate
+        ),
+    );
+    let offered = tcounts.sent() as f64 / secs_run;
+    findings.check(
+        offered >= 0.9 * cli.rate as f64,
+        format!("traffic: {offered:.0} pkt/s sent, {} asked", cli.rate),
+    );
+    let expected_applies = (secs_run / cli.apply_every) as u64;
+    findings.check(
+        ccounts.applies.load(Ordering::Relaxed) + 1 >= expected_applies,
+        format!(
+            "{} applies, {expected_applies} expected",
+            ccounts.applies.load(Ordering::Relaxed)
+        ),
+    );
+    for (what, n) in [
+        ("complete clients", &ccounts.clients_complete),
+        ("clients leaving mid-request", &ccounts.clients_mid_request),
+        (
+            "clients leaving before the greeting",
+            &ccounts.clients_no_greeting,
+        ),
+    ] {
+        findings.check(n.load(Ordering::Relaxed) > 0, format!("no {what}"));
+    }
+    let csn_n = |k: &str| fin["csn"][k].as_u64().unwrap_or(0);
+    findings.check(
+        csn_n("flow_created") > 0 && csn_n("flow_expired") > 0 && csn_n("csn_denied") > 0,
+        format!(
+            "CSN flows did not churn (created, expired and denied expected): {}",
+            fin["csn"]
+        ),
+    );
     if interrupted.load(Ordering::Relaxed) {
         findings.0.push("interrupted".into());
     }
