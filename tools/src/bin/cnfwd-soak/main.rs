@@ -69,13 +69,16 @@ struct Cli {
     #[arg(long)]
     malloc_as_is: bool,
     /// Unless `--malloc-as-is`: cnfwd runs with `MALLOC_MMAP_THRESHOLD_` set
-    /// to this (a fixed threshold): the arrays of every table snapshot (one
-    /// per route change; the FIB roots and their 64 KiB length arrays) are
-    /// then mapped and unmapped instead of landing in the heap, so RSS
-    /// follows live memory, and a leak shows as a slope rather than hiding
-    /// behind heap growth of tens of MiB when snapshots pile up for a
-    /// moment and the heap is not trimmed afterwards.
-    #[arg(long, default_value_t = 32768)]
+    /// to this (a fixed threshold). Every route change publishes a snapshot
+    /// that copies the VRF's FIBs (~0.6 MiB: two 2^16-slot roots and their
+    /// length arrays, plus smaller vectors); when a worker or the control
+    /// thread is descheduled for a few hundred milliseconds, hundreds of
+    /// them are alive at once, and what of them lands in glibc's heap is not
+    /// given back afterwards: RSS steps up by 2 to 25 MiB and stays (seen at
+    /// thresholds of 128 and 32 KiB). With 4 KiB nearly all of a snapshot
+    /// is mapped and unmapped, so RSS follows live memory and a leak shows
+    /// as a slope.
+    #[arg(long, default_value_t = 4096)]
     malloc_mmap_threshold: u64,
     /// The cnfwd binary (default: `cnfwd` next to this program).
     #[arg(long)]
