@@ -37,8 +37,15 @@ dpdk_status=0
 cargo test -p dpdk-sys --features bindings 2>&1 | tee "$tmp/test.log" || dpdk_status=$?
 # The DPDK backend over vdevs: a 1,000,000-packet net_ring leak test, every
 # pcap-tests case through net_pcap compared with the expected captures, and
-# `cnfwd run` on DPDK ports stopping on --duration and SIGINT.
-cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+# `cnfwd run` on DPDK ports stopping on --duration and SIGINT; faults: a TX
+# ring that stays full and a mempool that runs dry (counted, no leak,
+# recovery).
+cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli --test dpdk_faults 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+# ASan + LSan over the DPDK backend (vdevs), the AF_PACKET backend, every
+# dataplane unit test and the dpdk-sys tests; any sanitizer report (tests or
+# the cnfwd processes they start) fails it.
+echo "== sanitizers (AddressSanitizer + LeakSanitizer)"
+scripts/sanitize.sh || dpdk_status=$?
 # The deployment files, checked offline; then the container image (DPDK
 # build) built and run with podman: it says plainly when and why it skips.
 echo "== deployment files (deploy/) and the container image"
@@ -49,6 +56,14 @@ echo "== tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee -a "$tmp/test.log"
 status=${PIPESTATUS[0]}
 [ "$status" -ne 0 ] || status=$dpdk_status
+# Soak, short: 90 s of traffic, 1,000 route changes/s, config applies, socket
+# clients and CSN flow churn (root; uses the binaries the tests built).
+echo "== soak (90 s; scripts/soak.sh runs 30 minutes by default)"
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/soak.sh --no-build --duration 90s || { [ "$status" -ne 0 ] || status=1; }
+else
+    echo "soak: skipped: needs root (network namespaces, AF_PACKET)"
+fi
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$tmp/test.log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$tmp/test.log" | awk '{s+=$1} END {print s+0}')
 echo "== FIB scale (1M IPv4 prefixes, 1,024 VRFs, IPv6 table): memory"

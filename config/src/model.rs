@@ -210,12 +210,15 @@ impl Default for AfPacket {
     }
 }
 
+/// 128 KiB: a block must hold the largest GSO super-frame (64 KiB of
+/// packet) with its headers, which a 64 KiB block cannot.
 fn default_block_size() -> u32 {
-    64 * 1024
+    128 * 1024
 }
 
+/// 32 blocks of 128 KiB: 4 MiB of ring per queue.
 fn default_block_count() -> u32 {
-    64
+    32
 }
 
 fn default_block_timeout_ms() -> u32 {

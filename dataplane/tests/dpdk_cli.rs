@@ -151,26 +151,33 @@ fn cnfwd_run_on_dpdk_vdevs_stops_on_duration_and_sigint() {
     std::fs::create_dir_all(&dir).unwrap();
     let prefix = format!("cnfwd-cli-{pid}-b");
     let (cfg, ports) = dpdk_config(&case, &dir, &prefix);
-    let child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
         .args(["run", "--stats-interval", "0.2", "--config"])
         .arg(&cfg)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // SIGINT once it forwards (its first rate line), however long EAL takes
+    // to start (slower under a sanitizer or on a busy machine).
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first_rate = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("pkt/s"));
     assert!(Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap()
         .success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("pkt/s"));
+    assert!(first_rate.is_some(), "no rate line before exit: {rest:?}");
     check_outputs(&case, &dir, &ports);
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
     let _ = std::fs::remove_dir_all(&dir);

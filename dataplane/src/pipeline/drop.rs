@@ -95,7 +95,7 @@ crate::counters::named_counters! {
         /// The egress port's link is down or its device gone.
         PortDown = "port_down", "egress port down or its device gone (af_packet: interface down or deleted): not sent";
         /// A capture record that could not be turned into an Ethernet frame.
-        RxUnconvertible = "rx_unconvertible", "pcap backend: capture record not convertible to Ethernet";
+        RxUnconvertible = "rx_unconvertible", "received but not a whole Ethernet frame: a pcap record of another link type, or an AF_PACKET frame truncated by the ring or with a malformed offload header";
     }
 }
 

@@ -103,10 +103,11 @@
 //!   whatever `csum_start` points at is completed.
 //!
 //! A super-frame is received whole only if it fits in a ring block with its
-//! headers (92 bytes, plus the block's 48): the default 64 KiB blocks hold
-//! the kernel's default 64 KiB GSO frames. Senders with a larger
-//! `gso_max_size` (BIG TCP) need larger blocks, or their super-frames are
-//! truncated and rejected.
+//! headers (92 bytes, plus the block's 48): the default 128 KiB blocks hold
+//! the kernel's default 64 KiB GSO frames (64 KiB blocks did not: a full
+//! 65,536-byte super-frame, which a busy TCP sender makes, was truncated).
+//! Senders with a larger `gso_max_size` (BIG TCP) need larger blocks, or
+//! their super-frames are truncated and rejected (`rx_unconvertible`).
 //!
 //! The option applies to sending too: every frame sent is preceded by a
 //! zero `virtio_net_hdr` (no GSO, checksum complete), a second `iovec` of

@@ -2,12 +2,19 @@
 
 use std::ffi::{c_char, CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use dpdk_sys as sys;
 
 /// Set by the first [`Eal::init`] and never cleared: DPDK refuses a second
 /// `rte_eal_init` in a process, even after `rte_eal_cleanup`.
 static EAL_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// The arguments given to `rte_eal_init` and the pointer array (as
+/// addresses) it was given: EAL keeps, and may reorder, pointers into both,
+/// so they live as long as the process. Kept in a static rather than leaked,
+/// so LeakSanitizer (`scripts/sanitize.sh`) sees them as reachable.
+static EAL_ARGV: Mutex<(Vec<CString>, Vec<usize>)> = Mutex::new((Vec::new(), Vec::new()));
 
 /// Why EAL, a pool or a DPDK port could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -117,14 +124,21 @@ impl Eal {
         if EAL_CLAIMED.swap(true, Ordering::SeqCst) {
             return Err(DpdkError::AlreadyInitialized);
         }
-        // EAL keeps (and may reorder) argv's pointers: leak them for the
-        // life of the process (a few bytes, once).
-        let mut argv: Vec<*mut c_char> = cargs.into_iter().map(CString::into_raw).collect();
-        let argc = i32::try_from(argv.len()).unwrap_or(i32::MAX);
-        // SAFETY: argv holds `argc` valid NUL-terminated strings that are
-        // never freed; EAL_CLAIMED makes this the only call in the process.
-        let ret = unsafe { sys::rte_eal_init(argc, argv.as_mut_ptr()) };
-        std::mem::forget(argv);
+        // EAL keeps (and may reorder) argv's pointers: both the strings and
+        // the array stay in EAL_ARGV for the life of the process.
+        let mut kept = EAL_ARGV.lock().unwrap_or_else(|e| e.into_inner());
+        kept.1 = cargs.iter().map(|c| c.as_ptr() as usize).collect();
+        kept.0 = cargs;
+        let argc = i32::try_from(kept.1.len()).unwrap_or(i32::MAX);
+        let argv = kept.1.as_mut_ptr().cast::<*mut c_char>();
+        // SAFETY: `argv` is `argc` pointer-sized slots (usize and pointers
+        // have one size and alignment) holding the addresses of valid
+        // NUL-terminated strings owned by EAL_ARGV, which never frees or
+        // moves them (the vectors are never touched again); EAL only reads
+        // the strings and permutes the slots. EAL_CLAIMED makes this the
+        // only call in the process.
+        let ret = unsafe { sys::rte_eal_init(argc, argv) };
+        drop(kept);
         if ret < 0 {
             let e = errno();
             return Err(DpdkError::EalInit {
