@@ -112,8 +112,14 @@ pub(crate) fn resolve_with<'p>(
         );
     }
     for (field, secs) in [
-        ("control.client_idle_timeout_s", control.client_idle_timeout_s),
-        ("control.client_stall_timeout_s", control.client_stall_timeout_s),
+        (
+            "control.client_idle_timeout_s",
+            control.client_idle_timeout_s,
+        ),
+        (
+            "control.client_stall_timeout_s",
+            control.client_stall_timeout_s,
+        ),
     ] {
         if secs > 86_400 {
             errs.push(

@@ -376,7 +376,10 @@ impl Signals {
     /// Runs `work` on a helper thread and waits for it, or for a signal
     /// (checked every 20 ms): then the thread is left behind (the process
     /// is about to end) and the signal returned.
-    fn watch<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Signal> {
+    fn watch<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Signal> {
         if let Some(s) = self.received() {
             return Err(s);
         }

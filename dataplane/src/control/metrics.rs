@@ -528,7 +528,10 @@ fn serve_loop(listener: TcpListener, stop: Arc<AtomicBool>, endpoints: Endpoints
                 fds.push(PollFd::new(c.stream.as_fd(), ev));
             }
             let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            match nix::poll::poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            match nix::poll::poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
                 Ok(_) => fds
                     .iter()
                     .map(|f| f.revents().unwrap_or(PollFlags::empty()))

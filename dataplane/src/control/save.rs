@@ -153,11 +153,17 @@ mod tests {
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
         save_atomically(&p, b"new").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         let link = d.join("link.toml");
         std::os::unix::fs::symlink("cnfwd.toml", &link).unwrap();
         save_atomically(&link, b"via link").unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(fs::read(&p).unwrap(), b"via link");
         assert_eq!(entries(&d), ["cnfwd.toml", "link.toml"]);
         fs::remove_dir_all(&d).unwrap();
@@ -173,7 +179,10 @@ mod tests {
         let e = save_atomically(&p, b"new").unwrap_err();
         assert_eq!(e.step, SaveStep::Rename);
         let text = e.to_string();
-        assert!(text.starts_with(&format!("{}: not saved: renaming", p.display())), "{text}");
+        assert!(
+            text.starts_with(&format!("{}: not saved: renaming", p.display())),
+            "{text}"
+        );
         assert!(text.ends_with("the file is unchanged"), "{text}");
         assert_eq!(entries(&d), ["cnfwd.toml"]);
         assert_eq!(entries(&p), ["keep"]);

@@ -215,7 +215,12 @@ struct Client {
 impl Client {
     /// Why this client must be closed now, if it must: the counter to
     /// bump and the notice it is sent.
-    fn expired(&self, now: Instant, idle: Option<Duration>, stall: Option<Duration>) -> Option<Expiry> {
+    fn expired(
+        &self,
+        now: Instant,
+        idle: Option<Duration>,
+        stall: Option<Duration>,
+    ) -> Option<Expiry> {
         match (&self.pending, idle, stall) {
             (Some(_), _, Some(t)) if now.duration_since(self.pending_since) >= t => {
                 Some(Expiry::Stalled(t))
@@ -497,11 +502,13 @@ impl Server {
     fn next_expiry(&self) -> Option<Instant> {
         self.clients
             .iter()
-            .filter_map(|c| match (&c.pending, self.idle_timeout, self.stall_timeout) {
-                (Some(_), _, Some(t)) => Some(c.pending_since + t),
-                (None, Some(t), _) => Some(c.last_request + t),
-                _ => None,
-            })
+            .filter_map(
+                |c| match (&c.pending, self.idle_timeout, self.stall_timeout) {
+                    (Some(_), _, Some(t)) => Some(c.pending_since + t),
+                    (None, Some(t), _) => Some(c.last_request + t),
+                    _ => None,
+                },
+            )
             .min()
     }
 
