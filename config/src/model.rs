@@ -147,6 +147,14 @@ pub struct Control {
     /// Most clients connected at once (1..=1024).
     #[serde(default = "default_max_clients")]
     pub max_clients: u32,
+    /// Close a client that sends no request for this many seconds, so idle
+    /// clients cannot hold every slot (0: never; 0..=86400, default 60).
+    #[serde(default = "default_client_idle_timeout_s")]
+    pub client_idle_timeout_s: u32,
+    /// Close a client that leaves a reply unread for this many seconds
+    /// (0: never; 0..=86400, default 10).
+    #[serde(default = "default_client_stall_timeout_s")]
+    pub client_stall_timeout_s: u32,
     /// Also serve the socket where `dpdk-telemetry.py -f <prefix>` looks
     /// (`/var/run/dpdk/<prefix>/dpdk_telemetry.v2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +170,8 @@ impl Default for Control {
             read_group: None,
             read_anyone: false,
             max_clients: default_max_clients(),
+            client_idle_timeout_s: default_client_idle_timeout_s(),
+            client_stall_timeout_s: default_client_stall_timeout_s(),
             dpdk_telemetry_prefix: None,
         }
     }
@@ -173,6 +183,14 @@ fn default_socket() -> String {
 
 fn default_max_clients() -> u32 {
     16
+}
+
+fn default_client_idle_timeout_s() -> u32 {
+    60
+}
+
+fn default_client_stall_timeout_s() -> u32 {
+    10
 }
 
 /// `[metrics]`: Prometheus text exposition over HTTP.

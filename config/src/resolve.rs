@@ -111,6 +111,24 @@ pub(crate) fn resolve_with<'p>(
             "must be in 1..=1024",
         );
     }
+    for (field, secs) in [
+        (
+            "control.client_idle_timeout_s",
+            control.client_idle_timeout_s,
+        ),
+        (
+            "control.client_stall_timeout_s",
+            control.client_stall_timeout_s,
+        ),
+    ] {
+        if secs > 86_400 {
+            errs.push(
+                field,
+                secs.to_string(),
+                "must be in 0..=86400 (seconds; 0: never)",
+            );
+        }
+    }
     for (field, g) in [
         ("control.write_group", &control.write_group),
         ("control.read_group", &control.read_group),

@@ -53,6 +53,11 @@ pub enum LiveError {
     /// The management socket or metrics endpoint could not be set up.
     #[error("{0}")]
     Control(#[from] crate::control::ControlError),
+    /// The stop flag was set before forwarding began (the phase it cut
+    /// short, e.g. `building the forwarding tables`); nothing was left
+    /// behind (the socket file is removed).
+    #[error("stopped while {0}")]
+    Stopped(&'static str),
 }
 
 /// How a live run is driven.
@@ -173,6 +178,9 @@ pub fn run_af_packet(
         &r.engine.cores,
         &cores::allowed_cores(&topo)?,
     )?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(LiveError::Stopped("opening the ports"));
+    }
     let backend = AfPacketBackend::open_with(r, choice.cores.len(), ring_config(r))
         .map_err(|e| LiveError::Open(e.to_string()))?;
     let macs = backend.port_macs();
@@ -195,6 +203,8 @@ pub fn server_config(r: &Resolved, socket: Option<&std::path::Path>) -> ServerCo
             .map(crate::control::socket::dpdk_telemetry_path),
         mode: if c.read_anyone { 0o666 } else { 0o660 },
         max_clients: c.max_clients as usize,
+        idle_timeout: Some(Duration::from_secs(c.client_idle_timeout_s.into())),
+        stall_timeout: Some(Duration::from_secs(c.client_stall_timeout_s.into())),
         write_group: group(&c.write_group),
         read_access: match (c.read_anyone, group(&c.read_group)) {
             (true, _) => ReadAccess::Anyone,
@@ -219,7 +229,7 @@ pub fn drive<B: Backend + Send>(
     if backends.is_empty() {
         return Err(LiveError::NoPorts);
     }
-    let tables = Tables::build(r, &device_macs)?;
+    let tables = build_tables(r, &device_macs, stop)?;
     // Bound before the workers start: a socket that cannot be served is a
     // start-up error, not a surprise later.
     let mut server = if r.control.enabled || opts.socket.is_some() {
@@ -264,6 +274,47 @@ pub fn drive<B: Backend + Send>(
         workers: outcome.workers,
         cores: choice,
     })
+}
+
+/// [`Tables::build`] on a helper thread (a million routes take seconds),
+/// abandoned when `stop` is set meanwhile: the caller returns at once with
+/// [`LiveError::Stopped`] and the process ends (the thread holds nothing
+/// but memory).
+fn build_tables(
+    r: &Resolved,
+    device_macs: &[Option<[u8; 6]>],
+    stop: &AtomicBool,
+) -> Result<Tables, LiveError> {
+    const PHASE: &str = "building the forwarding tables";
+    if stop.load(Ordering::Relaxed) {
+        return Err(LiveError::Stopped(PHASE));
+    }
+    let (owned, macs) = (r.clone(), device_macs.to_vec());
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("cnfwd-tables".into())
+        .spawn(move || {
+            let _ = tx.send(Tables::build(&owned, &macs));
+        });
+    if spawned.is_err() {
+        // No thread to spare: build here, not interruptible.
+        return Ok(Tables::build(r, device_macs)?);
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(t) => return Ok(t?),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(LiveError::Stopped(PHASE));
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(LiveError::Open(
+                    "building the forwarding tables failed unexpectedly".into(),
+                ))
+            }
+        }
+    }
 }
 
 /// `/metrics`, `/healthz` and `/readyz` of the running engine.

@@ -12,6 +12,19 @@
 //! starting configuration for a pod's SR-IOV attachments. `cnfwd
 //! drop-reasons` lists every drop counter with its meaning.
 //!
+//! Signals: `run` installs its SIGINT/SIGTERM handlers before it reads the
+//! configuration, and every long phase (parse and validation, building the
+//! forwarding tables, a replay) runs on a helper thread the main thread
+//! watches, so a signal is honoured within about 20 ms whatever is being
+//! done (a million routes loading included), with one line saying in which
+//! phase. A live run stopped by a signal, during start-up or forwarding,
+//! exits 0 (it was asked to stop, and did: systemd's `Restart=on-failure`
+//! and Kubernetes see a clean stop); a replay stopped before its end exits
+//! 128 + the signal number (130, 143), as an interrupted batch job does,
+//! and writes no stats. A second signal while stopping ends the process at
+//! once with 128 + the signal number. The management socket file is removed
+//! on every one of these paths.
+//!
 //! Ports may name the pod's network attachment instead of a device
 //! (`device = { network_attachment = "ns/name" }`); `check` and `run` read
 //! the pod's annotations from `--pod-annotations FILE`, else
@@ -21,14 +34,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cnfwd_config::attachment::{self, GenerateBackend, Pod};
 use cnfwd_config::{BackendKind, PortBackend, ResolvedPort};
-use dataplane::live::{self, LiveOptions, LiveReport, Tick};
+use dataplane::live::{self, LiveError, LiveOptions, LiveReport, Tick};
 use dataplane::pipeline::DropReason;
 use dataplane::replay::{replay_resolved, ReplayReport};
 use dataplane::stats::Stats;
@@ -190,9 +203,23 @@ fn run(
         Ok(i) => Some(i),
         Err(e) => return fail(&e),
     };
-    let (model, resolved) = match cnfwd_config::load(config) {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let path = config.to_path_buf();
+    let loaded = signals.watch(move || cnfwd_config::load(&path));
+    let (model, resolved) = match loaded {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return fail(&e.to_string()),
+        Err(sig) => {
+            eprintln!(
+                "cnfwd: {}: stopped while reading {}; nothing was started",
+                sig.name(),
+                config.display()
+            );
+            return ExitCode::SUCCESS;
+        }
     };
     if !quiet {
         for p in resolved.ports.iter().filter(|p| p.pod.is_some()) {
@@ -205,9 +232,23 @@ fn run(
         .unwrap_or_else(|| PathBuf::from("."));
     let started = Instant::now();
     let report = match resolved.ports.first().map(|p| p.backend.kind()) {
-        None | Some(BackendKind::Pcap) => replay_resolved(&resolved, &base)
-            .map(Report::Replay)
-            .map_err(|e| e.to_string()),
+        None | Some(BackendKind::Pcap) => {
+            let replayed = signals.watch(move || {
+                replay_resolved(&resolved, &base)
+                    .map(Report::Replay)
+                    .map_err(|e| e.to_string())
+            });
+            match replayed {
+                Ok(r) => r,
+                Err(sig) => {
+                    eprintln!(
+                        "cnfwd: {}: replay stopped before the end of its captures; no stats written",
+                        sig.name()
+                    );
+                    return ExitCode::from(128 + sig.0 as u8);
+                }
+            }
+        }
         Some(kind) => {
             let opts = LiveOptions {
                 duration,
@@ -216,7 +257,17 @@ fn run(
                 config_path: Some(config.to_path_buf()),
                 socket,
             };
-            run_live(kind, &resolved, opts, quiet).map(Report::Live)
+            match run_live(kind, &resolved, opts, quiet, &signals.stop) {
+                Err(RunError::Stopped(phase)) => {
+                    eprintln!(
+                        "cnfwd: {}: stopped while {phase}; nothing was forwarded",
+                        signals.received().map_or("signal", |s| s.name())
+                    );
+                    return ExitCode::SUCCESS;
+                }
+                Err(RunError::Failed(e)) => Err(e),
+                Ok(l) => Ok(Report::Live(l)),
+            }
         }
     };
     let report = match report {
@@ -273,6 +324,117 @@ impl Report {
     }
 }
 
+/// A signal number we stop on.
+#[derive(Debug, Clone, Copy)]
+struct Signal(i32);
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self.0 {
+            SIGINT => "SIGINT",
+            SIGTERM => "SIGTERM",
+            _ => "signal",
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, installed once: the first sets `stop` (and records
+/// which signal), a second one while `stop` is set exits at once with 128 +
+/// its number.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
+        for signal in [SIGINT, SIGTERM] {
+            let err = |e: std::io::Error| format!("cannot install the signal handler: {e}");
+            // Registered first, so it sees the flag as the previous signal left it.
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, stop.clone())
+                .map_err(err)?;
+            signal_hook::flag::register_usize(signal, which.clone(), signal as usize)
+                .map_err(err)?;
+            signal_hook::flag::register(signal, stop.clone()).map_err(err)?;
+        }
+        Ok(Signals { stop, which })
+    }
+
+    /// The signal received, if any.
+    fn received(&self) -> Option<Signal> {
+        if !self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        match self.which.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(Signal(n as i32)),
+        }
+    }
+
+    /// Runs `work` on a helper thread and waits for it, or for a signal
+    /// (checked every 20 ms): then the thread is left behind (the process
+    /// is about to end) and the signal returned.
+    fn watch<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Signal> {
+        if let Some(s) = self.received() {
+            return Err(s);
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("cnfwd-load".into())
+            .spawn(move || {
+                let _ = tx.send(work());
+            });
+        if let Err(e) = spawned {
+            eprintln!("cnfwd: cannot start a thread: {e}");
+            std::process::exit(1);
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(v) => return Ok(v),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(s) = self.received() {
+                        return Err(s);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // The work panicked (its message is printed): end as a
+                    // panic would, without hanging.
+                    eprintln!("cnfwd: internal error: a start-up phase failed unexpectedly");
+                    std::process::exit(101);
+                }
+            }
+        }
+    }
+}
+
+/// Why a live run did not produce a report.
+enum RunError {
+    /// A signal arrived during start-up (the phase).
+    Stopped(&'static str),
+    /// It failed.
+    Failed(String),
+}
+
+impl From<String> for RunError {
+    fn from(e: String) -> Self {
+        RunError::Failed(e)
+    }
+}
+
+impl From<LiveError> for RunError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::Stopped(phase) => RunError::Stopped(phase),
+            e => RunError::Failed(e.to_string()),
+        }
+    }
+}
+
 /// Forwards with live ports until SIGINT/SIGTERM or the deadline, printing
 /// a rate line every `interval`.
 fn run_live(
@@ -280,12 +442,8 @@ fn run_live(
     resolved: &cnfwd_config::Resolved,
     opts: LiveOptions,
     quiet: bool,
-) -> Result<LiveReport, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    }
+    stop: &AtomicBool,
+) -> Result<LiveReport, RunError> {
     let mut last: Option<Tick> = None;
     let on_tick = |t: &Tick| {
         if !quiet {
@@ -294,8 +452,8 @@ fn run_live(
         last = Some(t.clone());
     };
     match kind {
-        BackendKind::Dpdk => run_dpdk(resolved, &opts, &stop, on_tick),
-        _ => live::run_af_packet(resolved, &opts, &stop, on_tick).map_err(|e| e.to_string()),
+        BackendKind::Dpdk => run_dpdk(resolved, &opts, stop, on_tick),
+        _ => Ok(live::run_af_packet(resolved, &opts, stop, on_tick)?),
     }
 }
 
@@ -335,7 +493,7 @@ fn run_dpdk(
     opts: &LiveOptions,
     stop: &AtomicBool,
     on_tick: impl FnMut(&Tick),
-) -> Result<LiveReport, String> {
+) -> Result<LiveReport, RunError> {
     use dataplane::engine::cores;
     use dataplane::io::dpdk::{DpdkBackend, Eal};
     let topo = cores::Topology::system();
@@ -355,8 +513,15 @@ fn run_dpdk(
         let macs = backend.port_macs();
         // One part (RX/TX queue pair of every port) per worker; the ports
         // are stopped and closed when the last worker drops its part.
-        live::drive(backend.split(), macs, resolved, choice, opts, stop, on_tick)
-            .map_err(|e| e.to_string())?
+        let driven = live::drive(backend.split(), macs, resolved, choice, opts, stop, on_tick);
+        match driven {
+            Err(LiveError::Stopped(phase)) => {
+                // Still stop the ports and clean EAL up.
+                eal.cleanup().map_err(|e| e.to_string())?;
+                return Err(RunError::Stopped(phase));
+            }
+            other => other?,
+        }
     };
     eal.cleanup().map_err(|e| e.to_string())?;
     Ok(report)
@@ -369,8 +534,8 @@ fn run_dpdk(
     _: &LiveOptions,
     _: &AtomicBool,
     _: impl FnMut(&Tick),
-) -> Result<LiveReport, String> {
-    Err("backend \"dpdk\": this cnfwd was built without DPDK support; rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev)".to_string())
+) -> Result<LiveReport, RunError> {
+    Err(RunError::Failed("backend \"dpdk\": this cnfwd was built without DPDK support; rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev)".to_string()))
 }
 
 /// One line per port for `check`: its device, MAC and, when the file named

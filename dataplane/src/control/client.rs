@@ -33,6 +33,15 @@ pub enum ClientError {
         /// Its message.
         message: String,
     },
+    /// The server closed the connection and said why (e.g. the client was
+    /// idle longer than `control.client_idle_timeout_s`): reconnect.
+    #[error("{}: {message}", path.display())]
+    Closed {
+        /// The socket path.
+        path: PathBuf,
+        /// Its message.
+        message: String,
+    },
     /// Sending or receiving failed, or the server closed the connection.
     #[error("{}: {what}: {source}", path.display())]
     Io {
@@ -150,6 +159,12 @@ impl Client {
         let raw = self.request_raw(request.as_bytes())?;
         let reply: serde_json::Map<String, Value> =
             serde_json::from_slice(&raw).map_err(|e| self.protocol(e.to_string()))?;
+        if let Some(message) = server_notice(&reply) {
+            return Err(ClientError::Closed {
+                path: self.path.clone(),
+                message,
+            });
+        }
         let mut it = reply.into_iter();
         let (Some((_, value)), None) = (it.next(), it.next()) else {
             return Err(self.protocol("reply is not a single-key object".into()));
@@ -175,6 +190,15 @@ impl Client {
             Some(p) => self.request(&format!("{command},{p}")),
             None => self.request(command),
         }
+    }
+
+    /// A `{"error": "..."}` notice already received, if the server sent one
+    /// before closing.
+    fn waiting_notice(&self) -> Option<String> {
+        let mut buf = vec![0u8; 4096];
+        let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
+        let m: serde_json::Map<String, Value> = serde_json::from_slice(&buf[..n]).ok()?;
+        server_notice(&m)
     }
 
     fn protocol(&self, detail: String) -> ClientError {
@@ -242,11 +266,18 @@ impl Client {
                 }
                 Err(Errno::EINTR) => {}
                 Err(e) => {
+                    // Closed by the server: its notice may be waiting.
+                    if let Some(message) = self.waiting_notice() {
+                        return Err(ClientError::Closed {
+                            path: self.path.clone(),
+                            message,
+                        });
+                    }
                     return Err(ClientError::Io {
                         path: self.path.clone(),
                         what: "sending the request",
                         source: e.into(),
-                    })
+                    });
                 }
             }
         }
@@ -289,5 +320,14 @@ impl Client {
                 Err(e) => return Err(io(e)),
             }
         }
+    }
+}
+
+/// The message of a server notice (`{"error": "..."}`, not keyed by a
+/// command: a rejection or a close), if `m` is one.
+fn server_notice(m: &serde_json::Map<String, Value>) -> Option<String> {
+    match (m.len(), m.get("error")) {
+        (1, Some(Value::String(s))) => Some(s.clone()),
+        _ => None,
     }
 }

@@ -18,9 +18,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use cnfwd_config::model::{EgressEndpoint, EgressEndpointCategory, Neighbor, StaticRoute};
@@ -30,6 +29,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::health::{port_states, Health};
+pub use super::save::save_atomically;
 use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
 use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
@@ -226,7 +226,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/config/save",
-        help: "Write the running configuration to its file (write, fsync, rename).",
+        help: "Write the running configuration to its file (temporary file, fsync, rename, fsync of the directory); on an error the file is unchanged and the reply names the step and the OS error.",
         access: Access::Write,
     },
     CommandInfo {
@@ -1087,8 +1087,7 @@ impl Commands<'_> {
             .ok_or_else(|| fail("this run has no configuration file to save to"))?;
         let text = toml::to_string(&self.state.config)
             .map_err(|e| fail(format!("cannot encode the configuration: {e}")))?;
-        save_atomically(path, text.as_bytes())
-            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        save_atomically(path, text.as_bytes()).map_err(|e| fail(e.to_string()))?;
         Ok(json!({"saved": path.display().to_string(), "bytes": text.len()}))
     }
 }
@@ -1103,33 +1102,4 @@ fn target_text(t: &Tables, target: RouteTarget) -> String {
         RouteTarget::Attached(n) => format!("attached to {}", net_name(t, n).unwrap_or("?")),
         RouteTarget::Via(nh, n) => format!("via {nh} on {}", net_name(t, n).unwrap_or("?")),
     }
-}
-
-/// Replaces `path` with `data` so that a crash leaves the old file or the
-/// new one, never a mix: write a temporary file beside it, fsync it, rename
-/// it over `path`, fsync the directory. The file keeps its permissions.
-pub fn save_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config".into());
-    let tmp = dir.join(format!(".{name}.cnfwd-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        if let Ok(meta) = fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

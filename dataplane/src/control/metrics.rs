@@ -29,10 +29,14 @@
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::pipeline::drop::DropReason;
 use crate::slow::SlowCounter;
@@ -319,15 +323,21 @@ pub fn escape_label(v: &str) -> String {
 
 /// Largest request head read (bytes); beyond it the answer is 431.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
-/// Per-connection read and write timeout: a slow scraper delays the next
-/// one by at most this much.
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection must deliver its whole request head within this; a silent
+/// or trickling one is closed then (it never delays anybody else).
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection must take its whole answer within this.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Input read and discarded after answering an incomplete request.
 const MAX_DRAIN: usize = 64 * 1024;
-/// How often the accept loop checks for shutdown.
+/// How long that draining may take.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often the loop checks for shutdown.
 const STOP_CHECK: Duration = Duration::from_millis(50);
-/// Connections served at once; further ones wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 8;
+/// Connections held open at once. When full, a new connection closes the
+/// one that has waited longest for its request head; with none waiting for
+/// one, new connections wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 256;
 
 /// A probe's answer: `200 OK` when `ok`, else `503 Service Unavailable`;
 /// `body` is plain text either way (one line per finding).
@@ -382,13 +392,22 @@ impl std::fmt::Debug for Endpoints {
     }
 }
 
-/// The metrics and probes HTTP server, its accept loop on its own thread.
-/// Each connection is answered on a thread of its own (at most 8 at once,
-/// so a slow scraper cannot hold up a liveness probe), with
-/// `Connection: close`, bounded by a 2 s read/write timeout and an 8 KiB
-/// request head. `HEAD` answers like `GET` without the body. Dropping it
-/// stops the accept loop and closes the listener (connections in hand
-/// finish on their own, within their timeouts).
+/// The metrics and probes HTTP server: one thread that serves every
+/// connection with non-blocking sockets and `poll(2)`, with
+/// `Connection: close`, an 8 KiB request head that must arrive within 2 s
+/// and an answer that must be taken within 5 s. A client that connects and
+/// sends nothing (or half a request) costs one fd until its timeout and
+/// delays nobody; at most 256 connections are held, a new one closing the
+/// one that has waited longest for its request. `HEAD` answers like `GET`
+/// without the body. Dropping it stops the thread and closes the listener
+/// and every connection.
+///
+/// Why hand-written and single-threaded: three fixed `GET` endpoints, no
+/// keep-alive, no request body. A thread per connection (the first design,
+/// at most 8) let 8 silent clients hold every thread for their read
+/// timeout, so a scrape waited seconds behind them; a poll loop has no such
+/// cap. hyper would need an async runtime and tiny_http is again a thread
+/// per connection; neither is worth its dependencies for this.
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
@@ -425,7 +444,7 @@ impl MetricsServer {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("cnfwd-metrics".into())
-            .spawn(move || accept_loop(listener, flag, Arc::new(endpoints)))
+            .spawn(move || serve_loop(listener, flag, endpoints))
             .map_err(|e| ControlError::io("metrics: starting the thread", e))?;
         Ok(MetricsServer {
             addr,
@@ -449,62 +468,208 @@ impl Drop for MetricsServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, endpoints: Arc<Endpoints>) {
-    let active = Arc::new(AtomicUsize::new(0));
+/// Where a connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading the request head.
+    Reading,
+    /// Writing the answer.
+    Writing,
+    /// Answer sent, write side shut: discarding what the client still sends
+    /// (closing with unread input would reset the connection and lose the
+    /// answer).
+    Draining,
+}
+
+struct Conn {
+    stream: TcpStream,
+    phase: Phase,
+    /// When the current phase must be over.
+    deadline: Instant,
+    /// When it was accepted (eviction order).
+    opened: Instant,
+    head: Vec<u8>,
+    /// The request head ended (else the answer is followed by draining).
+    complete: bool,
+    out: Vec<u8>,
+    sent: usize,
+    drained: usize,
+}
+
+/// What to do with a connection after some I/O.
+enum Next {
+    Keep,
+    Close,
+}
+
+fn serve_loop(listener: TcpListener, stop: Arc<AtomicBool>, endpoints: Endpoints) {
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::Relaxed) {
-        if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
+        let now = Instant::now();
+        let room = conns.len() < MAX_CONNECTIONS || conns.iter().any(|c| c.phase == Phase::Reading);
+        let wait = conns
+            .iter()
+            .map(|c| c.deadline.saturating_duration_since(now))
+            .fold(STOP_CHECK, Duration::min);
+        let revents = {
+            let mut fds = Vec::with_capacity(conns.len() + 1);
+            let listen_ev = if room {
+                PollFlags::POLLIN
+            } else {
+                PollFlags::empty()
+            };
+            fds.push(PollFd::new(listener.as_fd(), listen_ev));
+            for c in &conns {
+                let ev = match c.phase {
+                    Phase::Writing => PollFlags::POLLOUT,
+                    Phase::Reading | Phase::Draining => PollFlags::POLLIN,
+                };
+                fds.push(PollFd::new(c.stream.as_fd(), ev));
+            }
+            let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            match nix::poll::poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(_) => fds
+                    .iter()
+                    .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                    .collect::<Vec<_>>(),
+                Err(Errno::EINTR) => vec![PollFlags::empty(); fds.len()],
+                Err(e) => {
+                    eprintln!("cnfwd: metrics: poll: {e}");
+                    std::thread::sleep(STOP_CHECK);
+                    continue;
+                }
+            }
+        };
+        let mut keep = Vec::with_capacity(conns.len());
+        for (c, ev) in conns.drain(..).zip(&revents[1..]) {
+            let mut c = c;
+            let next = if ev.is_empty() {
+                Next::Keep
+            } else {
+                step(&mut c, &endpoints, &mut buf)
+            };
+            if matches!(next, Next::Keep) && Instant::now() < c.deadline {
+                keep.push(c);
+            }
+        }
+        conns = keep;
+        if revents[0].contains(PollFlags::POLLIN) {
+            accept_all(&listener, &mut conns);
+        }
+    }
+}
+
+/// Accepts what the backlog holds, making room by closing the connection
+/// that has waited longest for its request head.
+fn accept_all(listener: &TcpListener, conns: &mut Vec<Conn>) {
+    loop {
+        if conns.len() >= MAX_CONNECTIONS {
+            let oldest = conns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.phase == Phase::Reading)
+                .min_by_key(|(_, c)| c.opened)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => drop(conns.swap_remove(i)),
+                None => return,
+            }
         }
         match listener.accept() {
             Ok((stream, _)) => {
-                active.fetch_add(1, Ordering::AcqRel);
-                let (e, a) = (Arc::clone(&endpoints), Arc::clone(&active));
-                let spawned =
-                    std::thread::Builder::new()
-                        .name("cnfwd-http".into())
-                        .spawn(move || {
-                            let _ = handle(stream, &e);
-                            a.fetch_sub(1, Ordering::AcqRel);
-                        });
-                if let Err(e) = spawned {
-                    // The stream went with the closure: that client sees
-                    // its connection closed.
-                    active.fetch_sub(1, Ordering::AcqRel);
-                    eprintln!("cnfwd: metrics: cannot start a connection thread: {e}");
-                    std::thread::sleep(STOP_CHECK);
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
                 }
+                let now = Instant::now();
+                conns.push(Conn {
+                    stream,
+                    phase: Phase::Reading,
+                    deadline: now + READ_TIMEOUT,
+                    opened: now,
+                    head: Vec::new(),
+                    complete: false,
+                    out: Vec::new(),
+                    sent: 0,
+                    drained: 0,
+                });
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(STOP_CHECK),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
+                // EMFILE and friends: the client stays in the backlog.
                 eprintln!("cnfwd: metrics: accept: {e}");
-                std::thread::sleep(STOP_CHECK);
+                return;
             }
         }
     }
 }
 
-fn handle(mut stream: TcpStream, endpoints: &Endpoints) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let complete = loop {
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            break true;
+/// Does what a ready connection allows: read its head (and answer it), write
+/// the answer, or drain.
+fn step(c: &mut Conn, endpoints: &Endpoints, buf: &mut [u8]) -> Next {
+    if c.phase == Phase::Reading {
+        loop {
+            if head_complete(&c.head) {
+                c.complete = true;
+                break;
+            }
+            if c.head.len() > MAX_REQUEST_HEAD {
+                break;
+            }
+            match c.stream.read(buf) {
+                Ok(0) => break,
+                Ok(n) => c.head.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Next::Keep,
+                Err(_) => return Next::Close,
+            }
         }
-        if head.len() > MAX_REQUEST_HEAD {
-            break false;
+        c.out = answer(&c.head, c.complete, endpoints);
+        c.phase = Phase::Writing;
+        c.deadline = Instant::now() + WRITE_TIMEOUT;
+    }
+    if c.phase == Phase::Writing {
+        while c.sent < c.out.len() {
+            match c.stream.write(&c.out[c.sent..]) {
+                Ok(0) => return Next::Close,
+                Ok(n) => c.sent += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Next::Keep,
+                Err(_) => return Next::Close,
+            }
         }
-        match stream.read(&mut buf) {
-            Ok(0) => break false,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
+        if c.complete {
+            return Next::Close;
+        }
+        if c.stream.shutdown(std::net::Shutdown::Write).is_err() {
+            return Next::Close;
+        }
+        c.phase = Phase::Draining;
+        c.deadline = Instant::now() + DRAIN_TIMEOUT;
+    }
+    // Draining.
+    while c.drained < MAX_DRAIN {
+        match c.stream.read(buf) {
+            Ok(0) => return Next::Close,
+            Ok(n) => c.drained += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Next::Keep,
+            Err(_) => return Next::Close,
         }
-    };
+    }
+    Next::Close
+}
+
+fn head_complete(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
+}
+
+/// The whole HTTP answer (head and body) to a request head.
+fn answer(head: &[u8], complete: bool, endpoints: &Endpoints) -> Vec<u8> {
     const PLAIN: &str = "text/plain; charset=utf-8";
     let mut head_only = false;
     let mut extra = "";
@@ -562,28 +727,15 @@ fn handle(mut stream: TcpStream, endpoints: &Endpoints) -> std::io::Result<()> {
             }
         }
     };
-    let header = format!(
+    let mut out = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
-    );
-    stream.write_all(header.as_bytes())?;
+    )
+    .into_bytes();
     if !head_only {
-        stream.write_all(body.as_bytes())?;
+        out.extend_from_slice(body.as_bytes());
     }
-    stream.flush()?;
-    if !complete {
-        // Closing with unread input would reset the connection and lose
-        // the answer: stop writing, then drain a bounded amount.
-        stream.shutdown(std::net::Shutdown::Write)?;
-        let mut drained = 0;
-        while drained < MAX_DRAIN {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -673,7 +825,7 @@ mod tests {
         let t = std::time::Instant::now();
         let (head, _) = request(addr, "GET", "/healthz");
         assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-        assert!(t.elapsed() < IO_TIMEOUT, "waited {:?}", t.elapsed());
+        assert!(t.elapsed() < READ_TIMEOUT, "waited {:?}", t.elapsed());
     }
 
     #[test]

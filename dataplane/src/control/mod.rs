@@ -13,7 +13,8 @@
 //!   serving the probes `/healthz` and `/readyz`);
 //! - [`health`]: liveness and readiness of a live run (the probes and
 //!   `/health`);
-//! - [`notify`]: the systemd notification protocol (`NOTIFY_SOCKET`).
+//! - [`notify`]: the systemd notification protocol (`NOTIFY_SOCKET`);
+//! - [`save`]: replacing a file atomically (`/config/save`).
 //!
 //! Plugging commands in: implement [`Handler`] (list [`CommandInfo`]s, run
 //! one in [`Handler::call`], parse parameters with [`Params::parse`]), bind a
@@ -26,6 +27,7 @@ pub mod commands;
 pub mod health;
 pub mod metrics;
 pub mod notify;
+pub mod save;
 pub mod socket;
 pub mod telemetry;
 

@@ -10,8 +10,17 @@
 //! - A reply the socket cannot take now is kept (at most one per client) and
 //!   sent when the client becomes writable; meanwhile that client's further
 //!   requests wait in its socket (the kernel then blocks the client, not
-//!   us). A client that never reads therefore holds one reply in memory;
-//!   it is dropped only when it disconnects.
+//!   us). A client that never reads therefore holds at most one reply in
+//!   memory (at most `max_output_len` bytes; `pending_bytes` in
+//!   [`ServerStats`]), and only until [`ServerConfig::stall_timeout`].
+//! - No client holds a slot for ever: one that sends no request for
+//!   [`ServerConfig::idle_timeout`] (default 60 s, like an sshd or VPP CLI
+//!   session timeout) is closed (`idle_closed`), and one whose waiting reply
+//!   the socket has not taken for [`ServerConfig::stall_timeout`] (default
+//!   10 s: it does not read) is closed (`stalled_closed`). Either is sent
+//!   `{"error": "..."}` saying why first, when its socket takes it. A client
+//!   that hangs up, or dies, mid-request frees its slot at the next round;
+//!   sends use `MSG_NOSIGNAL`, so its death is never a `SIGPIPE` here.
 //! - Each request gets exactly one reply, in order. Bad input (too large,
 //!   not UTF-8, not `/command`, unknown command, bad parameters, refused)
 //!   gets an error reply and the connection stays usable.
@@ -23,6 +32,10 @@
 //!   the server keeps serving.
 //! - At most [`ServerConfig::max_clients`] clients: one more is sent
 //!   `{"error": "..."}` and closed (counted in `rejected_clients`).
+//! - One round of [`Server::poll`] spends about [`ROUND_BUDGET`] answering
+//!   (at least one request): clients left over are served first next round,
+//!   so slow commands (a route added to a million-route VRF) neither starve
+//!   a client nor keep the caller from checking its stop flag.
 
 use std::collections::HashSet;
 use std::io::ErrorKind;
@@ -64,6 +77,14 @@ const REQUESTS_PER_ROUND: usize = 16;
 const ACCEPTS_PER_ROUND: usize = 64;
 /// How long [`Server::bind`] waits for a live server's greeting (its pid).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// The default [`ServerConfig::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default [`ServerConfig::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time one [`Server::poll`] round spends answering requests before it
+/// leaves the other ready clients to the next round (at least one request
+/// is answered per round).
+pub const ROUND_BUDGET: Duration = Duration::from_millis(20);
 
 /// Where and how to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +108,12 @@ pub struct ServerConfig {
     pub max_request: usize,
     /// Largest reply in bytes, announced in the greeting.
     pub max_output_len: usize,
+    /// Close a client that sent no request for this long while no reply
+    /// of its was waiting (None or zero: never).
+    pub idle_timeout: Option<Duration>,
+    /// Close a client whose reply has waited this long for its socket to
+    /// take it, i.e. that does not read (None or zero: never).
+    pub stall_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +127,8 @@ impl Default for ServerConfig {
             read_access: ReadAccess::Writers,
             max_request: DEFAULT_MAX_REQUEST,
             max_output_len: DEFAULT_MAX_OUTPUT_LEN,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
         }
     }
 }
@@ -151,6 +180,14 @@ pub struct ServerStats {
     pub handler_panics: u64,
     /// Replies the socket could not take at once, kept and sent later.
     pub queued_replies: u64,
+    /// Clients closed after `idle_timeout` without a request.
+    pub idle_closed: u64,
+    /// Clients closed because a reply waited `stall_timeout` for them to
+    /// read.
+    pub stalled_closed: u64,
+    /// Bytes of replies waiting for their client now (at most
+    /// `max_output_len` per client).
+    pub pending_bytes: u64,
 }
 
 struct Listener {
@@ -169,6 +206,59 @@ struct Client {
     max_out: usize,
     /// A reply waiting for the socket to take it.
     pending: Option<Vec<u8>>,
+    /// When the client connected or last sent a request.
+    last_request: Instant,
+    /// Since when `pending` has been waiting.
+    pending_since: Instant,
+}
+
+impl Client {
+    /// Why this client must be closed now, if it must: the counter to
+    /// bump and the notice it is sent.
+    fn expired(
+        &self,
+        now: Instant,
+        idle: Option<Duration>,
+        stall: Option<Duration>,
+    ) -> Option<Expiry> {
+        match (&self.pending, idle, stall) {
+            (Some(_), _, Some(t)) if now.duration_since(self.pending_since) >= t => {
+                Some(Expiry::Stalled(t))
+            }
+            (None, Some(t), _) if now.duration_since(self.last_request) >= t => {
+                Some(Expiry::Idle(t))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why a client was closed by the server.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    Idle(Duration),
+    Stalled(Duration),
+}
+
+impl Expiry {
+    fn notice(self) -> Vec<u8> {
+        let why = match self {
+            Expiry::Idle(t) => format!(
+                "closed by the server: no request for {} (control.client_idle_timeout_s)",
+                secs(t)
+            ),
+            Expiry::Stalled(t) => format!(
+                "closed by the server: a reply waited {} for this client to read it (control.client_stall_timeout_s)",
+                secs(t)
+            ),
+        };
+        json!({ "error": why }).to_string().into_bytes()
+    }
+}
+
+/// `1.5 s`, `60 s`.
+fn secs(t: Duration) -> String {
+    format!("{} s", t.as_secs_f64())
 }
 
 /// The management socket server. Dropping it closes every client and
@@ -180,6 +270,11 @@ pub struct Server {
     max_clients: usize,
     max_request: usize,
     max_output_len: usize,
+    idle_timeout: Option<Duration>,
+    stall_timeout: Option<Duration>,
+    /// The client served first in the next round (fairness when a round
+    /// runs out of [`ROUND_BUDGET`]).
+    first: usize,
     write_group: Option<u32>,
     stats: ServerStats,
     buf: Vec<u8>,
@@ -213,7 +308,7 @@ const BUILTINS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/info",
-        help: "Returns the version, pid, uptime and max output length",
+        help: "Returns the version, pid, uptime, max output length and the socket's counters (clients, rejected, idle and stalled clients closed)",
         access: Access::Read,
     },
 ];
@@ -248,6 +343,9 @@ impl Server {
             max_clients: config.max_clients,
             max_request: config.max_request,
             max_output_len: config.max_output_len,
+            idle_timeout: config.idle_timeout.filter(|t| !t.is_zero()),
+            stall_timeout: config.stall_timeout.filter(|t| !t.is_zero()),
+            first: 0,
             stats: ServerStats::default(),
             buf: vec![0; config.max_request],
             started: Instant::now(),
@@ -266,14 +364,28 @@ impl Server {
         self.listeners.iter().map(|l| l.path.as_path()).collect()
     }
 
-    /// Counters since bind.
+    /// Counters since bind (`clients` and `pending_bytes` as of now).
     pub fn stats(&self) -> ServerStats {
-        self.stats
+        self.live_stats()
+    }
+
+    fn live_stats(&self) -> ServerStats {
+        ServerStats {
+            clients: self.clients.len() as u64,
+            pending_bytes: self
+                .clients
+                .iter()
+                .filter_map(|c| c.pending.as_ref())
+                .map(|p| p.len() as u64)
+                .sum(),
+            ..self.stats
+        }
     }
 
     /// Waits at most `timeout` for activity, then accepts new clients,
-    /// answers every ready request (up to 16 per client per call) and
-    /// flushes pending replies. Never blocks on a client. Returns early
+    /// answers ready requests (up to 16 per client, about [`ROUND_BUDGET`]
+    /// in all per call), flushes pending replies and closes clients past
+    /// their idle or stall timeout. Never blocks on a client. Returns early
     /// (with `Ok`) when a signal interrupts the wait. Errors only when
     /// `poll(2)` itself fails.
     pub fn poll(
@@ -281,8 +393,9 @@ impl Server {
         timeout: Duration,
         handler: &mut impl Handler,
     ) -> Result<(), ControlError> {
+        let nl = self.listeners.len();
         let ready = {
-            let mut fds = Vec::with_capacity(self.listeners.len() + self.clients.len());
+            let mut fds = Vec::with_capacity(nl + self.clients.len());
             for l in &self.listeners {
                 fds.push(PollFd::new(l.sock.as_fd(), PollFlags::POLLIN));
             }
@@ -294,33 +407,47 @@ impl Server {
                 };
                 fds.push(PollFd::new(c.fd.as_fd(), ev));
             }
+            // Wake in time to close the first client that expires.
+            let timeout = match self.next_expiry() {
+                Some(at) => timeout.min(at.saturating_duration_since(Instant::now())),
+                None => timeout,
+            };
             // Round up so that a sub-millisecond timeout still waits.
             let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             match nix::poll::poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
             ) {
-                Ok(0) | Err(Errno::EINTR) => return Ok(()),
-                Ok(_) => {}
+                Ok(0) | Err(Errno::EINTR) => vec![PollFlags::empty(); fds.len()],
+                Ok(_) => fds
+                    .iter()
+                    .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                    .collect::<Vec<_>>(),
                 Err(e) => return Err(ControlError::io("poll on the management socket", e)),
             }
-            fds.iter()
-                .map(|f| f.revents().unwrap_or(PollFlags::empty()))
-                .collect::<Vec<_>>()
         };
-        let nl = self.listeners.len();
+        let round_end = Instant::now() + ROUND_BUDGET;
+        let n = self.clients.len();
+        let start = if n == 0 { 0 } else { self.first % n };
         let mut closed = HashSet::new();
-        for (ci, &ev) in ready[nl..].iter().enumerate() {
+        let mut out_of_time = None;
+        for ci in (start..n).chain(0..start) {
+            let ev = ready[nl + ci];
             if ev.is_empty() {
                 continue;
             }
+            if out_of_time.is_none() && Instant::now() >= round_end {
+                // Served first next round; its readiness persists.
+                out_of_time = Some(ci);
+            }
+            let may_serve = out_of_time.is_none();
             if ev.contains(PollFlags::POLLOUT) && !self.flush(ci) {
                 closed.insert(ci);
                 continue;
             }
             let readable = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
-            if ev.intersects(readable) && self.clients[ci].pending.is_none() {
-                if let Served::Closed = self.serve(ci, handler) {
+            if may_serve && ev.intersects(readable) && self.clients[ci].pending.is_none() {
+                if let Served::Closed = self.serve(ci, handler, round_end) {
                     closed.insert(ci);
                 }
             }
@@ -331,6 +458,26 @@ impl Server {
                 closed.insert(ci);
             }
         }
+        self.first = out_of_time.unwrap_or(start);
+        let now = Instant::now();
+        for (ci, c) in self.clients.iter().enumerate() {
+            if closed.contains(&ci) {
+                continue;
+            }
+            if let Some(why) = c.expired(now, self.idle_timeout, self.stall_timeout) {
+                match why {
+                    Expiry::Idle(_) => self.stats.idle_closed += 1,
+                    Expiry::Stalled(_) => self.stats.stalled_closed += 1,
+                }
+                // Best effort: a stalled client's buffer is likely full.
+                let _ = send(
+                    c.fd.as_raw_fd(),
+                    &why.notice(),
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                );
+                closed.insert(ci);
+            }
+        }
         if !closed.is_empty() {
             let mut i = 0;
             self.clients.retain(|_| {
@@ -338,14 +485,31 @@ impl Server {
                 i += 1;
                 keep
             });
+            // Keep `first` on the client it named, or the one after.
+            let removed_before = closed.iter().filter(|&&c| c < self.first).count();
+            self.first -= removed_before;
         }
         for (li, &ev) in ready[..nl].iter().enumerate() {
             if ev.contains(PollFlags::POLLIN) {
                 self.accept(li);
             }
         }
-        self.stats.clients = self.clients.len() as u64;
+        self.stats = self.live_stats();
         Ok(())
+    }
+
+    /// When the first client reaches its idle or stall timeout.
+    fn next_expiry(&self) -> Option<Instant> {
+        self.clients
+            .iter()
+            .filter_map(
+                |c| match (&c.pending, self.idle_timeout, self.stall_timeout) {
+                    (Some(_), _, Some(t)) => Some(c.pending_since + t),
+                    (None, Some(t), _) => Some(c.last_request + t),
+                    _ => None,
+                },
+            )
+            .min()
     }
 
     fn accept(&mut self, li: usize) {
@@ -405,13 +569,19 @@ impl Server {
                 rights,
                 max_out,
                 pending: None,
+                last_request: Instant::now(),
+                pending_since: Instant::now(),
             });
         }
     }
 
-    /// Reads and answers up to [`REQUESTS_PER_ROUND`] requests.
-    fn serve(&mut self, ci: usize, handler: &mut impl Handler) -> Served {
-        for _ in 0..REQUESTS_PER_ROUND {
+    /// Reads and answers up to [`REQUESTS_PER_ROUND`] requests, and no
+    /// more once `round_end` has passed (at least one).
+    fn serve(&mut self, ci: usize, handler: &mut impl Handler, round_end: Instant) -> Served {
+        for i in 0..REQUESTS_PER_ROUND {
+            if i > 0 && Instant::now() >= round_end {
+                return Served::Alive;
+            }
             let fd = self.clients[ci].fd.as_raw_fd();
             // MSG_TRUNC: the result is the message's real length, so an
             // oversized request is recognised (and its excess discarded).
@@ -428,6 +598,7 @@ impl Server {
             if n == 0 && peer_hung_up(&self.clients[ci].fd) {
                 return Served::Closed;
             }
+            self.clients[ci].last_request = Instant::now();
             let out = if n > self.max_request {
                 self.stats.requests += 1;
                 self.stats.too_large += 1;
@@ -515,6 +686,7 @@ impl Server {
                 "pid": std::process::id(),
                 "uptime_seconds": self.started.elapsed().as_secs(),
                 "max_output_len": client.max_out,
+                "socket": self.live_stats(),
             })),
             name => {
                 let peer = client.peer;
@@ -595,6 +767,7 @@ impl Server {
             Ok(_) => Served::Alive,
             Err(Errno::EAGAIN) | Err(Errno::ENOBUFS) | Err(Errno::EINTR) => {
                 c.pending = Some(out);
+                c.pending_since = Instant::now();
                 self.stats.queued_replies += 1;
                 Served::Alive
             }
@@ -618,8 +791,18 @@ impl Server {
 
     /// Sends a pending reply; false when the client is gone.
     fn flush(&mut self, ci: usize) -> bool {
+        let since = self.clients[ci].pending_since;
         match self.clients[ci].pending.take() {
-            Some(out) => matches!(self.send_reply(ci, out), Served::Alive),
+            Some(out) => {
+                let queued = self.stats.queued_replies;
+                let alive = matches!(self.send_reply(ci, out), Served::Alive);
+                if self.clients[ci].pending.is_some() {
+                    // Still waiting: the same reply, the same stall clock.
+                    self.clients[ci].pending_since = since;
+                    self.stats.queued_replies = queued;
+                }
+                alive
+            }
             None => true,
         }
     }
