@@ -31,7 +31,7 @@ fi
 
 echo "== fuzz crate: rustfmt and clippy (warnings denied)"
 (cd fuzz && cargo fmt -- --check)
-(cd fuzz && CARGO_TARGET_DIR="$target_dir/lint" cargo clippy --all-targets -- -D warnings)
+(cd fuzz && cargo clippy --all-targets --target-dir "$target_dir" -- -D warnings)
 
 echo "== building fuzz targets (sanitizer: $sanitizer)"
 (cd fuzz && cargo fuzz build -O -s "$sanitizer" --target-dir "$target_dir")
@@ -52,7 +52,7 @@ for t in $targets; do
         fi
     fi
     echo "== $t: fuzzing for ${seconds}s"
-    mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
+    mkdir -p "$work/$t/corpus" "fuzz/artifacts/$t"
     if [ -d "fuzz/corpus/$t" ]; then
         cp -r "fuzz/corpus/$t/." "$work/$t/corpus/"
     fi

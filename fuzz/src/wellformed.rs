@@ -136,3 +136,64 @@ fn check_arp(l3: &[u8]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    /// An untagged IPv4/UDP frame from the red-core port (id 1), with a
+    /// correct header checksum.
+    fn good() -> Vec<u8> {
+        let mut f = vec![2, 0xbb, 0, 0, 0x10, 0xfe, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let mut ip = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 63, 17, 0, 0, 10, 1, 0, 10, 10, 50, 0, 1,
+        ];
+        let h = etherparse::Ipv4HeaderSlice::from_slice(&ip)
+            .unwrap()
+            .to_header();
+        let c = h.calc_header_checksum().to_be_bytes();
+        ip[10..12].copy_from_slice(&c);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+        f
+    }
+
+    #[test]
+    fn accepts_a_routed_frame() {
+        assert_eq!(check(1, &good()), Ok(()));
+    }
+
+    #[test]
+    fn rejects_what_cnfwd_must_never_send() {
+        let mut bad_sum = good();
+        bad_sum[24] ^= 1;
+        assert!(check(1, &bad_sum).unwrap_err().contains("checksum"));
+        let mut ttl0 = good();
+        ttl0[22] = 0;
+        ttl0[24] = 0;
+        ttl0[25] = 0;
+        let h = etherparse::Ipv4HeaderSlice::from_slice(&ttl0[14..])
+            .unwrap()
+            .to_header();
+        ttl0[24..26].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
+        assert!(check(1, &ttl0).unwrap_err().contains("TTL"));
+        let mut long = good();
+        long[17] = 200;
+        assert!(check(1, &long).is_err());
+        let mut foreign_src = good();
+        foreign_src[11] = 9;
+        assert!(check(1, &foreign_src).unwrap_err().contains("source MAC"));
+        // Untagged on the trunk, or tagged with a VLAN it does not carry.
+        let mut on_trunk = good();
+        on_trunk[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        assert!(check(0, &on_trunk).unwrap_err().contains("802.1Q"));
+        let mut tagged = on_trunk[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x01, 0xf4]);
+        tagged.extend_from_slice(&on_trunk[12..]);
+        assert!(check(0, &tagged).unwrap_err().contains("VLAN 500"));
+        tagged[14] = 0;
+        tagged[15] = 100;
+        assert_eq!(check(0, &tagged), Ok(()));
+        assert!(check(1, &good()[..13]).is_err());
+    }
+}
