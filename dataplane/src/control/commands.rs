@@ -840,6 +840,21 @@ impl Commands<'_> {
             let mac = p
                 .mac
                 .ok_or_else(|| fail("mac: missing (e.g. \"02:00:00:00:00:01\")"))?;
+            // The rules the configuration file's neighbours obey (resolve),
+            // so that the running configuration stays loadable.
+            if mac.is_multicast() {
+                return Err(fail(format!("mac {mac}: a neighbour MAC must be unicast")));
+            }
+            let gateway = match p.ip {
+                IpAddr::V4(_) => l3.ipv4.map(|(_, g)| IpAddr::V4(g)),
+                IpAddr::V6(_) => l3.ipv6.map(|(_, g)| IpAddr::V6(g)),
+            };
+            if gateway == Some(p.ip) {
+                return Err(fail(format!(
+                    "ip {}: is the network's own gateway address",
+                    p.ip
+                )));
+            }
             TableChange::AddNeighbor {
                 network: id as u16,
                 ip: p.ip,
