@@ -56,6 +56,10 @@ echo "== tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee -a "$tmp/test.log"
 status=${PIPESTATUS[0]}
 [ "$status" -ne 0 ] || status=$dpdk_status
+# Fuzzing, short: every target 30 s from its committed corpus, after its
+# saved regression inputs; a crash fails (scripts/fuzz.sh SECONDS for more).
+echo "== fuzzing (30 s per target)"
+scripts/fuzz.sh 30 || { [ "$status" -ne 0 ] || status=1; }
 # Soak, short: 90 s of traffic, 1,000 route changes/s, config applies, socket
 # clients and CSN flow churn (root; uses the binaries the tests built).
 echo "== soak (90 s; scripts/soak.sh runs 30 minutes by default)"

@@ -1010,7 +1010,7 @@ mod metrics {
         assert_eq!(scrape.samples.len(), samples.len());
         for s in &scrape.samples {
             let typed = match (&s.value, s.metric.as_str()) {
-                (prometheus_parse::Value::Gauge(_), "cnfwd_workers") => true,
+                (prometheus_parse::Value::Gauge(_), m) => !m.ends_with("_total"),
                 (prometheus_parse::Value::Counter(_), m) => m.ends_with("_total"),
                 _ => false,
             };
