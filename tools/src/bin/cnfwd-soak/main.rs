@@ -65,21 +65,16 @@ struct Cli {
     /// when the fit spans 5 minutes or more, else 1024; see README).
     #[arg(long)]
     max_slope: Option<f64>,
-    /// Run cnfwd with glibc's malloc as it comes (a dynamic mmap threshold).
+    /// Run cnfwd with `MALLOC_MMAP_THRESHOLD_` set to this many bytes (a
+    /// fixed threshold: nearly every large allocation mapped and unmapped,
+    /// so RSS follows live memory exactly). Default: glibc as it comes, as
+    /// cnfwd runs in production. Every route change publishes a snapshot
+    /// that copies the VRF's FIBs (~0.6 MiB); before the engine freed the
+    /// snapshots no worker holds, hundreds piled up behind a descheduled
+    /// worker and RSS stepped up and stayed, which this option was first
+    /// made to tell apart from a leak.
     #[arg(long)]
-    malloc_as_is: bool,
-    /// Unless `--malloc-as-is`: cnfwd runs with `MALLOC_MMAP_THRESHOLD_` set
-    /// to this (a fixed threshold). Every route change publishes a snapshot
-    /// that copies the VRF's FIBs (~0.6 MiB: two 2^16-slot roots and their
-    /// length arrays, plus smaller vectors); when a worker or the control
-    /// thread is descheduled for a few hundred milliseconds, hundreds of
-    /// them are alive at once, and what of them lands in glibc's heap is not
-    /// given back afterwards: RSS steps up by 2 to 25 MiB and stays (seen at
-    /// thresholds of 128 and 32 KiB). With 4 KiB nearly all of a snapshot
-    /// is mapped and unmapped, so RSS follows live memory and a leak shows
-    /// as a slope.
-    #[arg(long, default_value_t = 4096)]
-    malloc_mmap_threshold: u64,
+    malloc_mmap_threshold: Option<u64>,
     /// The cnfwd binary (default: `cnfwd` next to this program).
     #[arg(long)]
     cnfwd: Option<PathBuf>,
@@ -270,11 +265,8 @@ fn soak(cli: &Cli) -> Result<bool, String> {
     let err_path = dir.join("cnfwd.err");
     let stats_path = dir.join("stats.json");
     let mut command = Command::new("ip");
-    if !cli.malloc_as_is {
-        command.env(
-            "MALLOC_MMAP_THRESHOLD_",
-            cli.malloc_mmap_threshold.to_string(),
-        );
+    if let Some(threshold) = cli.malloc_mmap_threshold {
+        command.env("MALLOC_MMAP_THRESHOLD_", threshold.to_string());
     }
     let child = command
         .args(["netns", "exec", &lab.router])
@@ -824,10 +816,9 @@ fn soak(cli: &Cli) -> Result<bool, String> {
 }
 
 fn malloc_text(cli: &Cli) -> String {
-    if cli.malloc_as_is {
-        "glibc defaults".into()
-    } else {
-        format!("MALLOC_MMAP_THRESHOLD_={}", cli.malloc_mmap_threshold)
+    match cli.malloc_mmap_threshold {
+        None => "glibc defaults".into(),
+        Some(t) => format!("MALLOC_MMAP_THRESHOLD_={t}"),
     }
 }
 
