@@ -323,7 +323,10 @@ fn http_endpoints(h: &EngineHandle, tables: Arc<ArcSwap<Tables>>, r: &Resolved) 
     let ports = Arc::new(r.ports.clone());
     let health = {
         let (h, tables, ports) = (h.clone(), tables.clone(), ports);
-        move || Health::now(&h, tables.load().generation, &ports, stall)
+        move || {
+            let t = tables.load();
+            Health::now(&h, (t.generation, t.published), &ports, stall)
+        }
     };
     let health = Arc::new(health);
     let (live, ready) = (health.clone(), health);

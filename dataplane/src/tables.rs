@@ -277,6 +277,8 @@ pub struct Tables {
     pub csn: Option<Arc<CsnTables>>,
     /// Set when the snapshot is published (1 for the first); 0 before.
     pub generation: u64,
+    /// When it was published (`None` before).
+    pub published: Option<std::time::Instant>,
     /// The slow path's settings (ARP/ND, resolution, ICMP limits).
     pub slow: Arc<cnfwd_config::SlowPathSettings>,
 }
@@ -468,6 +470,7 @@ impl Tables {
             adj_keys: adj_keys.into(),
             csn,
             generation: 0,
+            published: None,
             slow: Arc::new(r.slow_path.clone()),
         })
     }
@@ -575,6 +578,7 @@ impl Tables {
             adj_keys: keys.into(),
             csn: self.csn.clone(),
             generation: 0,
+            published: None,
             slow: Arc::clone(&self.slow),
         })
     }

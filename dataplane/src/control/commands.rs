@@ -426,6 +426,7 @@ impl Commands<'_> {
             Instant::now(),
             std::time::Duration::from_millis(u64::from(r.engine.stall_timeout_ms)),
             self.snapshots.generation(),
+            self.snapshots.current().published,
             port_states(&r.ports, &self.engine.stats()),
             self.engine.stopping(),
         );

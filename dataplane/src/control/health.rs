@@ -13,7 +13,13 @@
 //! - **Ready** (`/readyz`): live, and every worker has completed a round
 //!   (forwarding), every worker uses the snapshot in force (the
 //!   configuration, including the last `/config/apply`, is applied), and
-//!   every port is up.
+//!   every port is up. A worker whose last round ended less than
+//!   [`SNAPSHOT_GRACE`] after the snapshot in force was published has not
+//!   had the chance to load it yet and is not *behind*: under a stream of
+//!   route changes (one snapshot a millisecond) every worker is always a
+//!   few generations back at its last heartbeat, and readiness must not
+//!   flap for that (the soak test saw `/readyz` 503 in 1,701 of 1,710
+//!   probes before).
 //! - **Port up**: `af_packet`: the interface exists and is `IFF_UP` and
 //!   `IFF_RUNNING`, read from `/sys/class/net/<if>/flags` (bit `IFF_UP`)
 //!   and `operstate` (`up`, or `unknown` for drivers that do not report
@@ -37,6 +43,10 @@ use cnfwd_config::{PortBackend, ResolvedPort};
 use serde_json::{json, Value};
 
 use super::metrics::Probe;
+
+/// How long after a snapshot's publication a worker still on an older one
+/// is not yet *behind* (several heartbeats and a long round).
+pub const SNAPSHOT_GRACE: Duration = Duration::from_millis(100);
 use crate::engine::workers::{EngineHandle, WorkerSample};
 use crate::io::LinkState;
 use crate::stats::Stats;
@@ -156,6 +166,9 @@ pub struct WorkerHealth {
     pub stalled: bool,
     /// Snapshot generation in use.
     pub generation: u64,
+    /// On an older snapshot than the one in force, though its last round
+    /// ended more than [`SNAPSHOT_GRACE`] after that one was published.
+    pub behind: bool,
 }
 
 impl WorkerHealth {
@@ -183,13 +196,17 @@ pub struct Health {
 }
 
 impl Health {
-    /// Judges `samples` at `now`; `started` is the engine's start.
+    /// Judges `samples` at `now`; `started` is the engine's start;
+    /// `generation` is the snapshot in force, `published` when it was
+    /// published (`None`: any worker on another one is behind).
+    #[allow(clippy::too_many_arguments)]
     pub fn evaluate(
         samples: &[WorkerSample],
         started: Instant,
         now: Instant,
         stall_timeout: Duration,
         generation: u64,
+        published: Option<Instant>,
         ports: Vec<PortState>,
         stopping: bool,
     ) -> Health {
@@ -204,6 +221,11 @@ impl Health {
                     last_round_age: w.last_round.map(|_| since),
                     stalled: since > stall_timeout,
                     generation: w.generation,
+                    behind: w.generation != generation
+                        && match (w.last_round, published) {
+                            (Some(t), Some(p)) => t > p + SNAPSHOT_GRACE,
+                            _ => true,
+                        },
                 }
             })
             .collect();
@@ -217,10 +239,10 @@ impl Health {
     }
 
     /// The health of the running `engine` now, with snapshot `generation`
-    /// in force, for `ports`.
+    /// (published at `published`) in force, for `ports`.
     pub fn now(
         engine: &EngineHandle,
-        generation: u64,
+        (generation, published): (u64, Option<Instant>),
         ports: &[ResolvedPort],
         stall_timeout: Duration,
     ) -> Health {
@@ -230,6 +252,7 @@ impl Health {
             Instant::now(),
             stall_timeout,
             generation,
+            published,
             port_states(ports, &engine.stats()),
             engine.stopping(),
         )
@@ -264,7 +287,7 @@ impl Health {
         for w in &self.workers {
             if w.last_round_age.is_none() && !w.stalled {
                 why.push(format!("{}: no polling round yet", w.who()));
-            } else if w.generation != self.generation && !w.stalled {
+            } else if w.behind && !w.stalled {
                 why.push(format!(
                     "{}: on snapshot {}, not {} yet (configuration not applied)",
                     w.who(),
@@ -412,6 +435,7 @@ mod tests {
             now,
             timeout,
             3,
+            None,
             vec![port("a", true)],
             false,
         );
@@ -433,6 +457,7 @@ mod tests {
             now,
             timeout,
             3,
+            None,
             vec![port("a", true), port("b", false)],
             false,
         );
@@ -449,6 +474,27 @@ mod tests {
             "worker 1 (core 3): stalled: no polling round for 1500 ms (stall_timeout_ms 1000)\n\
              worker 0 (core 2): on snapshot 2, not 3 yet (configuration not applied)\n\
              port b (af_packet veth-b): not up: lowerlayerdown\n"
+        );
+        // Behind only when its last round ended well after the snapshot in
+        // force was published: a stream of route changes keeps every
+        // worker a few generations back at its last heartbeat.
+        let behind = |published: Duration| {
+            Health::evaluate(
+                &[sample(0, fresh, 2)],
+                t0,
+                now,
+                timeout,
+                3,
+                Some(now - published),
+                vec![],
+                false,
+            )
+        };
+        assert!(behind(Duration::from_millis(1)).ready());
+        let late = behind(Duration::from_secs(2));
+        assert_eq!(
+            late.not_ready(),
+            ["worker 0 (core 2): on snapshot 2, not 3 yet (configuration not applied)"]
         );
         let j = h.json_fields();
         assert_eq!(j["live"], false);
@@ -468,6 +514,7 @@ mod tests {
                 t0 + Duration::from_millis(ms),
                 timeout,
                 1,
+                None,
                 vec![],
                 false,
             )

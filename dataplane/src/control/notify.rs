@@ -143,6 +143,7 @@ fn watch(n: &Notifier, engine: &EngineHandle, stall_timeout: Duration, stop: &At
                 Instant::now(),
                 stall_timeout,
                 0,
+                None,
                 Vec::new(),
                 engine.stopping(),
             );

@@ -54,6 +54,7 @@ impl Snapshots {
     /// Starts with `tables` as generation 1.
     pub fn new(mut tables: Tables) -> Self {
         tables.generation = 1;
+        tables.published = Some(std::time::Instant::now());
         Self {
             current: Arc::new(ArcSwap::from_pointee(tables)),
             generation: 1,
@@ -85,6 +86,7 @@ impl Snapshots {
     pub fn publish(&mut self, mut tables: Tables) -> u64 {
         self.generation += 1;
         tables.generation = self.generation;
+        tables.published = Some(std::time::Instant::now());
         let old = self.current.swap(Arc::new(tables));
         self.retired.push(old);
         self.reclaim();
