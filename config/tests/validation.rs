@@ -360,7 +360,11 @@ fn engine_and_af_packet_settings() {
         (r.engine.workers, r.engine.idle),
         (1, cnfwd_config::ResolvedIdle::Busy)
     );
-    assert_eq!(r.af_packet.block_size, 65536);
+    assert_eq!(
+        (r.af_packet.block_size, r.af_packet.block_count),
+        (128 * 1024, 32),
+        "a block holds a 64 KiB GSO super-frame with its headers"
+    );
 
     assert_error(
         &format!("[engine]\nworkers = 3\ncores = [1, 2]\n{BASE}"),
