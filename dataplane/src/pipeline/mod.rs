@@ -3,10 +3,14 @@
 //! 1. [`parse`](crate::packet::ethernet) the Ethernet header and outermost tag;
 //! 2. [`classify`] (port, tag) -> network;
 //! 3. L3 networks: validate (EtherType, MAC, IP headers via
-//!    [`crate::packet::parse`]), then look every destination up in its VRF in
-//!    one pass (independent lookups overlap their cache misses), then apply
-//!    the adjacency: local, TTL, MTU, neighbour, egress port, [`rewrite`];
-//! 4. L2 networks: learn, then forward or flood ([`crate::l2`]).
+//!    [`crate::packet::parse`], martian addresses), then look every
+//!    destination (and, where the ingress network's `source_check` asks,
+//!    every source) up in its VRF in one pass (independent lookups overlap
+//!    their cache misses), then the reverse-path check, then apply the
+//!    adjacency: local, TTL, IPv6 scope, MTU, neighbour, egress port,
+//!    [`rewrite`] (link padding cut off);
+//! 4. L2 networks: refuse invalid source MACs and reserved groups, learn,
+//!    then forward or flood ([`crate::l2`]).
 //!
 //! The result is one [`Verdict`] per packet. Every drop is a
 //! [`DropReason`] set once; nothing on this path allocates.
