@@ -9,17 +9,19 @@ use std::net::TcpStream;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::server::{TempDir, TestServer};
 use dataplane::control::socket::dpdk_telemetry_path;
 use dataplane::control::{
     Access, Client, ClientError, CommandError, CommandInfo, ControlError, GroupSpec, Handler,
-    Params, Peer, ReadAccess, Server, ServerConfig, ServerStats,
+    Params, Peer, ReadAccess, Server, ServerConfig,
 };
 use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use rand::rngs::SmallRng;
@@ -105,99 +107,24 @@ impl Handler for Store {
     }
 }
 
-/// A temporary directory (world-traversable, for the other-uid test),
-/// removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "cnfwd-ctl-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
+/// A [`TestServer`] with a [`Store`] handler and `f`'s settings; the socket
+/// file gets the configured mode.
+fn start_server(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    let dir = TempDir::new("ctl");
+    let mut cfg = ServerConfig {
+        path: dir.0.join("run/cnfwd.sock"),
+        ..ServerConfig::default()
+    };
+    f(&mut cfg);
+    let server = Server::bind(&cfg).unwrap();
+    let meta = std::fs::metadata(&cfg.path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, cfg.mode);
+    TestServer::run::<Store>(server, cfg.path, dir)
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A server polled on its own thread; stops and joins on drop (which
-/// removes the socket file, checked by [`TestServer::stop`]).
-struct TestServer {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    stats: Arc<Mutex<ServerStats>>,
-    thread: Option<JoinHandle<()>>,
-    _dir: TempDir,
-}
-
-impl TestServer {
-    fn start(f: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = TempDir::new();
-        let mut cfg = ServerConfig {
-            path: dir.0.join("run/cnfwd.sock"),
-            ..ServerConfig::default()
-        };
-        f(&mut cfg);
-        let server = Server::bind(&cfg).unwrap();
-        let meta = std::fs::metadata(&cfg.path).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, cfg.mode);
-        Self::run(server, cfg.path, dir)
-    }
-
-    fn run(mut server: Server, path: PathBuf, dir: TempDir) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(Mutex::new(server.stats()));
-        let (s, st) = (stop.clone(), stats.clone());
-        let thread = std::thread::spawn(move || {
-            let mut store = Store::default();
-            while !s.load(Ordering::Relaxed) {
-                server.poll(Duration::from_millis(10), &mut store).unwrap();
-                *st.lock().unwrap() = server.stats();
-            }
-        });
-        TestServer {
-            path,
-            stop,
-            stats,
-            thread: Some(thread),
-            _dir: dir,
-        }
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&self.path, TIMEOUT).unwrap()
-    }
-
-    fn stats(&self) -> ServerStats {
-        // Let the server finish the round that answered us.
-        std::thread::sleep(Duration::from_millis(50));
-        *self.stats.lock().unwrap()
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap();
-        assert!(!self.path.exists(), "socket file left behind");
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A client of `srv`.
+fn client(srv: &TestServer) -> Client {
+    Client::connect(&srv.path, TIMEOUT).unwrap()
 }
 
 /// The error message of an error reply (panics on a success).
@@ -225,8 +152,8 @@ fn raw_reply(c: &mut Client, msg: &[u8]) -> serde_json::Map<String, Value> {
 
 #[test]
 fn greeting_list_help_and_info() {
-    let srv = TestServer::start(|c| c.max_output_len = 64 * 1024);
-    let mut c = srv.client();
+    let srv = start_server(|c| c.max_output_len = 64 * 1024);
+    let mut c = client(&srv);
     let g = c.greeting().clone();
     assert_eq!(g["pid"], std::process::id());
     assert_eq!(g["max_output_len"], 64 * 1024);
@@ -275,8 +202,8 @@ fn greeting_list_help_and_info() {
 
 #[test]
 fn bad_inputs_get_error_replies_and_the_connection_stays_usable() {
-    let srv = TestServer::start(|_| {});
-    let mut c = srv.client();
+    let srv = start_server(|_| {});
+    let mut c = client(&srv);
     let max = format!(r#"/counter/add,{{"name": "z", "by": {}}}"#, u64::MAX);
     assert_eq!(c.request(&max).unwrap(), Ok(json!(u64::MAX)));
     let big = {
@@ -364,7 +291,7 @@ fn bad_inputs_get_error_replies_and_the_connection_stays_usable() {
         // Still usable after every bad request.
         assert_eq!(c.request("/counters").unwrap(), Ok(json!({"z": u64::MAX})));
     }
-    let s = srv.stats();
+    let s = srv.stats_after(Duration::from_millis(50));
     assert_eq!(s.too_large, 1);
     assert_eq!(s.handler_panics, 1);
     assert_eq!(s.errors as usize, cases.len());
@@ -374,8 +301,8 @@ fn bad_inputs_get_error_replies_and_the_connection_stays_usable() {
 
 #[test]
 fn large_replies_fit_or_are_refused_clearly() {
-    let srv = TestServer::start(|_| {});
-    let mut c = srv.client();
+    let srv = start_server(|_| {});
+    let mut c = client(&srv);
     let max = c.max_output_len();
     assert_eq!(max, 1 << 20);
     // Far beyond the default 208 KiB socket buffer, still one message.
@@ -384,18 +311,21 @@ fn large_replies_fit_or_are_refused_clearly() {
     assert_eq!(v.as_str().unwrap().len(), n);
     let e = error_of(c.call("/big", Some(&json!({"bytes": max}))).unwrap());
     assert!(e.contains("larger than max_output_len (1048576)"), "{e}");
-    assert_eq!(srv.stats().oversized_replies, 1);
+    assert_eq!(
+        srv.stats_after(Duration::from_millis(50)).oversized_replies,
+        1
+    );
     srv.stop();
 }
 
 #[test]
 fn silent_and_slow_clients_do_not_block_others() {
-    let srv = TestServer::start(|_| {});
+    let srv = start_server(|_| {});
     // Connects, never reads (not even the greeting), never writes.
     let _silent = nix_connect(&srv.path);
     // Sends requests for big replies and does not read them: the server
     // must queue, not block.
-    let mut slow = srv.client();
+    let mut slow = client(&srv);
     let req = br#"/big,{"bytes": 900000}"#;
     let slow_fd = slow.as_raw_fd();
     for _ in 0..6 {
@@ -403,7 +333,7 @@ fn silent_and_slow_clients_do_not_block_others() {
     }
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
-    let mut other = srv.client();
+    let mut other = client(&srv);
     for i in 0..50 {
         let r = other
             .call("/counter/add", Some(&json!({"name": "n", "by": 1})))
@@ -421,7 +351,7 @@ fn silent_and_slow_clients_do_not_block_others() {
         let v: Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(v["/big"].as_str().unwrap().len(), 900_000);
     }
-    let s = srv.stats();
+    let s = srv.stats_after(Duration::from_millis(50));
     assert_eq!(s.clients, 3);
     assert!(
         s.queued_replies >= 1,
@@ -460,9 +390,9 @@ fn nix_connect(path: &Path) -> std::os::fd::OwnedFd {
 
 #[test]
 fn client_cap_turns_extra_clients_away() {
-    let srv = TestServer::start(|c| c.max_clients = 2);
-    let mut a = srv.client();
-    let b = srv.client();
+    let srv = start_server(|c| c.max_clients = 2);
+    let mut a = client(&srv);
+    let b = client(&srv);
     match Client::connect(&srv.path, TIMEOUT) {
         Err(ClientError::Rejected { message, .. }) => {
             assert!(message.contains("too many clients (max 2)"), "{message}")
@@ -483,7 +413,7 @@ fn client_cap_turns_extra_clients_away() {
         }
     };
     assert_eq!(c.request("/counters").unwrap(), Ok(json!({})));
-    let s = srv.stats();
+    let s = srv.stats_after(Duration::from_millis(50));
     assert!(s.rejected_clients >= 1);
     assert_eq!(s.clients, 2);
     srv.stop();
@@ -491,7 +421,7 @@ fn client_cap_turns_extra_clients_away() {
 
 #[test]
 fn stale_socket_is_replaced_and_a_live_one_is_not_stolen() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("ctl");
     let path = dir.0.join("cnfwd.sock");
     // A socket file nobody listens on: what a crashed run leaves.
     {
@@ -510,8 +440,8 @@ fn stale_socket_is_replaced_and_a_live_one_is_not_stolen() {
         ..ServerConfig::default()
     };
     let server = Server::bind(&cfg).expect("stale socket replaced");
-    let srv = TestServer::run(server, path.clone(), TempDir::new());
-    let mut c = srv.client();
+    let srv = TestServer::run::<Store>(server, path.clone(), TempDir::new("ctl"));
+    let mut c = client(&srv);
     assert_eq!(c.request("/counters").unwrap(), Ok(json!({})));
 
     match Server::bind(&cfg) {
@@ -571,7 +501,7 @@ fn random_json(rng: &mut SmallRng, depth: u32) -> Value {
 
 #[test]
 fn fuzz_random_bytes_and_json_then_a_valid_command_works() {
-    let srv = TestServer::start(|c| c.max_request = 4096);
+    let srv = start_server(|c| c.max_request = 4096);
     let mut rng = SmallRng::seed_from_u64(0x00c0_ffee);
     let names = [
         "/",
@@ -583,7 +513,7 @@ fn fuzz_random_bytes_and_json_then_a_valid_command_works() {
         "/x",
         "",
     ];
-    let mut c = srv.client();
+    let mut c = client(&srv);
     let mut sent = 0u64;
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
@@ -624,7 +554,7 @@ fn fuzz_random_bytes_and_json_then_a_valid_command_works() {
             .unwrap(),
         json!(1)
     );
-    let mut fresh = srv.client();
+    let mut fresh = client(&srv);
     assert_eq!(
         fresh.request("/counters").unwrap().unwrap()["after-fuzz"],
         json!(1)
@@ -682,7 +612,7 @@ fn another_uid_is_refused_writes_and_allowed_reads_per_policy() {
     }
     let add = r#"/counter/add,{"name":"n","by":1}"#;
     // Reads opened to the peer's group: reads pass, writes do not.
-    let srv = TestServer::start(|c| {
+    let srv = start_server(|c| {
         c.mode = 0o666;
         c.read_access = ReadAccess::Group(GroupSpec::Id(65534));
     });
@@ -694,13 +624,13 @@ fn another_uid_is_refused_writes_and_allowed_reads_per_policy() {
             "permission denied: /counter/add is a write command and needs uid 0 (you are uid 65534)"}})
     );
     assert!(r[2]["/info"]["pid"].is_number());
-    assert_eq!(srv.stats().refused, 1);
+    assert_eq!(srv.stats_after(Duration::from_millis(50)).refused, 1);
     // Root still writes.
-    assert_eq!(srv.client().request(add).unwrap(), Ok(json!(1)));
+    assert_eq!(client(&srv).request(add).unwrap(), Ok(json!(1)));
     srv.stop();
 
     // Writers only: the peer may do nothing.
-    let srv = TestServer::start(|c| {
+    let srv = start_server(|c| {
         c.mode = 0o666;
         c.write_group = Some(GroupSpec::Name("root".into()));
     });
@@ -712,11 +642,11 @@ fn another_uid_is_refused_writes_and_allowed_reads_per_policy() {
     );
     let e = r[1]["/counter/add"]["error"].as_str().unwrap();
     assert!(e.contains("needs uid 0 or group 0"), "{e}");
-    assert_eq!(srv.stats().refused, 2);
+    assert_eq!(srv.stats_after(Duration::from_millis(50)).refused, 2);
     srv.stop();
 
     // The write group grants writes (the peer's gid is the group).
-    let srv = TestServer::start(|c| {
+    let srv = start_server(|c| {
         c.mode = 0o666;
         c.write_group = Some(GroupSpec::Id(65534));
     });
@@ -737,10 +667,10 @@ fn stock_dpdk_telemetry_py_queries_cnfwd() {
         eprintln!("SKIPPED: /usr/bin/dpdk-telemetry.py not installed (apt-get install dpdk-dev)");
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("ctl");
     let prefix = "cnfwd-test";
     let dpdk_path = dir.0.join("dpdk").join(prefix).join("dpdk_telemetry.v2");
-    let srv = TestServer::start(|c| c.dpdk_path = Some(dpdk_path.clone()));
+    let srv = start_server(|c| c.dpdk_path = Some(dpdk_path.clone()));
     // The script finds it exactly where EAL would put it.
     let mut child = Command::new(python())
         .arg(script)

@@ -30,16 +30,16 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::hosts::{can_run, Lab};
+use common::server::{TempDir, TestServer};
 use common::{connect_when_up, StopOnDrop};
 use dataplane::control::metrics::{Endpoints, MetricsServer};
 use dataplane::control::{
     Access, Client, ClientError, CommandError, CommandInfo, Handler, Params, Peer, Server,
-    ServerConfig, ServerStats,
+    ServerConfig,
 };
 use nix::sys::socket::{
     connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
@@ -97,79 +97,16 @@ impl Handler for Store {
     }
 }
 
-/// A scratch directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "cnfwd-faults-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A server polled on a thread of this process; stopped on drop.
-struct TestServer {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    stats: Arc<Mutex<ServerStats>>,
-    thread: Option<JoinHandle<()>>,
-    _dir: TempDir,
-}
-
-impl TestServer {
-    fn start(f: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = TempDir::new("srv");
-        let mut cfg = ServerConfig {
-            path: dir.0.join("cnfwd.sock"),
-            ..ServerConfig::default()
-        };
-        f(&mut cfg);
-        let mut server = Server::bind(&cfg).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(Mutex::new(server.stats()));
-        let (s, st) = (stop.clone(), stats.clone());
-        let thread = std::thread::spawn(move || {
-            let mut store = Store::default();
-            while !s.load(Ordering::Relaxed) {
-                server.poll(Duration::from_millis(10), &mut store).unwrap();
-                *st.lock().unwrap() = server.stats();
-            }
-        });
-        TestServer {
-            path: cfg.path,
-            stop,
-            stats,
-            thread: Some(thread),
-            _dir: dir,
-        }
-    }
-
-    fn stats(&self) -> ServerStats {
-        std::thread::sleep(Duration::from_millis(30));
-        *self.stats.lock().unwrap()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A [`TestServer`] with a [`Store`] handler and `f`'s settings.
+fn start_server(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    let dir = TempDir::new("faults-srv");
+    let mut cfg = ServerConfig {
+        path: dir.0.join("cnfwd.sock"),
+        ..ServerConfig::default()
+    };
+    f(&mut cfg);
+    let server = Server::bind(&cfg).unwrap();
+    TestServer::run::<Store>(server, cfg.path, dir)
 }
 
 /// A raw `SOCK_SEQPACKET` connection (blocking), reading nothing.
@@ -213,7 +150,7 @@ fn messages_until_eof(fd: &OwnedFd, within: Duration) -> Vec<Vec<u8>> {
 #[test]
 fn idle_clients_holding_every_slot_are_closed_after_the_idle_timeout() {
     let idle = Duration::from_millis(400);
-    let srv = TestServer::start(|c| {
+    let srv = start_server(|c| {
         c.max_clients = 4;
         c.idle_timeout = Some(idle);
     });
@@ -272,7 +209,7 @@ fn idle_clients_holding_every_slot_are_closed_after_the_idle_timeout() {
         assert!(text.contains("no request for 0.4 s"), "{text}");
         assert!(text.contains("client_idle_timeout_s"), "{text}");
     }
-    let s = srv.stats();
+    let s = srv.stats_after(Duration::from_millis(30));
     assert_eq!(s.idle_closed, 3, "{s:?}");
     assert!(s.rejected_clients >= 1, "{s:?}");
     assert_eq!(s.clients, 2, "busy and served: {s:?}");
@@ -298,7 +235,7 @@ fn busy_count(c: &mut Client) -> u64 {
 #[test]
 fn a_client_that_never_reads_is_closed_after_the_stall_timeout() {
     let stall = Duration::from_millis(600);
-    let srv = TestServer::start(|c| {
+    let srv = start_server(|c| {
         c.stall_timeout = Some(stall);
         c.idle_timeout = Some(Duration::from_secs(30));
     });
@@ -329,7 +266,7 @@ fn a_client_that_never_reads_is_closed_after_the_stall_timeout() {
             .unwrap()
             .unwrap();
         worst = worst.max(t.elapsed());
-        max_pending = max_pending.max(srv.stats().pending_bytes);
+        max_pending = max_pending.max(srv.stats_after(Duration::from_millis(30)).pending_bytes);
     }
     assert!(
         worst < Duration::from_millis(200),
@@ -343,7 +280,7 @@ fn a_client_that_never_reads_is_closed_after_the_stall_timeout() {
     );
     let deadline = Instant::now() + TIMEOUT;
     let s = loop {
-        let s = srv.stats();
+        let s = srv.stats_after(Duration::from_millis(30));
         if s.stalled_closed == 1 || Instant::now() > deadline {
             break s;
         }
@@ -396,7 +333,7 @@ struct ChildServer {
 
 impl ChildServer {
     fn start() -> Self {
-        let dir = TempDir::new("child");
+        let dir = TempDir::new("faults-child");
         let path = dir.0.join("cnfwd.sock");
         let child = Command::new(std::env::current_exe().unwrap())
             .args(["child_server", "--exact", "--nocapture", "--test-threads=1"])

@@ -50,3 +50,4 @@ pub fn checksum(data: &[u8]) -> u16 {
 }
 
 pub mod hosts;
+pub mod server;
