@@ -5,6 +5,10 @@
 //! process and `--no-shconf` is set, so parallel runs never collide.
 #![cfg(feature = "dpdk")]
 
+mod common;
+
+use common::dpdk::eal_args;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,26 +23,6 @@ use dataplane::tables::Tables;
 const BURST: usize = 32;
 const LOOP_PACKETS: usize = 1_000_000;
 const FRAME_LEN: usize = 64;
-
-fn eal_args() -> Vec<String> {
-    [
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--no-shconf",
-        "--file-prefix",
-        &format!("cnfwd-dpdk-{}", std::process::id()),
-        "-l",
-        "0",
-        "--vdev=net_ring0",
-        "--log-level",
-        "lib.eal:notice",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcap-tests/cases")
@@ -374,7 +358,7 @@ fn read_frames(path: &Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn dpdk_backend_over_vdevs() {
-    let args = eal_args();
+    let args = eal_args("dpdk", &["--vdev=net_ring0"]);
     let eal = Eal::init(&args).unwrap();
     assert!(matches!(
         Eal::init(&args),

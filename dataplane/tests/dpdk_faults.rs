@@ -22,6 +22,10 @@
 //! `rte_eal_init` works once per process: one test runs the steps in order.
 #![cfg(feature = "dpdk")]
 
+mod common;
+
+use common::dpdk::eal_args;
+
 use std::path::{Path, PathBuf};
 
 use cnfwd_config::{PortBackend, PortId, Resolved};
@@ -37,25 +41,6 @@ use dataplane::tables::Tables;
 const APP: PortId = 0;
 const DB: PortId = 1;
 const BURST: usize = 32;
-
-fn eal_args() -> Vec<String> {
-    [
-        "--no-huge",
-        "-m",
-        "512",
-        "--no-pci",
-        "--no-shconf",
-        "--file-prefix",
-        &format!("cnfwd-dpdk-faults-{}", std::process::id()),
-        "-l",
-        "0",
-        "--log-level",
-        "lib.eal:notice",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
 
 /// Case 01's site with its ports on `devices` and `mbufs` per pool.
 fn config(devices: [&str; 2], mbufs: Option<u32>) -> Resolved {
@@ -282,7 +267,7 @@ fn mempool_runs_dry(eal: &Eal, tmp: &Path) {
 
 #[test]
 fn tx_ring_full_and_mempool_dry() {
-    let eal = Eal::init(&eal_args()).unwrap();
+    let eal = Eal::init(&eal_args("dpdk-faults", &[])).unwrap();
     let tmp: PathBuf =
         std::env::temp_dir().join(format!("cnfwd-dpdk-faults-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();

@@ -49,5 +49,6 @@ pub fn checksum(data: &[u8]) -> u16 {
     !(s as u16)
 }
 
+pub mod dpdk;
 pub mod hosts;
 pub mod server;
