@@ -25,6 +25,7 @@ pub mod fib;
 pub mod io;
 pub mod l2;
 pub mod live;
+pub mod log_limit;
 pub mod packet;
 pub mod pipeline;
 pub mod replay;

@@ -9,9 +9,15 @@
 //! TX queues and its counters are final. Beside it: the metrics listener
 //! with its probes (`/healthz`, `/readyz`) and, when `NOTIFY_SOCKET` is
 //! set, the systemd notifier (`crate::control::{health, notify}`).
+//!
+//! Before the workers start it logs, once, what it runs (`info` events:
+//! the start-up banner): the version, the worker cores, every port with
+//! its device, MAC, link and queues, the socket path(s) and the metrics
+//! address. The management socket serves cnfwd's commands and DPDK's
+//! `/ethdev/*` and `/eal/*` endpoints (`crate::control::ethdev`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
@@ -20,6 +26,9 @@ use arc_swap::ArcSwap;
 use cnfwd_config::{BackendKind, Config, PortBackend, Resolved, ResolvedIdle};
 
 use crate::control::commands::{Commands, ControlState};
+use crate::control::ethdev::{self, Ethdev};
+use crate::control::metrics::ProcessMetrics;
+use crate::control::{CommandInfo, Handler, ServerStats};
 use crate::control::health::Health;
 use crate::control::metrics::Endpoints;
 use crate::control::notify::{self, Notifier, RunNotifier};
@@ -28,7 +37,7 @@ use crate::engine::cores::{self, CoreChoice, PortDevice, Topology};
 use crate::engine::snapshot::Snapshots;
 use crate::engine::workers::{self, EngineHandle, EngineOptions, IdlePolicy, WorkerSample};
 use crate::io::afpacket::{AfPacketBackend, RingConfig};
-use crate::io::Backend;
+use crate::io::{Backend, DeviceTelemetry};
 use crate::stats::Stats;
 use crate::tables::Tables;
 
@@ -224,7 +233,24 @@ pub fn drive<B: Backend + Send>(
     choice: CoreChoice,
     opts: &LiveOptions,
     stop: &AtomicBool,
+    on_tick: impl FnMut(&Tick),
+) -> Result<LiveReport, LiveError> {
+    drive_with(backends, device_macs, r, choice, opts, stop, on_tick, None)
+}
+
+/// [`drive`], with the ports' devices for the `/ethdev/*` endpoints and
+/// the banner (DPDK: [`crate::io::dpdk::DpdkTelemetry`]); without them
+/// those answer from cnfwd's counters.
+#[allow(clippy::too_many_arguments)]
+pub fn drive_with<B: Backend + Send>(
+    backends: Vec<B>,
+    device_macs: Vec<Option<[u8; 6]>>,
+    r: &Resolved,
+    choice: CoreChoice,
+    opts: &LiveOptions,
+    stop: &AtomicBool,
     mut on_tick: impl FnMut(&Tick),
+    devices: Option<&dyn DeviceTelemetry>,
 ) -> Result<LiveReport, LiveError> {
     if backends.is_empty() {
         return Err(LiveError::NoPorts);
@@ -246,15 +272,38 @@ pub fn drive<B: Backend + Send>(
     let mut snapshots = Snapshots::new(tables);
     let mut eopts = engine_options(r, &choice);
     eopts.test_stall = workers::TestStall::from_env();
+    let queues = backends.len();
+    log_banner(
+        r,
+        &snapshots.current(),
+        &choice,
+        queues,
+        server.as_ref().map(|s| s.paths()).unwrap_or_default(),
+        devices,
+    );
     let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let deadline = opts.duration.map(|d| started + d);
+    let control_stats = Arc::new(Mutex::new(server.as_ref().map(|s| s.stats())));
     let outcome = workers::run(backends, &mut snapshots, &eopts, |h, snaps| {
         let _metrics = match r.metrics_listen {
             None => None,
-            Some(addr) => Some(MetricsServer::serve(
-                addr,
-                http_endpoints(h, snaps.shared(), r),
-            )?),
+            Some(addr) => {
+                let process = {
+                    let control = control_stats.clone();
+                    move || ProcessMetrics {
+                        uptime: started.elapsed(),
+                        started_unix,
+                        control: *control.lock().unwrap_or_else(|e| e.into_inner()),
+                    }
+                };
+                Some(MetricsServer::serve(
+                    addr,
+                    http_endpoints(h, snaps.shared(), r, process),
+                )?)
+            }
         };
         // Dropped before `_metrics`: STOPPING=1 as soon as the loop ends.
         let _notify = run_notifier(h, r);
@@ -263,6 +312,9 @@ pub fn drive<B: Backend + Send>(
             snaps,
             state: &mut state,
             server: server.as_mut(),
+            devices,
+            all_commands: Vec::new(),
+            control_stats: &control_stats,
         };
         ctl.run(started, deadline, opts.interval, stop, &mut on_tick);
         Ok::<(), LiveError>(())
@@ -317,8 +369,91 @@ fn build_tables(
     }
 }
 
+/// The start-up banner (module doc): `info` events, one per fact.
+fn log_banner(
+    r: &Resolved,
+    t: &Tables,
+    choice: &CoreChoice,
+    queues: usize,
+    sockets: Vec<&std::path::Path>,
+    devices: Option<&dyn DeviceTelemetry>,
+) {
+    let cores: Vec<String> = choice.cores.iter().map(|c| c.to_string()).collect();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        ports = r.ports.len(),
+        workers = queues,
+        cores = %cores.join(","),
+        "cnfwd {} starting: {} port(s), {} worker(s) on core(s) {}",
+        env!("CARGO_PKG_VERSION"),
+        r.ports.len(),
+        queues,
+        cores.join(","),
+    );
+    for (i, p) in r.ports.iter().enumerate() {
+        let mac = t
+            .ports
+            .get(i)
+            .map_or_else(String::new, |e| cnfwd_config::MacAddr(e.mac).to_string());
+        let (backend, device, link) = match &p.backend {
+            PortBackend::AfPacket { interface } => (
+                "af_packet",
+                interface.clone(),
+                std::fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
+                    .map(|s| s.trim().to_owned())
+                    .unwrap_or_else(|_| "unknown".into()),
+            ),
+            PortBackend::Dpdk { device } => (
+                "dpdk",
+                device.clone(),
+                devices
+                    .and_then(|d| d.link_status(i as u16))
+                    .and_then(|l| {
+                        let status = l["status"].as_str()?.to_lowercase();
+                        Some(match l["speed"].as_u64() {
+                            Some(s) => format!("{status} {s} Mb/s"),
+                            None => status,
+                        })
+                    })
+                    .unwrap_or_else(|| "unknown".into()),
+            ),
+            PortBackend::Pcap { rx, .. } => {
+                ("pcap", rx.clone().unwrap_or_default(), "up".to_string())
+            }
+        };
+        tracing::info!(
+            port = %p.name,
+            port_id = i,
+            backend,
+            device = %device,
+            mac = %mac,
+            link = %link,
+            mtu = p.mtu,
+            queues,
+            "port {} (id {i}): {backend} {device}, MAC {mac}, link {link}, MTU {}, {queues} RX/TX queue(s)",
+            p.name,
+            p.mtu,
+        );
+    }
+    for s in &sockets {
+        tracing::info!(socket = %s.display(), "management socket {}", s.display());
+    }
+    if sockets.is_empty() {
+        tracing::info!("management socket: none ([control] enabled = false)");
+    }
+    match r.metrics_listen {
+        Some(a) => tracing::info!(metrics = %a, "metrics on http://{a}/metrics"),
+        None => tracing::info!("metrics: none (no metrics_listen)"),
+    }
+}
+
 /// `/metrics`, `/healthz` and `/readyz` of the running engine.
-fn http_endpoints(h: &EngineHandle, tables: Arc<ArcSwap<Tables>>, r: &Resolved) -> Endpoints {
+fn http_endpoints(
+    h: &EngineHandle,
+    tables: Arc<ArcSwap<Tables>>,
+    r: &Resolved,
+    process: impl Fn() -> ProcessMetrics + Send + Sync + 'static,
+) -> Endpoints {
     let stall = Duration::from_millis(u64::from(r.engine.stall_timeout_ms));
     let ports = Arc::new(r.ports.clone());
     let health = {
@@ -347,7 +482,7 @@ fn http_endpoints(h: &EngineHandle, tables: Arc<ArcSwap<Tables>>, r: &Resolved) 
                 }
             })
             .collect();
-        metrics::render(&h.stats(), &tables.load(), &workers)
+        metrics::render_with(&h.stats(), &tables.load(), &workers, Some(&process()))
     })
     .healthz(move || live().liveness())
     .readyz(move || ready().readiness())
@@ -359,7 +494,7 @@ fn run_notifier(h: &EngineHandle, r: &Resolved) -> Option<RunNotifier> {
     let stall = Duration::from_millis(u64::from(r.engine.stall_timeout_ms));
     let started = Notifier::from_env()?.and_then(|n| RunNotifier::start(n, h.clone(), stall));
     started
-        .map_err(|e| eprintln!("cnfwd: {}: {e}; not notifying", notify::NOTIFY_SOCKET))
+        .map_err(|e| tracing::warn!(error = %e, "{}: {e}; not notifying", notify::NOTIFY_SOCKET))
         .ok()
 }
 
@@ -370,6 +505,12 @@ struct Control<'a> {
     snaps: &'a mut Snapshots,
     state: &'a mut ControlState,
     server: Option<&'a mut Server>,
+    /// The ports' devices (DPDK), for `/ethdev/*`.
+    devices: Option<&'a dyn DeviceTelemetry>,
+    /// cnfwd's commands and the ethdev ones (built at the first poll).
+    all_commands: Vec<CommandInfo>,
+    /// The socket's counters, for `/metrics` (refreshed every second).
+    control_stats: &'a Mutex<Option<ServerStats>>,
 }
 
 impl Control<'_> {
@@ -405,6 +546,12 @@ impl Control<'_> {
             }
             if now >= next_sample {
                 self.state.sample(self.h);
+                if let Some(s) = self.server.as_deref() {
+                    *self
+                        .control_stats
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(s.stats());
+                }
                 next_sample = now + Duration::from_secs(1);
             }
             self.snaps.reclaim();
@@ -423,8 +570,20 @@ impl Control<'_> {
                         engine: self.h,
                         snapshots: self.snaps,
                     };
-                    if let Err(e) = server.poll(wait, &mut commands) {
-                        eprintln!("cnfwd: management socket: {e}");
+                    if self.all_commands.is_empty() {
+                        self.all_commands = ethdev::all_commands(commands.commands());
+                    }
+                    let mut handler = Ethdev {
+                        commands: &mut commands,
+                        all: &self.all_commands,
+                        devices: self.devices,
+                    };
+                    if let Err(e) = server.poll(wait, &mut handler) {
+                        static POLL_ERRORS: crate::log_limit::LogEvery =
+                            crate::log_limit::LogEvery::new();
+                        if let Some(n) = POLL_ERRORS.tick() {
+                            tracing::error!(error = %e, occurrences = n, "management socket: {e}");
+                        }
                         std::thread::sleep(wait);
                     }
                 }

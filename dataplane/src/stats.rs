@@ -208,10 +208,28 @@ impl Stats {
         (rx, tx, self.drops().iter().sum())
     }
 
+    /// The device counters of `port` its backend has (AF_PACKET
+    /// `kernel_drops`; DPDK `imissed`, `rx_nombuf`, `ierrors`, `oerrors`),
+    /// by name; empty for captures and memory ports. See
+    /// [`crate::io::DeviceCounters`].
+    pub fn device_fields(&self, port: usize) -> Map<String, Value> {
+        self.link
+            .get(port)
+            .map(|l| {
+                l.device
+                    .named()
+                    .map(|(k, n)| (k.to_string(), Value::from(n)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The stats JSON (schema in the README): names from `tables`, drops
     /// listed only when non-zero; a port's `offload` and `link` objects
     /// only when not all zero / up (`link`: `state` `up`/`down`/`gone` and
-    /// the counters `went_down`, `went_gone`, `came_back`, `reopened`).
+    /// the counters `went_down`, `went_gone`, `came_back`, `reopened`); its
+    /// `device` object ([`Stats::device_fields`]) when the backend has
+    /// device counters (zeros included).
     pub fn to_json(&self, tables: &Tables) -> Value {
         let counters = |c: &Counters| {
             json!({
@@ -237,7 +255,11 @@ impl Stats {
                     .collect::<Map<String, Value>>()
                     .into();
             }
-            if let Some(l) = self.link.get(i).filter(|l| **l != PortLink::default()) {
+            let device = self.device_fields(i);
+            if !device.is_empty() {
+                v["device"] = device.into();
+            }
+            if let Some(l) = self.link.get(i).filter(|l| !l.is_quiet()) {
                 let mut m: Map<String, Value> = l
                     .named()
                     .iter()
@@ -330,5 +352,42 @@ mod tests {
         assert_eq!((d.link[1].went_gone, d.link[1].went_down), (0, 1));
         assert_eq!(d.link_state(1), LinkState::Gone);
         assert_eq!(Stats::default().link_state(5), LinkState::Up);
+    }
+
+    #[test]
+    fn device_counters_sum_over_parts_and_show_only_what_the_device_has() {
+        use crate::io::DeviceCounters;
+        // Two AF_PACKET parts of port 0 (each its own sockets), and a DPDK
+        // port 1 whose counters only part 0 reads.
+        let mut a = Stats::new(2, 0);
+        let mut b = Stats::new(2, 0);
+        a.link[0].device.kernel_drops = Some(3);
+        b.link[0].device.kernel_drops = Some(4);
+        a.link[1].device = DeviceCounters {
+            imissed: Some(7),
+            rx_nombuf: Some(2),
+            ierrors: Some(0),
+            oerrors: Some(1),
+            kernel_drops: None,
+        };
+        let mut total = Stats::default();
+        total.add(&a);
+        total.add(&b);
+        assert_eq!(total.link[0].device.kernel_drops, Some(7));
+        assert_eq!(total.link[1].device.imissed, Some(7));
+        assert_eq!(total.link[1].device.kernel_drops, None);
+        assert_eq!(total.link[1].device.rx_missed(), 7);
+        let fields = total.device_fields(0);
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert_eq!(fields["kernel_drops"], 7);
+        let fields = total.device_fields(1);
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(names, ["ierrors", "imissed", "oerrors", "rx_nombuf"]);
+        // Device counters alone do not make the link worth showing.
+        assert!(total.link[0].is_quiet());
+        let since = total.since(&a);
+        assert_eq!(since.link[0].device.kernel_drops, Some(4));
+        assert_eq!(since.link[1].device.imissed, Some(0));
+        assert!(Stats::new(1, 0).device_fields(0).is_empty());
     }
 }

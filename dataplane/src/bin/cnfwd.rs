@@ -8,7 +8,13 @@
 //! ends by printing what it forwarded and dropped per port, per network and
 //! per reason, and optionally writes the stats JSON.
 //! `cnfwd check --config FILE` only validates, and prints what each port
-//! resolved to. `cnfwd generate-config --from-network-status FILE` prints a
+//! resolved to. A configuration without ports, or whose ports carry no
+//! network, passes `check` with a warning; `run` refuses one without ports
+//! (exit 2: nothing could ever be forwarded, ports cannot be added at run
+//! time; `l3fwd` likewise stops when no port is enabled) and warns about
+//! ports without networks but runs (networks can be added through the
+//! socket with `config apply`, as VPP starts with no interfaces
+//! configured). `cnfwd generate-config --from-network-status FILE` prints a
 //! starting configuration for a pod's SR-IOV attachments. `cnfwd
 //! drop-reasons` lists every drop counter with its meaning.
 //!
@@ -24,6 +30,17 @@
 //! and writes no stats. A second signal while stopping ends the process at
 //! once with 128 + the signal number. The management socket file is removed
 //! on every one of these paths.
+//!
+//! Logs: every message other than the command's own output (the rate line,
+//! the summary, `check`'s report: stdout) is a `tracing` event written to
+//! stderr, one line each, as text (`TIME LEVEL cnfwd: message key=value...`)
+//! or JSON lines (`--log-format json`); the level filter is `--log-level`
+//! (a level or a full `RUST_LOG`-style filter such as
+//! `info,dataplane::io=debug`), else `$RUST_LOG`, else `info` (`error` with
+//! `--quiet`). Library code only emits events; this binary sets the
+//! subscriber. A live run starts with a banner of `info` events: version,
+//! each port (device, MAC, link, queues), the worker cores, the socket and
+//! the metrics address.
 //!
 //! Ports may name the pod's network attachment instead of a device
 //! (`device = { network_attachment = "ns/name" }`); `check` and `run` read
@@ -47,6 +64,7 @@ use dataplane::replay::{replay_resolved, ReplayReport};
 use dataplane::stats::Stats;
 use dataplane::tables::Tables;
 use signal_hook::consts::{SIGINT, SIGTERM};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -55,8 +73,22 @@ use signal_hook::consts::{SIGINT, SIGTERM};
     about = "Userspace poll-mode packet forwarder for CNF/VNF tenant networks"
 )]
 struct Cli {
+    /// Log filter: a level (error, warn, info, debug, trace) or a RUST_LOG-style
+    /// filter (e.g. `info,dataplane::io=debug`); default: $RUST_LOG, else info.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Log lines on stderr as text or as JSON objects (one per line).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +151,11 @@ enum GenBackend {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format, quiet) {
+        eprintln!("cnfwd: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Run {
             config,
@@ -144,6 +181,9 @@ fn main() -> ExitCode {
             pod_annotations,
         } => match cnfwd_config::load_in(&config, &Pod::from_system(pod_annotations.as_deref())) {
             Ok((_, r)) => {
+                if let Some(w) = nothing_to_forward(&r) {
+                    warn!(config = %config.display(), "{}: {}", config.display(), w.text());
+                }
                 let l3 = r.networks.iter().filter(|n| n.l3.is_some()).count();
                 let routes: usize = r.vrfs.iter().map(|v| v.routes.len()).sum();
                 println!(
@@ -160,10 +200,7 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("cnfwd: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(&e.to_string()),
         },
         Command::GenerateConfig {
             from_network_status,
@@ -213,14 +250,23 @@ fn run(
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return fail(&e.to_string()),
         Err(sig) => {
-            eprintln!(
-                "cnfwd: {}: stopped while reading {}; nothing was started",
+            info!(
+                signal = sig.name(),
+                "{}: stopped while reading {}; nothing was started",
                 sig.name(),
                 config.display()
             );
             return ExitCode::SUCCESS;
         }
     };
+    match nothing_to_forward(&resolved) {
+        Some(w @ NothingToForward::NoPorts) => {
+            error!(config = %config.display(), "{}: {}; not starting", config.display(), w.text());
+            return ExitCode::from(2);
+        }
+        Some(w) => warn!(config = %config.display(), "{}: {}", config.display(), w.text()),
+        None => {}
+    }
     if !quiet {
         for p in resolved.ports.iter().filter(|p| p.pod.is_some()) {
             println!("cnfwd:{}", describe_port(p));
@@ -241,8 +287,9 @@ fn run(
             match replayed {
                 Ok(r) => r,
                 Err(sig) => {
-                    eprintln!(
-                        "cnfwd: {}: replay stopped before the end of its captures; no stats written",
+                    warn!(
+                        signal = sig.name(),
+                        "{}: replay stopped before the end of its captures; no stats written",
                         sig.name()
                     );
                     return ExitCode::from(128 + sig.0 as u8);
@@ -259,9 +306,10 @@ fn run(
             };
             match run_live(kind, &resolved, opts, quiet, &signals.stop) {
                 Err(RunError::Stopped(phase)) => {
-                    eprintln!(
-                        "cnfwd: {}: stopped while {phase}; nothing was forwarded",
-                        signals.received().map_or("signal", |s| s.name())
+                    let signal = signals.received().map_or("signal", |s| s.name());
+                    info!(
+                        signal,
+                        phase, "{signal}: stopped while {phase}; nothing was forwarded"
                     );
                     return ExitCode::SUCCESS;
                 }
@@ -296,7 +344,7 @@ fn run(
         ExitCode::SUCCESS
     } else {
         for (port, e) in input_errors {
-            eprintln!("cnfwd: port {port:?}: input capture damaged, replay of it stopped after its readable packets: {e}");
+            error!(port = %port, error = %e, "port {port:?}: input capture damaged, replay of it stopped after its readable packets: {e}");
         }
         ExitCode::from(3)
     }
@@ -390,7 +438,7 @@ impl Signals {
                 let _ = tx.send(work());
             });
         if let Err(e) = spawned {
-            eprintln!("cnfwd: cannot start a thread: {e}");
+            error!(error = %e, "cannot start a thread: {e}");
             std::process::exit(1);
         }
         loop {
@@ -404,7 +452,7 @@ impl Signals {
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // The work panicked (its message is printed): end as a
                     // panic would, without hanging.
-                    eprintln!("cnfwd: internal error: a start-up phase failed unexpectedly");
+                    error!("internal error: a start-up phase failed unexpectedly");
                     std::process::exit(101);
                 }
             }
@@ -513,7 +561,18 @@ fn run_dpdk(
         let macs = backend.port_macs();
         // One part (RX/TX queue pair of every port) per worker; the ports
         // are stopped and closed when the last worker drops its part.
-        let driven = live::drive(backend.split(), macs, resolved, choice, opts, stop, on_tick);
+        // The control thread reads the devices for /ethdev/* and the banner.
+        let devices = backend.telemetry();
+        let driven = live::drive_with(
+            backend.split(),
+            macs,
+            resolved,
+            choice,
+            opts,
+            stop,
+            on_tick,
+            Some(&devices),
+        );
         match driven {
             Err(LiveError::Stopped(phase)) => {
                 // Still stop the ports and clean EAL up.
@@ -586,8 +645,107 @@ fn generate_config(path: &Path, backend: GenBackend) -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("cnfwd: {message}");
+    error!("{message}");
     ExitCode::FAILURE
+}
+
+/// Why a configuration forwards nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NothingToForward {
+    /// It has no ports.
+    NoPorts,
+    /// It has ports, but no network is attached to any of them.
+    NoNetworks,
+}
+
+impl NothingToForward {
+    fn text(self) -> &'static str {
+        match self {
+            NothingToForward::NoPorts => {
+                "the configuration has no ports: there is nothing to forward (add [[ports]])"
+            }
+            NothingToForward::NoNetworks => {
+                "no network is attached to any port: every frame will be dropped (unknown_vlan) until networks are added (config apply)"
+            }
+        }
+    }
+}
+
+/// `Some` when `r` cannot forward anything as it stands.
+fn nothing_to_forward(r: &cnfwd_config::Resolved) -> Option<NothingToForward> {
+    if r.ports.is_empty() {
+        Some(NothingToForward::NoPorts)
+    } else if r.networks.iter().all(|n| n.ports.is_empty()) {
+        Some(NothingToForward::NoNetworks)
+    } else {
+        None
+    }
+}
+
+/// The process's log subscriber (see the module doc).
+mod logging {
+    use std::fmt;
+
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+    use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::EnvFilter;
+
+    use super::LogFormat;
+
+    /// Installs the stderr subscriber. `level` (`--log-level`) wins over
+    /// `$RUST_LOG`; without either the level is `info` (`error` when
+    /// `quiet`). An unparsable filter is an error naming it.
+    pub fn init(level: Option<&str>, format: LogFormat, quiet: bool) -> Result<(), String> {
+        let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+        let (text, from) = match (level, env) {
+            (Some(l), _) => (l.to_string(), "--log-level"),
+            (None, Some(e)) => (e, "RUST_LOG"),
+            (None, None) => ((if quiet { "error" } else { "info" }).to_string(), "default"),
+        };
+        let filter = EnvFilter::builder()
+            .parse(&text)
+            .map_err(|e| format!("{from} {text:?}: {e} (expected a level such as info or debug, or a filter such as info,dataplane::io=debug)"))?;
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false);
+        let installed = match format {
+            LogFormat::Text => builder.event_format(Text).try_init(),
+            LogFormat::Json => builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .try_init(),
+        };
+        installed.map_err(|e| format!("cannot install the logger: {e}"))
+    }
+
+    /// `2026-12-06T09:47:49.123456Z  WARN cnfwd: message key=value ...`:
+    /// the message first (as scripts grepping stderr knew it), then the
+    /// event's fields.
+    struct Text;
+
+    impl<S, N> FormatEvent<S, N> for Text
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            ctx: &FmtContext<'_, S, N>,
+            mut w: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            SystemTime.format_time(&mut w)?;
+            write!(w, " {:>5} cnfwd: ", event.metadata().level())?;
+            ctx.field_format().format_fields(w.by_ref(), event)?;
+            writeln!(w)
+        }
+    }
 }
 
 /// Where each worker ran and what it did.

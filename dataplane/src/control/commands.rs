@@ -126,7 +126,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/ports",
-        help: "Ports: backend, device, link, MAC, MTU, NUMA node, queues, counters.",
+        help: "Ports: backend, device, link, MAC, MTU, NUMA node, queues, counters (with the device's: kernel_drops on AF_PACKET, imissed/rx_nombuf/ierrors/oerrors on DPDK).",
         access: Access::Read,
     },
     CommandInfo {
@@ -489,6 +489,8 @@ impl Commands<'_> {
                     if let Value::Object(m) = counters_json(c) {
                         obj.extend(m);
                     }
+                    // kernel_drops (AF_PACKET), imissed/rx_nombuf/... (DPDK).
+                    obj.extend(stats.device_fields(i));
                 }
                 row
             })

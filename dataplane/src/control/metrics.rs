@@ -20,6 +20,13 @@
 //! | `cnfwd_slow_path_total` | `counter` (every slow-path counter, zeros included) |
 //! | `cnfwd_worker_{rx,tx}_packets_total`, `cnfwd_worker_{busy,idle}_polls_total` | `worker`, `core` |
 //! | `cnfwd_workers` (gauge) | |
+//! | `cnfwd_port_device_total` | `port`, `counter` (what the device counted and cnfwd never saw: `kernel_drops` on AF_PACKET; `imissed`, `rx_nombuf`, `ierrors`, `oerrors` on DPDK) |
+//! | `cnfwd_port_rx_missed_total` | `port` (frames lost before cnfwd: AF_PACKET `kernel_drops`, DPDK `imissed`; 0 for captures) |
+//! | `cnfwd_build_info` (gauge, 1) | `version` |
+//! | `cnfwd_uptime_seconds` (gauge) | |
+//! | `cnfwd_start_time_seconds` (gauge, Unix time) | |
+//! | `cnfwd_vrf_routes` (gauge) | `vrf`, `family` (`ipv4`, `ipv6`) |
+//! | `cnfwd_control_clients` (gauge), `cnfwd_control_rejected_clients_total`, `cnfwd_control_refused_requests_total`, `cnfwd_control_requests_total`, `cnfwd_control_errors_total` | (with a management socket) |
 //!
 //! Every family has `# HELP` and `# TYPE` lines; label values are escaped
 //! (`\\`, `\"`, `\n`). Per-port and per-network drop series appear on their
@@ -62,10 +69,120 @@ pub struct WorkerMetrics {
     pub idle_polls: u64,
 }
 
+/// Facts about the process beside the packet counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessMetrics {
+    /// Time since the forwarder started.
+    pub uptime: Duration,
+    /// When it started (since the Unix epoch).
+    pub started_unix: Duration,
+    /// The management socket's counters, when it serves one.
+    pub control: Option<super::ServerStats>,
+}
+
 /// The exposition text for `stats` (names from `tables`; counters beyond the
-/// tables' length are ignored) and `workers`.
+/// tables' length are ignored) and `workers`, with `cnfwd_build_info` and
+/// the routes per VRF but no process facts ([`render_with`] adds them).
 pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> String {
+    render_with(stats, tables, workers, None)
+}
+
+/// [`render`] plus the uptime, start time and management socket counters
+/// of `process`.
+pub fn render_with(
+    stats: &Stats,
+    tables: &Tables,
+    workers: &[WorkerMetrics],
+    process: Option<&ProcessMetrics>,
+) -> String {
     let mut out = String::with_capacity(4096);
+    family(
+        &mut out,
+        "cnfwd_build_info",
+        "Always 1; the version of this cnfwd in the label.",
+        "gauge",
+    );
+    sample(
+        &mut out,
+        "cnfwd_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1,
+    );
+    if let Some(p) = process {
+        family(
+            &mut out,
+            "cnfwd_uptime_seconds",
+            "Seconds since the forwarder started.",
+            "gauge",
+        );
+        sample(&mut out, "cnfwd_uptime_seconds", &[], p.uptime.as_secs());
+        family(
+            &mut out,
+            "cnfwd_start_time_seconds",
+            "When the forwarder started, in seconds since the Unix epoch.",
+            "gauge",
+        );
+        sample(
+            &mut out,
+            "cnfwd_start_time_seconds",
+            &[],
+            p.started_unix.as_secs(),
+        );
+        if let Some(c) = &p.control {
+            control_metrics(&mut out, c);
+        }
+    }
+    family(
+        &mut out,
+        "cnfwd_vrf_routes",
+        "Routes in the VRF's FIB (connected, gateway and static), by address family.",
+        "gauge",
+    );
+    for v in &tables.vrfs {
+        sample(
+            &mut out,
+            "cnfwd_vrf_routes",
+            &[("vrf", &v.name), ("family", "ipv4")],
+            v.fib4.len() as u64,
+        );
+        sample(
+            &mut out,
+            "cnfwd_vrf_routes",
+            &[("vrf", &v.name), ("family", "ipv6")],
+            v.fib6.len() as u64,
+        );
+    }
+    family(
+        &mut out,
+        "cnfwd_port_device_total",
+        "What the port's device counted and cnfwd never saw as packets: kernel_drops (AF_PACKET ring full), imissed, rx_nombuf, ierrors, oerrors (DPDK rte_eth_stats).",
+        "counter",
+    );
+    for (p, l) in tables.ports.iter().zip(&stats.link) {
+        for (counter, n) in l.device.named() {
+            sample(
+                &mut out,
+                "cnfwd_port_device_total",
+                &[("port", &p.name), ("counter", counter)],
+                n,
+            );
+        }
+    }
+    family(
+        &mut out,
+        "cnfwd_port_rx_missed_total",
+        "Frames lost on receive before cnfwd saw them (AF_PACKET kernel ring drops, DPDK imissed).",
+        "counter",
+    );
+    for (i, p) in tables.ports.iter().enumerate() {
+        let missed = stats.link.get(i).map_or(0, |l| l.device.rx_missed());
+        sample(
+            &mut out,
+            "cnfwd_port_rx_missed_total",
+            &[("port", &p.name)],
+            missed,
+        );
+    }
     type Field = fn(&Counters) -> u64;
     let fields: [(&str, &str, Field); 4] = [
         ("rx_packets", "Frames received", |c| c.rx_packets),
@@ -279,6 +396,43 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
         }
     }
     out
+}
+
+fn control_metrics(out: &mut String, c: &super::ServerStats) {
+    family(
+        out,
+        "cnfwd_control_clients",
+        "Management socket clients connected now.",
+        "gauge",
+    );
+    sample(out, "cnfwd_control_clients", &[], c.clients);
+    type CField = fn(&super::ServerStats) -> u64;
+    let counters: [(&str, &str, CField); 4] = [
+        (
+            "cnfwd_control_rejected_clients_total",
+            "Management socket clients turned away because max_clients were connected.",
+            |c| c.rejected_clients,
+        ),
+        (
+            "cnfwd_control_refused_requests_total",
+            "Management requests refused for lack of rights.",
+            |c| c.refused,
+        ),
+        (
+            "cnfwd_control_requests_total",
+            "Management requests received (including bad ones).",
+            |c| c.requests,
+        ),
+        (
+            "cnfwd_control_errors_total",
+            "Management error replies sent, for any reason.",
+            |c| c.errors,
+        ),
+    ];
+    for (name, help, get) in counters {
+        family(out, name, help, "counter");
+        sample(out, name, &[], get(c));
+    }
 }
 
 fn family(out: &mut String, name: &str, help: &str, kind: &str) {
@@ -538,7 +692,11 @@ fn serve_loop(listener: TcpListener, stop: Arc<AtomicBool>, endpoints: Endpoints
                     .collect::<Vec<_>>(),
                 Err(Errno::EINTR) => vec![PollFlags::empty(); fds.len()],
                 Err(e) => {
-                    eprintln!("cnfwd: metrics: poll: {e}");
+                    static POLL_ERRORS: crate::log_limit::LogEvery =
+                        crate::log_limit::LogEvery::new();
+                    if let Some(n) = POLL_ERRORS.tick() {
+                        tracing::error!(error = %e, occurrences = n, "metrics: poll: {e}");
+                    }
                     std::thread::sleep(STOP_CHECK);
                     continue;
                 }
@@ -601,7 +759,10 @@ fn accept_all(listener: &TcpListener, conns: &mut Vec<Conn>) {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 // EMFILE and friends: the client stays in the backlog.
-                eprintln!("cnfwd: metrics: accept: {e}");
+                static ACCEPT_ERRORS: crate::log_limit::LogEvery = crate::log_limit::LogEvery::new();
+                if let Some(n) = ACCEPT_ERRORS.tick() {
+                    tracing::error!(error = %e, occurrences = n, "metrics: accept: {e}");
+                }
                 return;
             }
         }

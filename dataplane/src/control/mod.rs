@@ -8,6 +8,8 @@
 //! - [`auth`]: who may run read and write commands (`SO_PEERCRED`, groups);
 //! - [`commands`]: the commands of a running cnfwd (ports, routes,
 //!   neighbours, config apply/save, trace...);
+//! - [`ethdev`]: DPDK's standard `/ethdev/*` and `/eal/*` telemetry
+//!   endpoints beside cnfwd's commands;
 //! - [`client`]: a blocking client of the same protocol (`cnfwdctl`, tests);
 //! - [`metrics`]: Prometheus text exposition and a small HTTP server (also
 //!   serving the probes `/healthz` and `/readyz`);
@@ -24,6 +26,7 @@
 pub mod auth;
 pub mod client;
 pub mod commands;
+pub mod ethdev;
 pub mod health;
 pub mod metrics;
 pub mod notify;

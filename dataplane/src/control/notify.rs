@@ -121,7 +121,7 @@ fn watch(n: &Notifier, engine: &EngineHandle, stall_timeout: Duration, stop: &At
     let mut send = |state: &str| {
         if let Err(e) = n.send(state) {
             if !failed {
-                eprintln!("cnfwd: {NOTIFY_SOCKET} {}: {e}", n.target());
+                tracing::warn!(error = %e, "{NOTIFY_SOCKET} {}: {e}", n.target());
                 failed = true;
             }
         }

@@ -520,7 +520,11 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: the client stays in the backlog.
-                    eprintln!("cnfwd: control: accept: {e}");
+                    static ACCEPT_ERRORS: crate::log_limit::LogEvery =
+                        crate::log_limit::LogEvery::new();
+                    if let Some(n) = ACCEPT_ERRORS.tick() {
+                        tracing::error!(error = %e, occurrences = n, "control: accept: {e}");
+                    }
                     return;
                 }
             };
@@ -530,6 +534,16 @@ impl Server {
             let fd = OwnedFd::from(stream);
             if self.clients.len() >= self.max_clients {
                 self.stats.rejected_clients += 1;
+                // A client can do this in a loop: the 1st, 2nd, 4th... only.
+                let n = self.stats.rejected_clients;
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        max_clients = self.max_clients,
+                        rejected_clients = n,
+                        "control: client turned away: {} clients connected already ({n} turned away so far)",
+                        self.max_clients
+                    );
+                }
                 let msg = json!({
                     "error": format!("too many clients (max {}); try again later", self.max_clients)
                 });
@@ -547,7 +561,7 @@ impl Server {
                     gid: c.gid(),
                 },
                 Err(e) => {
-                    eprintln!("cnfwd: control: SO_PEERCRED: {e}; closing the client");
+                    tracing::warn!(error = %e, "control: SO_PEERCRED: {e}; closing the client");
                     continue;
                 }
             };
@@ -655,14 +669,23 @@ impl Server {
             self.stats.refused += 1;
             self.stats.errors += 1;
             let peer = client.peer;
-            eprintln!(
-                "cnfwd: control: refused {} ({} command) for uid {} gid {} pid {}",
-                key,
-                info.access.name(),
-                peer.uid,
-                peer.gid,
-                peer.pid
-            );
+            // A client can repeat this in a loop: the 1st, 2nd, 4th... only.
+            if self.stats.refused.is_power_of_two() {
+                tracing::warn!(
+                    command = %key,
+                    access = info.access.name(),
+                    uid = peer.uid,
+                    gid = peer.gid,
+                    pid = peer.pid,
+                    refused = self.stats.refused,
+                    "control: refused {} ({} command) for uid {} gid {} pid {}",
+                    key,
+                    info.access.name(),
+                    peer.uid,
+                    peer.gid,
+                    peer.pid
+                );
+            }
             let who = match (info.access, self.write_group) {
                 (Access::Write, Some(g)) => format!("uid 0 or group {g}"),
                 (Access::Write, None) => "uid 0".to_string(),
@@ -694,7 +717,7 @@ impl Server {
                     Ok(r) => r.map_err(|e| e.to_string()),
                     Err(_) => {
                         self.stats.handler_panics += 1;
-                        eprintln!("cnfwd: control: command {key} panicked");
+                        tracing::error!(command = %key, "control: command {key} panicked");
                         Err(format!("internal error: {key} failed unexpectedly"))
                     }
                 }

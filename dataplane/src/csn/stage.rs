@@ -434,8 +434,9 @@ impl CsnWorker {
                 let dst = key.dst_addr();
                 let learned = self.learned.rules_for(dst, now);
                 let closest = t.allowlist.closest_rule(dst, &learned);
-                eprintln!(
-                    "cnfwd: {}",
+                // Rate-limited by `self.log` (`deny_log_per_s`).
+                tracing::warn!(
+                    "{}",
                     deny_log_line(&t.allowlist, key.src_addr(), dst, proto, port, closest)
                 );
             } else {

@@ -111,15 +111,15 @@ impl TestStall {
         let v = std::env::var(Self::ENV).ok()?;
         let t = Self::parse(&v);
         match t {
-            Some(t) => eprintln!(
-                "cnfwd: {}: TEST ONLY: worker {} will stall for {:?} after {:?}",
+            Some(t) => tracing::warn!(
+                "{}: TEST ONLY: worker {} will stall for {:?} after {:?}",
                 Self::ENV,
                 t.worker,
                 t.stall,
                 t.after
             ),
-            None => eprintln!(
-                "cnfwd: {}={v:?}: expected WORKER:AFTER_MS:STALL_MS; ignored",
+            None => tracing::warn!(
+                "{}={v:?}: expected WORKER:AFTER_MS:STALL_MS; ignored",
                 Self::ENV
             ),
         }
@@ -337,8 +337,10 @@ where
                 .spawn_scoped(scope, move || {
                     if let Some(c) = core {
                         if !core_affinity::set_for_current(core_affinity::CoreId { id: c }) {
-                            eprintln!(
-                                "cnfwd: worker {id}: cannot pin to core {c}; running unpinned"
+                            tracing::warn!(
+                                worker = id,
+                                core = c,
+                                "worker {id}: cannot pin to core {c}; running unpinned"
                             );
                         }
                     }

@@ -143,9 +143,84 @@ impl LinkState {
     }
 }
 
+/// What a port's device (the NIC, its driver, the kernel's socket) counted
+/// that cnfwd never saw as packets: `None` where the backend has no such
+/// counter, so a reader shows only what the device really reports.
+/// Cumulative since the port was opened; each part of a split backend
+/// counts only its own share (AF_PACKET: its sockets; DPDK: the part that
+/// polls queue 0 reads the port-wide `rte_eth_stats`), so that the parts'
+/// sum is the port's count. Read by the backend at
+/// [`Backend::check_links`] (once a second), never per packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceCounters {
+    /// AF_PACKET: frames the kernel dropped because an RX ring was full
+    /// (`PACKET_STATISTICS` `tp_drops`, summed over the port's sockets).
+    pub kernel_drops: Option<u64>,
+    /// DPDK `rte_eth_stats.imissed`: frames the NIC dropped because its RX
+    /// queues were full.
+    pub imissed: Option<u64>,
+    /// DPDK `rte_eth_stats.rx_nombuf`: receives that failed for lack of an
+    /// mbuf (the pool ran dry).
+    pub rx_nombuf: Option<u64>,
+    /// DPDK `rte_eth_stats.ierrors`: erroneous frames received.
+    pub ierrors: Option<u64>,
+    /// DPDK `rte_eth_stats.oerrors`: failed transmissions.
+    pub oerrors: Option<u64>,
+}
+
+impl DeviceCounters {
+    /// The counters the device has, with their stats-JSON names, in a
+    /// fixed order.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("kernel_drops", self.kernel_drops),
+            ("imissed", self.imissed),
+            ("rx_nombuf", self.rx_nombuf),
+            ("ierrors", self.ierrors),
+            ("oerrors", self.oerrors),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    /// Frames the device lost on receive before cnfwd saw them
+    /// (`kernel_drops` or `imissed`; 0 when it has neither).
+    pub fn rx_missed(&self) -> u64 {
+        self.kernel_drops.unwrap_or(0) + self.imissed.unwrap_or(0)
+    }
+
+    fn zip(
+        &self,
+        o: &DeviceCounters,
+        f: impl Fn(Option<u64>, Option<u64>) -> Option<u64>,
+    ) -> DeviceCounters {
+        DeviceCounters {
+            kernel_drops: f(self.kernel_drops, o.kernel_drops),
+            imissed: f(self.imissed, o.imissed),
+            rx_nombuf: f(self.rx_nombuf, o.rx_nombuf),
+            ierrors: f(self.ierrors, o.ierrors),
+            oerrors: f(self.oerrors, o.oerrors),
+        }
+    }
+
+    /// Counter by counter sum (a counter is present when either has it).
+    pub fn add(&mut self, o: &DeviceCounters) {
+        *self = self.zip(o, |a, b| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        });
+    }
+
+    /// `self - base`, saturating (presence as in `self`).
+    pub fn since(&self, base: &DeviceCounters) -> DeviceCounters {
+        self.zip(base, |a, b| a.map(|a| a.saturating_sub(b.unwrap_or(0))))
+    }
+}
+
 /// One port's link: its state and how often it changed, as counted by the
 /// backend (each change counted once, by the part of a split backend that
-/// saw it first, so that the parts' sum is the number of changes).
+/// saw it first, so that the parts' sum is the number of changes), and
+/// the device's own counters, refreshed with it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PortLink {
     /// The state at the last check.
@@ -158,6 +233,8 @@ pub struct PortLink {
     pub came_back: u64,
     /// Times the port was reopened on a re-created device.
     pub reopened: u64,
+    /// The device's counters as of the last check (see [`DeviceCounters`]).
+    pub device: DeviceCounters,
 }
 
 impl PortLink {
@@ -169,6 +246,16 @@ impl PortLink {
         self.went_gone += o.went_gone;
         self.came_back += o.came_back;
         self.reopened += o.reopened;
+        self.device.add(&o.device);
+    }
+
+    /// True when nothing about the link itself is worth showing: up and
+    /// never changed (the device counters aside).
+    pub fn is_quiet(&self) -> bool {
+        PortLink {
+            device: DeviceCounters::default(),
+            ..*self
+        } == PortLink::default()
     }
 
     /// Counters `self - base` (saturating), state of `self`.
@@ -179,6 +266,7 @@ impl PortLink {
             went_gone: self.went_gone.saturating_sub(b.went_gone),
             came_back: self.came_back.saturating_sub(b.came_back),
             reopened: self.reopened.saturating_sub(b.reopened),
+            device: self.device.since(&b.device),
         }
     }
 
@@ -191,6 +279,27 @@ impl PortLink {
             ("reopened", self.reopened),
         ]
     }
+}
+
+/// What DPDK's ethdev telemetry reports about a backend's ports, read live
+/// from the devices by the control thread while the workers forward (the
+/// DPDK backend: `dpdk::DpdkTelemetry`). Replies are DPDK 22.11's objects,
+/// field for field (`control::ethdev` serves them); `None` when the device
+/// cannot say. `port` is cnfwd's port id. Backends without devices of
+/// their own have none: `control::ethdev` answers from cnfwd's counters.
+pub trait DeviceTelemetry: Sync {
+    /// `/ethdev/stats`: `rte_eth_stats` (`ipackets` ... `q_errors`).
+    fn stats(&self, port: PortId) -> Option<serde_json::Value>;
+    /// `/ethdev/xstats`: every extended statistic, name to value.
+    fn xstats(&self, port: PortId) -> Option<serde_json::Value>;
+    /// `/ethdev/info`: name, queues, MTU, MAC, modes, offloads...
+    fn info(&self, port: PortId) -> Option<serde_json::Value>;
+    /// `/ethdev/link_status`: `{"status": "UP", "speed", "duplex"}` or
+    /// `{"status": "DOWN"}`.
+    fn link_status(&self, port: PortId) -> Option<serde_json::Value>;
+    /// `/eal/params`: the arguments EAL was started with, program name
+    /// first.
+    fn eal_params(&self) -> Vec<String>;
 }
 
 /// A set of ports driven by one I/O mechanism (see the module doc).

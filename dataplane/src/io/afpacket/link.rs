@@ -164,7 +164,8 @@ impl Port {
             _ => LinkState::Gone,
         };
         if state != g.state {
-            let who = format!("cnfwd: port {} ({})", self.name, self.interface);
+            let who = format!("port {} ({})", self.name, self.interface);
+            let (port, interface) = (self.name.as_str(), self.interface.as_str());
             match state {
                 LinkState::Down => {
                     self.watch.view.went_down += 1;
@@ -172,11 +173,20 @@ impl Port {
                         Some(f) if f & libc::IFF_UP as u32 == 0 => "admin down",
                         _ => "no carrier",
                     };
-                    eprintln!("{who}: down ({why}); the other ports keep forwarding");
+                    tracing::warn!(
+                        port,
+                        interface,
+                        link = "down",
+                        why,
+                        "{who}: down ({why}); the other ports keep forwarding"
+                    );
                 }
                 LinkState::Gone => {
                     self.watch.view.went_gone += 1;
-                    eprintln!(
+                    tracing::warn!(
+                        port,
+                        interface,
+                        link = "gone",
                         "{who}: interface gone (ifindex {} no longer exists); the other ports keep forwarding, the port is reopened when the interface returns",
                         self.watch.ifindex
                     );
@@ -184,11 +194,16 @@ impl Port {
                 LinkState::Up => {
                     self.watch.view.came_back += 1;
                     match reopened_from {
-                        Some(old) => eprintln!(
+                        Some(old) => tracing::info!(
+                            port,
+                            interface,
+                            link = "up",
                             "{who}: back: interface re-created (ifindex {old} -> {}), reopened with {} queue(s)",
                             self.watch.ifindex, shared.queues
                         ),
-                        None => eprintln!("{who}: back up"),
+                        None => {
+                            tracing::info!(port, interface, link = "up", "{who}: back up")
+                        }
                     }
                 }
             }
@@ -203,8 +218,10 @@ impl Port {
         match open_port(&self.interface, shared.queues, shared.ring) {
             Ok(opened) if opened.ifindex == idx => {
                 if opened.device_mac != shared.device_mac && self.mac == shared.device_mac {
-                    eprintln!(
-                        "cnfwd: port {} ({}): the re-created interface has MAC {}, cnfwd keeps answering with {} (set the port's `mac` to pin it)",
+                    tracing::warn!(
+                        port = %self.name,
+                        interface = %self.interface,
+                        "port {} ({}): the re-created interface has MAC {}, cnfwd keeps answering with {} (set the port's `mac` to pin it)",
                         self.name,
                         self.interface,
                         mac_text(opened.device_mac),
@@ -223,8 +240,10 @@ impl Port {
             Err(e) => {
                 let text = e.to_string();
                 if g.last_error.as_deref() != Some(text.as_str()) {
-                    eprintln!(
-                        "cnfwd: port {} ({}): cannot reopen: {text}; trying again every check",
+                    tracing::error!(
+                        port = %self.name,
+                        interface = %self.interface,
+                        "port {} ({}): cannot reopen: {text}; trying again every check",
                         self.name, self.interface
                     );
                     g.last_error = Some(text);

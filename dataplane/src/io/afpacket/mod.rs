@@ -28,7 +28,11 @@
 //!   the kernel drops it when the socket closes).
 //! - Kernel drops: packets the kernel dropped because the ring was full,
 //!   before cnfwd ever saw them ([`AfPacketBackend::kernel_drops`], from
-//!   `PACKET_STATISTICS`). They are not part of the engine's counters.
+//!   `PACKET_STATISTICS`). They are not part of the engine's packet
+//!   counters; each part reads its sockets' at every link check (once a
+//!   second) and reports them as the port's
+//!   [`crate::io::DeviceCounters::kernel_drops`] (`show ports`, the stats
+//!   JSON, `/metrics`, and `imissed` in `/ethdev/stats`).
 //! - Queues: with `queues > 1`, each port gets one socket per queue, joined
 //!   in one `PACKET_FANOUT_HASH` group per port (flows stay on one socket).
 //!   [`AfPacketBackend::split`] turns such a backend into one backend per
@@ -855,16 +859,21 @@ impl Backend for AfPacketBackend {
     }
 
     /// Checks every port's interface (`link.rs`: two `ioctl`s per port).
+    /// Also reads the sockets' `PACKET_STATISTICS` (before a reopen can
+    /// replace them), for [`crate::io::DeviceCounters::kernel_drops`].
     fn check_links(&mut self) {
         for p in &mut self.ports {
+            p.read_kernel_stats();
             p.check_link();
         }
     }
 
     fn link(&self, port: PortId) -> PortLink {
-        self.ports
-            .get(port as usize)
-            .map_or_else(PortLink::default, |p| p.watch.view)
+        self.ports.get(port as usize).map_or_else(PortLink::default, |p| {
+            let mut l = p.watch.view;
+            l.device.kernel_drops = Some(p.kernel_drops);
+            l
+        })
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {

@@ -16,6 +16,17 @@ static EAL_CLAIMED: AtomicBool = AtomicBool::new(false);
 /// so LeakSanitizer (`scripts/sanitize.sh`) sees them as reachable.
 static EAL_ARGV: Mutex<(Vec<CString>, Vec<usize>)> = Mutex::new((Vec::new(), Vec::new()));
 
+/// The arguments `rte_eal_init` was given, program name (`cnfwd`) first, in
+/// the order given (what DPDK's `/eal/params` lists); empty before
+/// [`Eal::init`].
+pub fn eal_args() -> Vec<String> {
+    let kept = EAL_ARGV.lock().unwrap_or_else(|e| e.into_inner());
+    kept.0
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Why EAL, a pool or a DPDK port could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum DpdkError {
@@ -186,7 +197,7 @@ impl Drop for Eal {
         // is gone.
         let ret = unsafe { sys::rte_eal_cleanup() };
         if ret < 0 {
-            eprintln!("cnfwd: rte_eal_cleanup failed: {}", strerror(ret));
+            tracing::error!("rte_eal_cleanup failed: {}", strerror(ret));
         }
     }
 }

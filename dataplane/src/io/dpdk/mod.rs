@@ -43,6 +43,7 @@
 
 mod eal;
 mod mbuf;
+mod telemetry;
 
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -53,10 +54,11 @@ use cnfwd_config::{PortBackend, PortId, Resolved};
 use dpdk_sys as sys;
 use sys::{rte_mbuf, rte_mempool};
 
-use crate::io::{Backend, IoError};
+use crate::io::{Backend, DeviceCounters, IoError, PortLink};
 use crate::pipeline::MAX_BURST;
 
-pub use eal::{DpdkError, Eal};
+pub use eal::{eal_args, DpdkError, Eal};
+pub use telemetry::DpdkTelemetry;
 pub use mbuf::Mbuf;
 
 /// RX descriptors per queue asked for (the device may adjust it).
@@ -95,6 +97,8 @@ struct DpdkPort {
     /// Device name to hot-unplug on drop, when this backend probed it.
     probed: Option<CString>,
     pool: *mut rte_mempool,
+    /// The data room of the pool's mbufs (headroom included).
+    room: u16,
     queues: u16,
     configured: bool,
     started: bool,
@@ -123,6 +127,9 @@ struct PortQueues {
     /// The TX queue this part sends on.
     txq: u16,
     rejected: u64,
+    /// The device's counters as of the last link check (only the part
+    /// polling RX queue 0 reads them: they are port-wide).
+    device: DeviceCounters,
 }
 
 /// Ports driven by DPDK poll-mode drivers (see the module doc).
@@ -222,6 +229,7 @@ impl<'e> DpdkBackend<'e> {
                 port_id: id,
                 probed,
                 pool: ptr::null_mut(),
+                room: 0,
                 queues,
                 configured: false,
                 started: false,
@@ -268,16 +276,17 @@ impl<'e> DpdkBackend<'e> {
                 });
             }
             b.pools.push(mp);
-            socket_pool.push((s, mp));
+            socket_pool.push((s, mp, room));
         }
 
         for (i, (socket, mtu)) in found.into_iter().enumerate() {
-            let pool = socket_pool
+            let (pool, room) = socket_pool
                 .iter()
                 .find(|sp| sp.0 == socket)
-                .map(|sp| sp.1)
+                .map(|sp| (sp.1, sp.2))
                 .expect("a pool per socket");
             b.ports[i].pool = pool;
+            b.ports[i].room = room;
             configure_port(&mut b.ports[i], socket, mtu)?;
         }
         let views = b
@@ -290,6 +299,7 @@ impl<'e> DpdkBackend<'e> {
                 next_rxq: 0,
                 txq: 0,
                 rejected: 0,
+                device: DeviceCounters::default(),
             })
             .collect();
         Ok(DpdkBackend {
@@ -324,6 +334,7 @@ impl<'e> DpdkBackend<'e> {
                         next_rxq: 0,
                         txq: q,
                         rejected: 0,
+                        device: DeviceCounters::default(),
                     })
                     .collect(),
                 registered_thread: false,
@@ -485,8 +496,10 @@ fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkErr
     // SAFETY: the port is configured.
     let ret = unsafe { sys::rte_eth_dev_set_mtu(id, mtu16) };
     if ret != 0 {
-        eprintln!(
-            "cnfwd: port {:?} (DPDK port {id}): MTU {mtu} not set ({}); keeping the device's",
+        tracing::warn!(
+            port = %p.name,
+            dpdk_port = id,
+            "port {:?} (DPDK port {id}): MTU {mtu} not set ({}); keeping the device's",
             p.name,
             eal::strerror(ret)
         );
@@ -494,8 +507,10 @@ fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkErr
     // SAFETY: the port is configured.
     let ret = unsafe { sys::rte_eth_promiscuous_enable(id) };
     if ret != 0 {
-        eprintln!(
-            "cnfwd: port {:?} (DPDK port {id}): promiscuous mode refused ({})",
+        tracing::warn!(
+            port = %p.name,
+            dpdk_port = id,
+            "port {:?} (DPDK port {id}): promiscuous mode refused ({})",
             p.name,
             eal::strerror(ret)
         );
@@ -510,8 +525,10 @@ fn configure_port(p: &mut DpdkPort, socket: i32, mtu: u32) -> Result<(), DpdkErr
     let mut link: sys::rte_eth_link = unsafe { std::mem::zeroed() };
     // SAFETY: the port is started; `link` is a valid out-pointer.
     if unsafe { sys::rte_eth_link_get_nowait(id, &mut link) } == 0 {
-        eprintln!(
-            "cnfwd: port {:?} (DPDK port {id}) started: link {} {} Mb/s, {} queue pair(s)",
+        tracing::info!(
+            port = %p.name,
+            dpdk_port = id,
+            "port {:?} (DPDK port {id}) started: link {} {} Mb/s, {} queue pair(s)",
             p.name,
             if link.link_status() != 0 {
                 "up"
@@ -658,6 +675,37 @@ impl<'e> Backend for DpdkBackend<'e> {
         false
     }
 
+    /// Links are not watched (a DPDK port stays "up" for the engine);
+    /// the part polling RX queue 0 of a port reads its `rte_eth_stats`
+    /// for [`DeviceCounters`] (`imissed`, `rx_nombuf`, `ierrors`,
+    /// `oerrors`), once per check.
+    fn check_links(&mut self) {
+        for q in &mut self.queues {
+            if q.first_rxq != 0 {
+                continue;
+            }
+            if let Some(st) = telemetry::eth_stats(q.port_id) {
+                q.device = DeviceCounters {
+                    kernel_drops: None,
+                    imissed: Some(st.imissed),
+                    rx_nombuf: Some(st.rx_nombuf),
+                    ierrors: Some(st.ierrors),
+                    oerrors: Some(st.oerrors),
+                };
+            }
+        }
+    }
+
+    fn link(&self, port: PortId) -> PortLink {
+        PortLink {
+            device: self
+                .queues
+                .get(usize::from(port))
+                .map_or_else(DeviceCounters::default, |q| q.device),
+            ..PortLink::default()
+        }
+    }
+
     fn rx_rejected(&mut self, port: PortId) -> u64 {
         self.queues
             .get_mut(port as usize)
@@ -730,14 +778,14 @@ impl Drop for PortSet {
                 // SAFETY: the port is started; nothing else uses it.
                 let ret = unsafe { sys::rte_eth_dev_stop(p.port_id) };
                 if ret != 0 {
-                    eprintln!("cnfwd: port {:?}: stop: {}", p.name, eal::strerror(ret));
+                    tracing::error!(port = %p.name, "port {:?}: stop: {}", p.name, eal::strerror(ret));
                 }
             }
             if p.configured {
                 // SAFETY: the port is stopped; closing frees its ring mbufs.
                 let ret = unsafe { sys::rte_eth_dev_close(p.port_id) };
                 if ret != 0 {
-                    eprintln!("cnfwd: port {:?}: close: {}", p.name, eal::strerror(ret));
+                    tracing::error!(port = %p.name, "port {:?}: close: {}", p.name, eal::strerror(ret));
                 }
             }
             if let Some(dev) = &p.probed {
@@ -759,7 +807,7 @@ impl Drop for PortSet {
             } else {
                 // Mbufs outlive the backend (they may, up to the EAL): keep
                 // the pool so freeing them stays valid.
-                eprintln!("cnfwd: mbuf pool kept: {in_use} mbufs still in use");
+                tracing::warn!("mbuf pool kept: {in_use} mbufs still in use");
             }
         }
     }
