@@ -395,14 +395,17 @@ fn log_banner(
             .ports
             .get(i)
             .map_or_else(String::new, |e| cnfwd_config::MacAddr(e.mac).to_string());
-        let (backend, device, link) = match &p.backend {
-            PortBackend::AfPacket { interface } => (
-                "af_packet",
-                interface.clone(),
-                std::fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_else(|_| "unknown".into()),
-            ),
+        // (state, speed in Mb/s when known)
+        let (backend, device, (link, speed)) = match &p.backend {
+            PortBackend::AfPacket { interface } => {
+                let sys = |f: &str| {
+                    std::fs::read_to_string(format!("/sys/class/net/{interface}/{f}"))
+                        .map(|s| s.trim().to_owned())
+                };
+                let state = sys("operstate").unwrap_or_else(|_| "unknown".into());
+                let speed = sys("speed").ok().and_then(|s| s.parse::<u64>().ok());
+                ("af_packet", interface.clone(), (state, speed))
+            }
             PortBackend::Dpdk { device } => (
                 "dpdk",
                 device.clone(),
@@ -410,16 +413,17 @@ fn log_banner(
                     .and_then(|d| d.link_status(i as u16))
                     .and_then(|l| {
                         let status = l["status"].as_str()?.to_lowercase();
-                        Some(match l["speed"].as_u64() {
-                            Some(s) => format!("{status} {s} Mb/s"),
-                            None => status,
-                        })
+                        Some((status, l["speed"].as_u64()))
                     })
-                    .unwrap_or_else(|| "unknown".into()),
+                    .unwrap_or_else(|| ("unknown".into(), None)),
             ),
             PortBackend::Pcap { rx, .. } => {
-                ("pcap", rx.clone().unwrap_or_default(), "up".to_string())
+                ("pcap", rx.clone().unwrap_or_default(), ("up".into(), None))
             }
+        };
+        let link_text = match speed {
+            Some(s) => format!("{link} {s} Mb/s"),
+            None => link.clone(),
         };
         tracing::info!(
             port = %p.name,
@@ -428,9 +432,10 @@ fn log_banner(
             device = %device,
             mac = %mac,
             link = %link,
+            speed_mbps = speed,
             mtu = p.mtu,
             queues,
-            "port {} (id {i}): {backend} {device}, MAC {mac}, link {link}, MTU {}, {queues} RX/TX queue(s)",
+            "port {} (id {i}): {backend} {device}, MAC {mac}, link {link_text}, MTU {}, {queues} RX/TX queue(s)",
             p.name,
             p.mtu,
         );

@@ -350,7 +350,13 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
     let missing: Vec<_> = keys(&reference_x).difference(&keys(xstats)).cloned().collect();
     assert!(missing.is_empty(), "xstats lack DPDK's {missing:?}: {xstats}");
 
-    // Values: cnfwd's own counters of port a (interface ra).
+    // Values: cnfwd's own counters of port a (interface ra). The device
+    // counters are read at each link check, the first a second after start.
+    let end = Instant::now() + Duration::from_secs(3);
+    while run.call("/ports")[0].get("kernel_drops").is_none() {
+        assert!(Instant::now() < end, "no kernel_drops in /ports: {}", run.call("/ports"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let ports = run.call("/ports");
     let a = &ports[0];
     assert_eq!(a["name"], "a");
@@ -393,7 +399,8 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
     let log = run.log_text();
     for line in [
         "INFO cnfwd: cnfwd 0.1.0 starting: 2 port(s), 1 worker(s) on core(s) ",
-        "port a (id 0): af_packet ra, MAC 02:cf:00:00:2a:01, link up, MTU 1500, 1 RX/TX queue(s)",
+        "port a (id 0): af_packet ra, MAC 02:cf:00:00:2a:01, link up",
+        ", MTU 1500, 1 RX/TX queue(s) port=a port_id=0 backend=\"af_packet\" device=ra",
         "port b (id 1): af_packet rb, MAC 02:cf:00:00:2b:01, link up",
         "management socket ",
         "metrics on http://127.0.0.1:9464/metrics",
