@@ -402,7 +402,12 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
         "port a (id 0): af_packet ra, MAC 02:cf:00:00:2a:01, link up",
         ", MTU 1500, 1 RX/TX queue(s) port=a port_id=0 backend=\"af_packet\" device=ra",
         "port b (id 1): af_packet rb, MAC 02:cf:00:00:2b:01, link up",
-        "management socket ",
+        format!("management socket {}", run.socket.display()).as_str(),
+        format!(
+            "management socket {}",
+            runtime.join("dpdk").join(&prefix).join("dpdk_telemetry.v2").display()
+        )
+        .as_str(),
         "metrics on http://127.0.0.1:9464/metrics",
     ] {
         assert_eq!(log.matches(line).count(), 1, "{line:?} once in:\n{log}");
