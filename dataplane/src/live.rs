@@ -27,12 +27,12 @@ use cnfwd_config::{BackendKind, Config, PortBackend, Resolved, ResolvedIdle};
 
 use crate::control::commands::{Commands, ControlState};
 use crate::control::ethdev::{self, Ethdev};
-use crate::control::metrics::ProcessMetrics;
-use crate::control::{CommandInfo, Handler, ServerStats};
 use crate::control::health::Health;
 use crate::control::metrics::Endpoints;
+use crate::control::metrics::ProcessMetrics;
 use crate::control::notify::{self, Notifier, RunNotifier};
 use crate::control::{metrics, GroupSpec, MetricsServer, ReadAccess, Server, ServerConfig};
+use crate::control::{CommandInfo, Handler, ServerStats};
 use crate::engine::cores::{self, CoreChoice, PortDevice, Topology};
 use crate::engine::snapshot::Snapshots;
 use crate::engine::workers::{self, EngineHandle, EngineOptions, IdlePolicy, WorkerSample};
@@ -552,10 +552,7 @@ impl Control<'_> {
             if now >= next_sample {
                 self.state.sample(self.h);
                 if let Some(s) = self.server.as_deref() {
-                    *self
-                        .control_stats
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(s.stats());
+                    *self.control_stats.lock().unwrap_or_else(|e| e.into_inner()) = Some(s.stats());
                 }
                 next_sample = now + Duration::from_secs(1);
             }

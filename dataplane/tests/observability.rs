@@ -35,7 +35,10 @@ use dataplane::control::Client;
 use serde_json::Value;
 
 const ROUTER_MAC: [[u8; 6]; 2] = [[0x02, 0xcf, 0, 0, 0x2a, 1], [0x02, 0xcf, 0, 0, 0x2b, 1]];
-const HOST_MAC: [[u8; 6]; 2] = [[0x02, 0xee, 0, 0, 0x2a, 0x10], [0x02, 0xee, 0, 0, 0x2b, 0x10]];
+const HOST_MAC: [[u8; 6]; 2] = [
+    [0x02, 0xee, 0, 0, 0x2a, 0x10],
+    [0x02, 0xee, 0, 0, 0x2b, 0x10],
+];
 const HOST_ADDR: [&str; 2] = ["10.1.0.10", "10.2.0.10"];
 const GATEWAY: [&str; 2] = ["10.1.0.1", "10.2.0.1"];
 const METRICS: &str = "127.0.0.1:9464";
@@ -261,14 +264,29 @@ fn telemetry_py(runtime: &Path, prefix: &str, commands: &[&str]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
         .collect();
-    assert_eq!(replies.len(), commands.len(), "one reply per command:\n{text}");
+    assert_eq!(
+        replies.len(),
+        commands.len(),
+        "one reply per command:\n{text}"
+    );
     replies
 }
 
 /// `count` pings from `from` to `dst` every `interval` seconds; replies.
 fn pings(from: &Host, dst: &str, count: u32, interval: &str) -> u32 {
     let r = from.run(
-        &["ping", "-n", "-q", "-c", &count.to_string(), "-i", interval, "-W", "1", dst],
+        &[
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            interval,
+            "-W",
+            "1",
+            dst,
+        ],
         Duration::from_secs(60),
     );
     r.stdout
@@ -313,7 +331,12 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
     let (lab, hosts) = lab_with_hosts("telemetry");
     let prefix = format!("cnfwd-test-{}", std::process::id());
     let runtime = lab.dir.join("runtime");
-    let run = Run::start(&lab, &config(&prefix), &[("RUNTIME_DIRECTORY", &runtime)], None);
+    let run = Run::start(
+        &lab,
+        &config(&prefix),
+        &[("RUNTIME_DIRECTORY", &runtime)],
+        None,
+    );
     assert_eq!(pings(&hosts[0], HOST_ADDR[1], 5, "0.05"), 5, "h0 -> h1");
     // Counters reach the control thread within a publish interval.
     std::thread::sleep(Duration::from_millis(300));
@@ -337,24 +360,42 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
 
     // Exactly DPDK 22.11's fields.
     let stats = reply(1);
-    assert_eq!(keys(stats), keys(&reference_reply("/ethdev/stats")), "{stats}");
+    assert_eq!(
+        keys(stats),
+        keys(&reference_reply("/ethdev/stats")),
+        "{stats}"
+    );
     assert_eq!(stats["q_ipackets"].as_array().unwrap().len(), 16);
     let info = reply(3);
     assert_eq!(keys(info), keys(&reference_reply("/ethdev/info")), "{info}");
     let link = reply(4);
-    assert_eq!(keys(link), keys(&reference_reply("/ethdev/link_status")), "{link}");
+    assert_eq!(
+        keys(link),
+        keys(&reference_reply("/ethdev/link_status")),
+        "{link}"
+    );
     assert_eq!(link["status"], "UP");
     assert_eq!(link["duplex"], "full-duplex");
     let xstats = reply(2);
     let reference_x = reference_reply("/ethdev/xstats");
-    let missing: Vec<_> = keys(&reference_x).difference(&keys(xstats)).cloned().collect();
-    assert!(missing.is_empty(), "xstats lack DPDK's {missing:?}: {xstats}");
+    let missing: Vec<_> = keys(&reference_x)
+        .difference(&keys(xstats))
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "xstats lack DPDK's {missing:?}: {xstats}"
+    );
 
     // Values: cnfwd's own counters of port a (interface ra). The device
     // counters are read at each link check, the first a second after start.
     let end = Instant::now() + Duration::from_secs(3);
     while run.call("/ports")[0].get("kernel_drops").is_none() {
-        assert!(Instant::now() < end, "no kernel_drops in /ports: {}", run.call("/ports"));
+        assert!(
+            Instant::now() < end,
+            "no kernel_drops in /ports: {}",
+            run.call("/ports")
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let ports = run.call("/ports");
@@ -364,30 +405,44 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
     assert_eq!(stats["ipackets"], a["rx_packets"], "{stats} vs {a}");
     assert_eq!(stats["opackets"], a["tx_packets"], "{stats} vs {a}");
     assert_eq!(stats["ibytes"], a["rx_bytes"], "{stats} vs {a}");
-    assert_eq!(stats["q_ipackets"][0], stats["ipackets"], "one worker: queue 0");
+    assert_eq!(
+        stats["q_ipackets"][0], stats["ipackets"],
+        "one worker: queue 0"
+    );
     assert_eq!(xstats["rx_good_packets"], stats["ipackets"]);
     assert_eq!(xstats["rx_q0_packets"], stats["ipackets"]);
-    assert!(xstats.get("cnfwd_drop_martian_source").is_some(), "{xstats}");
+    assert!(
+        xstats.get("cnfwd_drop_martian_source").is_some(),
+        "{xstats}"
+    );
     assert_eq!(info["name"], "ra");
     assert_eq!(info["mac_addr"], "02:CF:00:00:2A:01");
     assert_eq!(info["nb_rx_queues"], 1);
     assert_eq!(info["mtu"], 1500);
     assert_eq!(a["kernel_drops"], 0, "the device counter is shown: {a}");
 
-    assert_eq!(reply(5), &serde_json::json!(["cnfwd"]), "no EAL in an AF_PACKET run");
+    assert_eq!(
+        reply(5),
+        &serde_json::json!(["cnfwd"]),
+        "no EAL in an AF_PACKET run"
+    );
     let app = reply(6).as_array().expect("app params").clone();
     assert_eq!(app.first(), Some(&Value::from("run")), "{app:?}");
     assert!(app.contains(&Value::from("--stats-json")), "{app:?}");
 
     // Unknown or malformed ids: an error reply saying why (DPDK: null).
     for i in [7, 8] {
-        let e = reply(i)["error"].as_str().unwrap_or_else(|| panic!("{}", r[i]));
+        let e = reply(i)["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}", r[i]));
         assert!(e.contains("port"), "{e}");
     }
     // A bare VRF name, as DPDK-style plain parameters.
     let routes = reply(9).as_array().unwrap_or_else(|| panic!("{}", r[9]));
     assert!(
-        routes.iter().any(|x| x["prefix"] == "192.0.2.0/24" && x["vrf"] == "red"),
+        routes
+            .iter()
+            .any(|x| x["prefix"] == "192.0.2.0/24" && x["vrf"] == "red"),
         "{routes:?}"
     );
     let listed = reply(10).as_array().expect("command list");
@@ -405,7 +460,11 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
         format!("management socket {}", run.socket.display()).as_str(),
         format!(
             "management socket {}",
-            runtime.join("dpdk").join(&prefix).join("dpdk_telemetry.v2").display()
+            runtime
+                .join("dpdk")
+                .join(&prefix)
+                .join("dpdk_telemetry.v2")
+                .display()
         )
         .as_str(),
         "metrics on http://127.0.0.1:9464/metrics",
@@ -413,9 +472,16 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
         assert_eq!(log.matches(line).count(), 1, "{line:?} once in:\n{log}");
     }
     let stats = run.stop();
-    assert_eq!(stats["ports"]["a"]["device"]["kernel_drops"], 0, "{}", stats["ports"]["a"]);
+    assert_eq!(
+        stats["ports"]["a"]["device"]["kernel_drops"], 0,
+        "{}",
+        stats["ports"]["a"]
+    );
     println!("dpdk-telemetry.py /ethdev/stats,0: {}", r[1]);
-    println!("banner:\n{}", log.lines().take(6).collect::<Vec<_>>().join("\n"));
+    println!(
+        "banner:\n{}",
+        log.lines().take(6).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -446,12 +512,20 @@ fn kernel_ring_drops_and_process_facts_reach_ports_stats_ethdev_and_metrics() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(dropped > 0, "no kernel drops on a: {}\n{}", run.call("/ports"), run.log_text());
+    assert!(
+        dropped > 0,
+        "no kernel drops on a: {}\n{}",
+        run.call("/ports"),
+        run.log_text()
+    );
     let mut c = common::connect_when_up(&run.socket, Duration::from_secs(5));
     // `/ethdev/stats` without a port id is an error; with one, imissed.
     let e = c.request("/ethdev/stats").expect("socket").unwrap_err();
     assert!(e.contains("expected a port id"), "{e}");
-    let st = c.request("/ethdev/stats,0").expect("socket").expect("reply");
+    let st = c
+        .request("/ethdev/stats,0")
+        .expect("socket")
+        .expect("reply");
     assert!(st["imissed"].as_u64().unwrap() >= dropped, "{st}");
     drop(c);
 
@@ -468,7 +542,11 @@ fn kernel_ring_drops_and_process_facts_reach_ports_stats_ethdev_and_metrics() {
     std::thread::sleep(Duration::from_millis(1200));
 
     let text = metrics(&lab);
-    assert_eq!(metric(&text, r#"cnfwd_build_info{version="0.1.0"}"#), Some(1), "{text}");
+    assert_eq!(
+        metric(&text, r#"cnfwd_build_info{version="0.1.0"}"#),
+        Some(1),
+        "{text}"
+    );
     assert!(metric(&text, "cnfwd_uptime_seconds").is_some(), "{text}");
     let vrfs = run.call("/vrfs");
     assert_eq!(
@@ -477,20 +555,30 @@ fn kernel_ring_drops_and_process_facts_reach_ports_stats_ethdev_and_metrics() {
         "{text}"
     );
     assert!(
-        metric(&text, r#"cnfwd_port_device_total{port="a",counter="kernel_drops"}"#)
-            .is_some_and(|n| n >= dropped),
+        metric(
+            &text,
+            r#"cnfwd_port_device_total{port="a",counter="kernel_drops"}"#
+        )
+        .is_some_and(|n| n >= dropped),
         "{text}"
     );
     assert!(
         metric(&text, r#"cnfwd_port_rx_missed_total{port="a"}"#).is_some_and(|n| n >= dropped),
         "{text}"
     );
-    assert_eq!(metric(&text, "cnfwd_control_rejected_clients_total"), Some(1), "{text}");
+    assert_eq!(
+        metric(&text, "cnfwd_control_rejected_clients_total"),
+        Some(1),
+        "{text}"
+    );
     let log = run.log_text();
     assert!(log.contains("control: client turned away"), "{log}");
     let stats = run.stop();
     let device = &stats["ports"]["a"]["device"];
-    assert!(device["kernel_drops"].as_u64().unwrap() >= dropped, "{device}");
+    assert!(
+        device["kernel_drops"].as_u64().unwrap() >= dropped,
+        "{device}"
+    );
     println!("kernel drops on a: {dropped}; final {device}");
     for l in text.lines().filter(|l| {
         l.starts_with("cnfwd_build_info")
@@ -524,11 +612,17 @@ fn an_empty_configuration_is_warned_by_check_and_refused_by_run() {
     let out = cnfwd(&["check", "--config", cfg], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains(" WARN cnfwd: ") && err.contains("has no ports"), "{err}");
+    assert!(
+        err.contains(" WARN cnfwd: ") && err.contains("has no ports"),
+        "{err}"
+    );
     let out = cnfwd(&["run", "--config", cfg], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("ERROR cnfwd: ") && err.contains("not starting"), "{err}");
+    assert!(
+        err.contains("ERROR cnfwd: ") && err.contains("not starting"),
+        "{err}"
+    );
     // Even with --quiet: a refusal is an error.
     let out = cnfwd(&["run", "--quiet", "--config", cfg], &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not starting"));
@@ -542,10 +636,14 @@ fn log_lines_are_json_with_fields_and_the_level_filters_them() {
     let cfg = cfg.to_str().unwrap();
     let out = cnfwd(&["--log-format", "json", "check", "--config", cfg], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
-    let line: Value = serde_json::from_str(err.lines().next().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let line: Value = serde_json::from_str(err.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {err}"));
     assert_eq!(line["level"], "WARN", "{line}");
     assert_eq!(line["config"], cfg, "the event's fields: {line}");
-    assert!(line["message"].as_str().unwrap().contains("no ports"), "{line}");
+    assert!(
+        line["message"].as_str().unwrap().contains("no ports"),
+        "{line}"
+    );
     assert!(line["timestamp"].is_string(), "{line}");
     // --log-level error hides the warning; RUST_LOG does too, and the
     // flag wins over it.
@@ -553,7 +651,10 @@ fn log_lines_are_json_with_fields_and_the_level_filters_them() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let out = cnfwd(&["check", "--config", cfg], &[("RUST_LOG", "error")]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    let out = cnfwd(&["check", "--log-level", "warn", "--config", cfg], &[("RUST_LOG", "error")]);
+    let out = cnfwd(
+        &["check", "--log-level", "warn", "--config", cfg],
+        &[("RUST_LOG", "error")],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ports"));
     // A filter that does not parse: exit 2 naming it.
     let out = cnfwd(&["check", "--log-level", "info,=[", "--config", cfg], &[]);

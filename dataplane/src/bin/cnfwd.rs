@@ -699,11 +699,16 @@ mod logging {
     /// `$RUST_LOG`; without either the level is `info` (`error` when
     /// `quiet`). An unparsable filter is an error naming it.
     pub fn init(level: Option<&str>, format: LogFormat, quiet: bool) -> Result<(), String> {
-        let env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+        let env = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         let (text, from) = match (level, env) {
             (Some(l), _) => (l.to_string(), "--log-level"),
             (None, Some(e)) => (e, "RUST_LOG"),
-            (None, None) => ((if quiet { "error" } else { "info" }).to_string(), "default"),
+            (None, None) => (
+                (if quiet { "error" } else { "info" }).to_string(),
+                "default",
+            ),
         };
         let filter = EnvFilter::builder()
             .parse(&text)

@@ -113,11 +113,14 @@ impl Handler for Ethdev<'_, '_> {
         self.all
     }
 
-    fn call(&mut self, command: &str, params: Params<'_>, peer: &Peer) -> Result<Value, CommandError> {
+    fn call(
+        &mut self,
+        command: &str,
+        params: Params<'_>,
+        peer: &Peer,
+    ) -> Result<Value, CommandError> {
         match command {
-            "/ethdev/list" => Ok(Value::from(
-                (0..self.port_count()).collect::<Vec<usize>>(),
-            )),
+            "/ethdev/list" => Ok(Value::from((0..self.port_count()).collect::<Vec<usize>>())),
             "/ethdev/stats" => {
                 let p = self.port(params)?;
                 self.from_device(p, |d| d.stats(p))
@@ -156,7 +159,8 @@ impl Handler for Ethdev<'_, '_> {
                 // `/routes,red`: the VRF, as DPDK-style plain parameters.
                 Some(vrf) => {
                     let as_json = json!({ "vrf": vrf }).to_string();
-                    self.commands.call(command, Params::new(Some(&as_json)), peer)
+                    self.commands
+                        .call(command, Params::new(Some(&as_json)), peer)
                 }
                 None => self.commands.call(command, params, peer),
             },
@@ -238,9 +242,11 @@ impl Ethdev<'_, '_> {
         read: impl FnOnce(&dyn DeviceTelemetry) -> Option<Value>,
     ) -> Option<Result<Value, CommandError>> {
         let d = self.devices?;
-        Some(read(d).ok_or_else(|| {
-            CommandError::failed(format!("port {port}: the device did not answer"))
-        }))
+        Some(
+            read(d).ok_or_else(|| {
+                CommandError::failed(format!("port {port}: the device did not answer"))
+            }),
+        )
     }
 
     fn totals(&self) -> Stats {
@@ -297,7 +303,12 @@ impl Ethdev<'_, '_> {
         ] {
             m.insert(name.into(), n(key).into());
         }
-        let queues = self.commands.engine.workers().len().min(QUEUE_STAT_COUNTERS);
+        let queues = self
+            .commands
+            .engine
+            .workers()
+            .len()
+            .min(QUEUE_STAT_COUNTERS);
         let q = |k: &str, i: usize| st[k][i].as_u64().unwrap_or(0);
         for i in 0..queues {
             m.insert(format!("rx_q{i}_packets"), q("q_ipackets", i).into());
@@ -346,7 +357,9 @@ impl Ethdev<'_, '_> {
         let (name, numa) = match &p.backend {
             PortBackend::AfPacket { interface } => (
                 interface.clone(),
-                p.numa_node.map(i64::from).unwrap_or_else(|| sysfs_numa(interface)),
+                p.numa_node
+                    .map(i64::from)
+                    .unwrap_or_else(|| sysfs_numa(interface)),
             ),
             PortBackend::Dpdk { device } => (device.clone(), p.numa_node.map_or(-1, i64::from)),
             PortBackend::Pcap { rx, .. } => (
@@ -441,7 +454,14 @@ mod tests {
         assert_eq!(parse_port_id(Some("017")).unwrap(), 15);
         // Text after the number is ignored, as DPDK does.
         assert_eq!(parse_port_id(Some("1,extra")).unwrap(), 1);
-        for bad in [None, Some(""), Some(" 0"), Some("x"), Some("-1"), Some("65535")] {
+        for bad in [
+            None,
+            Some(""),
+            Some(" 0"),
+            Some("x"),
+            Some("-1"),
+            Some("65535"),
+        ] {
             assert!(parse_port_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -759,7 +759,8 @@ fn accept_all(listener: &TcpListener, conns: &mut Vec<Conn>) {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 // EMFILE and friends: the client stays in the backlog.
-                static ACCEPT_ERRORS: crate::log_limit::LogEvery = crate::log_limit::LogEvery::new();
+                static ACCEPT_ERRORS: crate::log_limit::LogEvery =
+                    crate::log_limit::LogEvery::new();
                 if let Some(n) = ACCEPT_ERRORS.tick() {
                     tracing::error!(error = %e, occurrences = n, "metrics: accept: {e}");
                 }

@@ -869,11 +869,13 @@ impl Backend for AfPacketBackend {
     }
 
     fn link(&self, port: PortId) -> PortLink {
-        self.ports.get(port as usize).map_or_else(PortLink::default, |p| {
-            let mut l = p.watch.view;
-            l.device.kernel_drops = Some(p.kernel_drops);
-            l
-        })
+        self.ports
+            .get(port as usize)
+            .map_or_else(PortLink::default, |p| {
+                let mut l = p.watch.view;
+                l.device.kernel_drops = Some(p.kernel_drops);
+                l
+            })
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {

@@ -58,8 +58,8 @@ use crate::io::{Backend, DeviceCounters, IoError, PortLink};
 use crate::pipeline::MAX_BURST;
 
 pub use eal::{eal_args, DpdkError, Eal};
-pub use telemetry::DpdkTelemetry;
 pub use mbuf::Mbuf;
+pub use telemetry::DpdkTelemetry;
 
 /// RX descriptors per queue asked for (the device may adjust it).
 pub const RX_RING: u16 = 1024;

@@ -50,12 +50,7 @@ impl<'e> DpdkBackend<'e> {
     /// A telemetry view of this backend's ports (see [`DpdkTelemetry`]).
     pub fn telemetry(&self) -> DpdkTelemetry<'e> {
         DpdkTelemetry {
-            ports: self
-                .set
-                .ports
-                .iter()
-                .map(|p| (p.port_id, p.room))
-                .collect(),
+            ports: self.set.ports.iter().map(|p| (p.port_id, p.room)).collect(),
             _eal: PhantomData,
         }
     }
