@@ -526,6 +526,10 @@ fn kernel_ring_drops_and_process_facts_reach_ports_stats_ethdev_and_metrics() {
         .request("/ethdev/stats,0")
         .expect("socket")
         .expect("reply");
+    // A state change and a refused one: each logged once, with the peer.
+    let add = r#"/route/add,{"vrf":"red","prefix":"198.51.100.0/24","next_hop":"10.2.0.10"}"#;
+    c.request(add).expect("socket").expect("route added");
+    c.request(add).expect("socket").expect_err("added twice");
     assert!(st["imissed"].as_u64().unwrap() >= dropped, "{st}");
     drop(c);
 
@@ -573,6 +577,17 @@ fn kernel_ring_drops_and_process_facts_reach_ports_stats_ethdev_and_metrics() {
     );
     let log = run.log_text();
     assert!(log.contains("control: client turned away"), "{log}");
+    assert_eq!(
+        log.matches("control: /route/add done for uid 0").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("control: /route/add failed for uid 0").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("already has a route"), "{log}");
     let stats = run.stop();
     let device = &stats["ports"]["a"]["device"];
     assert!(

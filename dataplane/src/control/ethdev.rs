@@ -30,7 +30,9 @@
 //! link cnfwd watches with the interface's speed and duplex from sysfs.
 //!
 //! [`Ethdev`] wraps cnfwd's [`Commands`] as one [`Handler`]: these
-//! commands first, everything else to `Commands`.
+//! commands first, everything else to `Commands`. It also logs every write
+//! command once, with its (cut) parameters, the peer and the outcome:
+//! `info` when it took effect, `warn` when it failed.
 
 use std::fs;
 
@@ -164,8 +166,64 @@ impl Handler for Ethdev<'_, '_> {
                 }
                 None => self.commands.call(command, params, peer),
             },
-            _ => self.commands.call(command, params, peer),
+            _ => {
+                let write = self
+                    .all
+                    .iter()
+                    .any(|c| c.name == command && c.access == Access::Write);
+                let result = self.commands.call(command, params, peer);
+                if write {
+                    log_change(command, params, peer, &result);
+                }
+                result
+            }
         }
+    }
+}
+
+/// Longest parameter text quoted in a log line (a `/config/apply` carries
+/// a whole file).
+const MAX_LOGGED_PARAMS: usize = 200;
+
+/// Logs a write command once: `info` when it changed something, `warn`
+/// when it was refused, with who asked (a client's own rate of requests
+/// bounds these; reads are not logged).
+fn log_change(
+    command: &str,
+    params: Params<'_>,
+    peer: &Peer,
+    result: &Result<Value, CommandError>,
+) {
+    let raw = params.raw().unwrap_or("");
+    let mut end = raw.len().min(MAX_LOGGED_PARAMS);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    let shown = if end < raw.len() {
+        format!("{}... ({} bytes)", &raw[..end], raw.len())
+    } else {
+        raw.to_string()
+    };
+    match result {
+        Ok(_) => tracing::info!(
+            command,
+            params = %shown,
+            uid = peer.uid,
+            pid = peer.pid,
+            "control: {command} done for uid {} pid {}",
+            peer.uid,
+            peer.pid
+        ),
+        Err(e) => tracing::warn!(
+            command,
+            params = %shown,
+            uid = peer.uid,
+            pid = peer.pid,
+            error = %e,
+            "control: {command} failed for uid {} pid {}: {e}",
+            peer.uid,
+            peer.pid
+        ),
     }
 }
 
