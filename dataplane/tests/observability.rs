@@ -12,8 +12,13 @@
 //!   stats JSON, `/ethdev/stats` (`imissed`) and `/metrics`, with
 //!   `cnfwd_build_info`, uptime, routes per VRF and turned-away socket
 //!   clients;
+//! - every write command logged once (done / failed, with the peer);
 //! - the start-up banner, JSON log lines, `--log-level`, and an empty
-//!   configuration (`check` warns, `run` refuses with exit 2).
+//!   configuration (`check` warns, `run` refuses with exit 2);
+//! - with the `dpdk` feature: DPDK ports (`net_null` vdevs) answer
+//!   `/ethdev/*` from the device (name, `dev_flags`, mbuf size, link,
+//!   EAL's arguments) and show `imissed`/`rx_nombuf` in `/ports` and the
+//!   stats JSON.
 //!
 //! The tests with hosts need root, `ip netns`, `ping` and python3 (else
 //! they print a line and pass); everything lives in namespaces and a
@@ -675,4 +680,155 @@ fn log_lines_are_json_with_fields_and_the_level_filters_them() {
     let out = cnfwd(&["check", "--log-level", "info,=[", "--config", cfg], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-level \"info,=[\""));
+}
+
+/// DPDK ports answer `/ethdev/*` from the device itself (two `net_null`
+/// vdevs that receive nothing), through the stock `dpdk-telemetry.py`.
+#[cfg(feature = "dpdk")]
+#[test]
+fn dpdk_ports_answer_ethdev_telemetry_from_the_device() {
+    if !Path::new("/usr/bin/dpdk-telemetry.py").exists() {
+        println!("skipped: no /usr/bin/dpdk-telemetry.py");
+        return;
+    }
+    let dir = TempDir::new("obs-dpdk");
+    let prefix = format!("cnfwd-obs-dpdk-{}", std::process::id());
+    let runtime = dir.0.join("runtime");
+    let eal: Vec<String> = common::dpdk::eal_args(
+        "obs",
+        &["--vdev=net_null0,no-rx=1", "--vdev=net_null1,no-rx=1"],
+    );
+    let eal = serde_json::to_string(&eal).unwrap();
+    let socket = dir.0.join("cnfwd.sock");
+    let cfg = format!(
+        r#"
+[dpdk]
+eal_args = {eal}
+
+[engine]
+workers = 1
+
+[control]
+dpdk_telemetry_prefix = "{prefix}"
+
+[[l3_isolation_domains]]
+name = "red"
+
+[[l3_networks]]
+name = "na"
+vlan = 101
+l3_isolation_domain = "red"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.1.0.0/24"
+
+[[l3_networks]]
+name = "nb"
+vlan = 102
+l3_isolation_domain = "red"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.2.0.0/24"
+
+[[ports]]
+name = "a"
+backend = "dpdk"
+device = "net_null0"
+mode = "access"
+networks = ["na"]
+
+[[ports]]
+name = "b"
+backend = "dpdk"
+device = "net_null1"
+mode = "access"
+networks = ["nb"]
+"#
+    );
+    let cfg_path = dir.0.join("dpdk.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let stats_path = dir.0.join("stats.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnfwd"))
+        .args([
+            "run",
+            "--stats-interval",
+            "0",
+            "--duration",
+            "6",
+            "--config",
+        ])
+        .arg(&cfg_path)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--stats-json")
+        .arg(&stats_path)
+        .env("RUNTIME_DIRECTORY", &runtime)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cnfwd");
+    let end = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        if let Ok(Some(s)) = child.try_wait() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("cnfwd ended ({s}):\n{err}");
+        }
+        assert!(Instant::now() < end, "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The first link check (a second in) reads the device counters.
+    std::thread::sleep(Duration::from_millis(1500));
+    let cmds = [
+        "/ethdev/list",
+        "/ethdev/stats,1",
+        "/ethdev/info,1",
+        "/ethdev/link_status,0",
+        "/eal/params",
+        "/ethdev/xstats,0",
+    ];
+    let r = telemetry_py(&runtime, &prefix, &cmds);
+    let reply = |i: usize| -> &Value { &r[i][cmds[i].split(',').next().unwrap()] };
+    assert_eq!(reply(0), &serde_json::json!([0, 1]));
+    assert_eq!(
+        keys(reply(1)),
+        keys(&reference_reply("/ethdev/stats")),
+        "{}",
+        r[1]
+    );
+    let info = reply(2);
+    assert_eq!(keys(info), keys(&reference_reply("/ethdev/info")), "{info}");
+    // The device's own facts, as DPDK's testpmd showed them for net_null.
+    assert_eq!(info["name"], "net_null1");
+    assert_eq!(
+        info["dev_flags"],
+        reference_reply("/ethdev/info")["dev_flags"]
+    );
+    assert!(info["rx_mbuf_size_min"].as_u64().unwrap() >= 2048, "{info}");
+    assert_eq!(info["port_id"], 1);
+    assert_eq!(reply(3), &reference_reply("/ethdev/link_status"));
+    let params = reply(4).as_array().unwrap();
+    assert_eq!(params[0], "cnfwd");
+    assert!(
+        params.contains(&Value::from("--vdev=net_null0,no-rx=1")),
+        "{params:?}"
+    );
+    let x = reply(5);
+    for k in keys(&reference_reply("/ethdev/xstats")) {
+        assert!(x.get(&k).is_some(), "{k} not in {x}");
+    }
+    // The device counters in /ports (read from rte_eth_stats).
+    let mut c = common::connect_when_up(&socket, Duration::from_secs(5));
+    let ports = c.request("/ports").expect("socket").expect("ports");
+    for k in ["imissed", "rx_nombuf", "ierrors", "oerrors"] {
+        assert_eq!(ports[0][k], 0, "{k}: {}", ports[0]);
+    }
+    assert!(ports[0].get("kernel_drops").is_none(), "{}", ports[0]);
+    drop(c);
+    let out = child.wait_with_output().expect("cnfwd ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats_path).unwrap()).unwrap();
+    assert_eq!(stats["ports"]["b"]["device"]["rx_nombuf"], 0, "{stats}");
+    assert!(err.contains("port b (id 1): dpdk net_null1, MAC "), "{err}");
+    println!("DPDK /ethdev/info,1: {}", r[2]);
 }
