@@ -125,7 +125,7 @@ impl Handler for Ethdev<'_, '_> {
             "/ethdev/list" => Ok(Value::from((0..self.port_count()).collect::<Vec<usize>>())),
             "/ethdev/stats" => {
                 let p = self.port(params)?;
-                self.from_device(p, |d| d.stats(p))
+                self.device_reply(p, |d| d.stats(p))
                     .unwrap_or_else(|| Ok(self.stats(p)))
             }
             "/ethdev/xstats" => {
@@ -144,12 +144,12 @@ impl Handler for Ethdev<'_, '_> {
             }
             "/ethdev/info" => {
                 let p = self.port(params)?;
-                self.from_device(p, |d| d.info(p))
+                self.device_reply(p, |d| d.info(p))
                     .unwrap_or_else(|| Ok(self.info(p)))
             }
             "/ethdev/link_status" => {
                 let p = self.port(params)?;
-                self.from_device(p, |d| d.link_status(p))
+                self.device_reply(p, |d| d.link_status(p))
                     .unwrap_or_else(|| Ok(self.link_status(p)))
             }
             "/eal/params" => Ok(Value::from(
@@ -294,7 +294,7 @@ impl Ethdev<'_, '_> {
 
     /// `Some(reply)` on DPDK ports: the device's answer, or an error when
     /// it cannot say; `None` on other backends.
-    fn from_device(
+    fn device_reply(
         &self,
         port: PortId,
         read: impl FnOnce(&dyn DeviceTelemetry) -> Option<Value>,
