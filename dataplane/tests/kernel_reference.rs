@@ -658,11 +658,15 @@ fn cases() -> Vec<Case> {
 
 // ---------------------------------------------------------------- outcomes
 
+/// A forwarded copy: (egress network, destination MAC, source MAC,
+/// datagram).
+type Forwarded = (String, [u8; 6], [u8; 6], Vec<u8>);
+
 /// What left the router about one case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct CaseOut {
-    /// Forwarded: (egress network, destination MAC, source MAC, datagram).
-    fwd: BTreeSet<(String, [u8; 6], [u8; 6], Vec<u8>)>,
+    /// Forwarded copies.
+    fwd: BTreeSet<Forwarded>,
     /// ICMP about it or echo replies: (network sent out of, type, code).
     answers: BTreeSet<(String, u8, u8)>,
     /// Neighbour requests (ARP, NS) for its destination: (network, target).
@@ -1446,9 +1450,18 @@ fn listed_in(list: &[Listed], name: &str, mode: Mode, diff: Diff) -> Option<&'st
         .map(|(_, _, _, why)| *why)
 }
 
-/// Runs both routers in `mode`; returns the report and the differences
-/// found, each as (case name, diff).
-fn compare(mode: Mode) -> Option<(String, Vec<(String, Diff)>, Vec<String>)> {
+/// What [`compare`] found in one mode.
+struct Comparison {
+    /// Every case's outcome on both sides, the counters, the chatter.
+    report: String,
+    /// The differences: (case name, what differs).
+    found: Vec<(String, Diff)>,
+    /// Frames attributed to a case that no router should send.
+    malformed: Vec<String>,
+}
+
+/// Runs both routers in `mode` (None: this machine cannot run them).
+fn compare(mode: Mode) -> Option<Comparison> {
     if !can_run("kernel_reference", &[]) {
         return None;
     }
@@ -1508,6 +1521,32 @@ fn compare(mode: Mode) -> Option<(String, Vec<(String, Diff)>, Vec<String>)> {
             found.push((case.name.clone(), x));
         }
     }
+    let (mut both_fwd, mut neither_fwd, mut differ) = (0, 0, 0);
+    for (ko, co) in k.per_case.iter().zip(&c.per_case) {
+        if !diffs(ko, co).is_empty() {
+            differ += 1;
+        } else if ko.fwd.is_empty() {
+            neither_fwd += 1;
+        } else {
+            both_fwd += 1;
+        }
+    }
+    let listed = |list: &[Listed]| {
+        found
+            .iter()
+            .filter(|(n, d)| listed_in(list, n, mode, *d).is_some())
+            .count()
+    };
+    let _ = writeln!(
+        report,
+        "summary {mode:?}: {} cases; the same outcome for {}: forwarded identically by both {both_fwd}, \
+         by neither {neither_fwd}; {differ} differ: {} listed legitimate differences, {} cnfwd bugs, {} not listed",
+        cases.len(),
+        both_fwd + neither_fwd,
+        listed(KNOWN),
+        listed(BUGS),
+        found.len() - listed(KNOWN) - listed(BUGS)
+    );
     let _ = writeln!(
         report,
         "frames of no case: kernel {}, cnfwd {}",
@@ -1520,13 +1559,22 @@ fn compare(mode: Mode) -> Option<(String, Vec<(String, Diff)>, Vec<String>)> {
     for o in c.other.iter().take(20) {
         let _ = writeln!(report, "  cnfwd: {o}");
     }
-    Some((report, found, malformed))
+    Some(Comparison {
+        report,
+        found,
+        malformed,
+    })
 }
 
 /// Checks one mode: the same forwarded set (and the same answers) except
 /// for the listed differences.
 fn check(mode: Mode) {
-    let Some((report, found, malformed)) = compare(mode) else {
+    let Some(Comparison {
+        report,
+        found,
+        malformed,
+    }) = compare(mode)
+    else {
         return;
     };
     println!("{report}");
@@ -1567,7 +1615,7 @@ fn cnfwd_bugs_found_against_the_kernel() {
     let cases = cases();
     let mut seen = Vec::new();
     for mode in [Mode::Strict, Mode::Loose] {
-        let Some((report, found, _)) = compare(mode) else {
+        let Some(Comparison { report, found, .. }) = compare(mode) else {
             return;
         };
         println!("{report}");
