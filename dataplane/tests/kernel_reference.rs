@@ -1374,8 +1374,8 @@ const KNOWN: &[Listed] = &[
 
 const BROADCAST_SOURCE: &str = "BUG: a source that is the directed broadcast of another \
      connected network of the VRF (here app's 10.1.0.255, side's 10.3.0.255, arriving on \
-     core) is forwarded with source_check = loose (and off): cnfwd's martian_source checks \
-     only the ingress network's broadcast. RFC 1812 4.2.2.11(d) / 5.3.7: a directed broadcast \
+     core) is forwarded with source_check = loose (and, by the code, off): cnfwd's \
+     martian_source checks only the ingress network's broadcast. RFC 1812 4.2.2.11(d) / 5.3.7: a directed broadcast \
      is never a valid source; the kernel refuses it in every rp_filter mode \
      (fib_validate_source: the source's route is RTN_BROADCAST). Strict drops it, but as \
      rpf_failed";
@@ -1383,10 +1383,11 @@ const BROADCAST_SOURCE: &str = "BUG: a source that is the directed broadcast of 
 const BROADCAST_DESTINATION: &str = "BUG: a destination that is the directed broadcast of \
      a connected network (egress core's 10.9.0.255, or the ingress app's own 10.1.0.255) is \
      taken for a host on that network: cnfwd holds the packet and ARPs for the broadcast \
-     address (verdict hold), and would forward it as unicast to whatever answers. The kernel \
+     address (verdict hold), and would forward it as unicast to whatever answers (not \
+     exercised: nothing answers here). The kernel \
      receives it as a broadcast and forwards nothing (bc_forwarding = 0; RFC 2644 / BCP 34: \
-     a router must not forward directed broadcasts by default, RFC 1812 5.3.5.2); nothing \
-     answers the ARP here, so only the request shows";
+     a router must not forward directed broadcasts by default, RFC 1812 5.3.5.2); only \
+     cnfwd's request shows";
 
 /// Differences that are cnfwd bugs (reported; the failing cases of the
 /// ignored test `cnfwd_bugs_found_against_the_kernel`). When one is fixed,
