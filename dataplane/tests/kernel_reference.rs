@@ -60,8 +60,8 @@
 //! Where the kernel and cnfwd legitimately differ, [`KNOWN`] lists the
 //! difference with its reason; the test fails on any difference not listed
 //! and on any listed difference that did not happen. Differences that are
-//! cnfwd bugs are listed in [`BUGS`] and checked by the ignored test
-//! `cnfwd_bugs_found_against_the_kernel`, which fails until they are fixed.
+//! cnfwd bugs are listed in [`BUGS`] (reported as such) until they are
+//! fixed; none is open.
 //!
 //! Needs root and `ip netns` (without them the tests print a line and
 //! pass, like the other namespace tests). Everything made has a name unique
@@ -1372,52 +1372,12 @@ const KNOWN: &[Listed] = &[
     ),
 ];
 
-const BROADCAST_SOURCE: &str = "BUG: a source that is the directed broadcast of another \
-     connected network of the VRF (here app's 10.1.0.255, side's 10.3.0.255, arriving on \
-     core) is forwarded with source_check = loose (and, by the code, off): cnfwd's \
-     martian_source checks only the ingress network's broadcast. RFC 1812 4.2.2.11(d) / 5.3.7: a directed broadcast \
-     is never a valid source; the kernel refuses it in every rp_filter mode \
-     (fib_validate_source: the source's route is RTN_BROADCAST). Strict drops it, but as \
-     rpf_failed";
-
-const BROADCAST_DESTINATION: &str = "BUG: a destination that is the directed broadcast of \
-     a connected network (egress core's 10.9.0.255, or the ingress app's own 10.1.0.255) is \
-     taken for a host on that network: cnfwd holds the packet and ARPs for the broadcast \
-     address (verdict hold), and would forward it as unicast to whatever answers (not \
-     exercised: nothing answers here). The kernel \
-     receives it as a broadcast and forwards nothing (bc_forwarding = 0; RFC 2644 / BCP 34: \
-     a router must not forward directed broadcasts by default, RFC 1812 5.3.5.2); only \
-     cnfwd's request shows";
-
-/// Differences that are cnfwd bugs (reported; the failing cases of the
-/// ignored test `cnfwd_bugs_found_against_the_kernel`). When one is fixed,
-/// [`check`] says "listed but did not happen": remove it here.
-const BUGS: &[Listed] = &[
-    (
-        "v4 source egress directed broadcast: core 10.1.0.255 -> 10.1.0.10",
-        In::Only(Mode::Loose),
-        Diff::CnfwdForwards,
-        BROADCAST_SOURCE,
-    ),
-    (
-        "v4 source third network's directed broadcast: core 10.3.0.255 -> 10.1.0.10",
-        In::Only(Mode::Loose),
-        Diff::CnfwdForwards,
-        BROADCAST_SOURCE,
-    ),
-    (
-        "v4 destination egress directed broadcast: app 10.1.0.10 -> 10.9.0.255",
-        In::Both,
-        Diff::CnfwdResolves,
-        BROADCAST_DESTINATION,
-    ),
-    (
-        "v4 destination ingress directed broadcast: app 10.1.0.10 -> 10.1.0.255",
-        In::Both,
-        Diff::CnfwdResolves,
-        BROADCAST_DESTINATION,
-    ),
-];
+/// Differences that are cnfwd bugs: none open. The comparison found two
+/// (directed broadcasts taken for hosts as destinations, and another
+/// network's directed broadcast accepted as a source under `loose`), fixed
+/// with the broadcast routes of `tables.rs`; a new one goes here with its
+/// reason until it is fixed.
+const BUGS: &[Listed] = &[];
 
 /// The differences of one case between the two outcomes.
 fn diffs(k: &CaseOut, c: &CaseOut) -> Vec<Diff> {
@@ -1603,39 +1563,6 @@ fn check(mode: Mode) {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-/// The cnfwd bugs this comparison found ([`BUGS`]), with their frames:
-/// fails while any of them still happens. Ignored so that CI stays green
-/// until they are fixed (`--ignored` runs it); once one is fixed, the
-/// main tests fail with "listed but did not happen" until its entry is
-/// removed from [`BUGS`].
-#[test]
-#[ignore = "cnfwd bugs found against the kernel (directed broadcasts as source and destination)"]
-fn cnfwd_bugs_found_against_the_kernel() {
-    let cases = cases();
-    let mut seen = Vec::new();
-    for mode in [Mode::Strict, Mode::Loose] {
-        let Some(Comparison { report, found, .. }) = compare(mode) else {
-            return;
-        };
-        println!("{report}");
-        for (name, d) in found {
-            if let Some(why) = listed_in(BUGS, &name, mode, d) {
-                let i = cases
-                    .iter()
-                    .position(|c| c.name == name)
-                    .expect("listed case");
-                let hex: String = cases[i]
-                    .frame(i)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                seen.push(format!("{mode:?}: {name}: {d:?}\n  frame {hex}\n  {why}"));
-            }
-        }
-    }
-    assert!(seen.is_empty(), "cnfwd bugs:\n{}", seen.join("\n"));
 }
 
 #[test]

@@ -566,6 +566,7 @@ impl Commands<'_> {
         let describe = |adj: u32| -> (String, Option<String>, Option<&str>) {
             match t.adj_keys.get(adj as usize) {
                 Some(AdjKey::Local(n)) => ("local".into(), None, net_name(&t, *n)),
+                Some(AdjKey::Broadcast(n)) => ("broadcast".into(), None, net_name(&t, *n)),
                 Some(AdjKey::Attached(n)) => ("attached".into(), None, net_name(&t, *n)),
                 Some(AdjKey::Via(nh, n)) => {
                     let resolved =

@@ -185,6 +185,7 @@ fn describe(
                         Some(AdjKey::Via(nh, _)) => json!(nh.to_string()),
                         Some(AdjKey::Attached(_)) => json!("attached"),
                         Some(AdjKey::Local(_)) => json!("local"),
+                        Some(AdjKey::Broadcast(_)) => json!("broadcast"),
                         None => Value::Null,
                     };
                 }
