@@ -12,7 +12,9 @@
 
 pub mod frames;
 pub mod measure;
+pub mod netns;
 pub mod profile;
+pub mod run;
 pub mod search;
 pub mod stamp;
 pub mod traffic;

@@ -39,6 +39,9 @@
 //! min_rate = 1000               # pps: below this the search gives up
 //! max_rate = 1000000            # pps: the first trial's rate
 //! latency_duration = 1.0        # seconds per latency trial (10/50/90 % PDR)
+//! generator_lag = 0.005         # s: a lossy trial whose generator fell this
+//!                               # far behind its schedule is run again
+//! attempts = 3                  # at most this many runs of such a trial
 //! ```
 //!
 //! Every packet carries a [`crate::bench::stamp`] (flow, per-flow sequence
@@ -160,6 +163,10 @@ pub struct SearchSettings {
     pub max_rate: f64,
     /// Length of each latency trial.
     pub latency_duration: Duration,
+    /// A lossy trial whose generator was this late is repeated.
+    pub generator_lag: Duration,
+    /// Most runs of one trial.
+    pub attempts: u32,
 }
 
 /// A validated traffic profile.
@@ -220,6 +227,8 @@ impl Default for Profile {
                 min_rate: 1000.0,
                 max_rate: 1_000_000.0,
                 latency_duration: Duration::from_secs(1),
+                generator_lag: Duration::from_millis(5),
+                attempts: 3,
             },
         }
     }
@@ -432,6 +441,8 @@ impl Profile {
                     "min_rate",
                     "max_rate",
                     "latency_duration",
+                    "generator_lag",
+                    "attempts",
                 ],
             )?;
             let s = &mut p.search;
@@ -455,6 +466,12 @@ impl Profile {
             }
             if let Some(v) = t.get("latency_duration") {
                 s.latency_duration = r.secs(v, "search.latency_duration")?;
+            }
+            if let Some(v) = t.get("generator_lag") {
+                s.generator_lag = Duration::from_secs_f64(r.float(v, "search.generator_lag", 0.0, 10.0)?);
+            }
+            if let Some(v) = t.get("attempts") {
+                s.attempts = r.int(v, "search.attempts", 1, 10)? as u32;
             }
             if s.pdr_loss < s.ndr_loss {
                 return Err(r.err("search.pdr_loss", "must be at least search.ndr_loss"));

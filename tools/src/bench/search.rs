@@ -253,6 +253,8 @@ mod tests {
             stale: 0,
             rx_pps: received as f64 / p.duration.as_secs_f64(),
             rx_gbps: 0.0,
+            generator_lag_ms: 0.0,
+            attempts: 1,
             latency: None,
             latency_corrected: None,
         }

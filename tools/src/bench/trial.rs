@@ -64,6 +64,14 @@ pub struct TrialResult {
     pub rx_pps: f64,
     /// Received rate in Gbit/s of frames (with FCS, without preamble/IFG).
     pub rx_gbps: f64,
+    /// Most the generator was behind its schedule (ms) when it sent a
+    /// burst (fixed rates; 0 at max rate): it was not given the CPU. A
+    /// late generator catches up with back-to-back bursts, which a
+    /// forwarder with small buffers may drop: [`crate::bench::run::search`]
+    /// repeats a lossy trial whose generator was late.
+    pub generator_lag_ms: f64,
+    /// Times this trial was run (repeats after a late generator).
+    pub attempts: u32,
     /// Latency from the actual send times.
     pub latency: Option<Latency>,
     /// Latency from the intended send times (fixed rates only; see
@@ -95,7 +103,7 @@ where
         let m = receiver.join().expect("receiver thread");
         (gen, m)
     });
-    let (sent, secs) = gen?;
+    let (sent, secs, lag_ns) = gen?;
     let m = measure?;
     let lost = sent.saturating_sub(m.received);
     Ok(TrialResult {
@@ -111,26 +119,29 @@ where
         stale: m.foreign,
         rx_pps: m.received as f64 / secs.max(1e-9),
         rx_gbps: m.bytes as f64 * 8.0 / secs.max(1e-9) / 1e9,
+        generator_lag_ms: lag_ns as f64 / 1e6,
+        attempts: 1,
         latency: m.latency(),
         latency_corrected: m.latency_corrected(),
     })
 }
 
 /// Sends for `spec.duration` from `start_ns`; returns (packets taken,
-/// seconds from the first send to the last).
+/// seconds from the first send to the last, most ns behind schedule).
 fn generate<T: Backend>(
     tx: &mut T,
     traffic: &Traffic,
     clock: &Clock,
     start_ns: u64,
     spec: &TrialSpec,
-) -> Result<(u64, f64), IoError> {
+) -> Result<(u64, f64, u64), IoError> {
     tx.worker_started()?;
     let burst = spec.burst.max(1);
     let end_ns = start_ns + spec.duration.as_nanos() as u64;
     let mut pending: Vec<T::Buf> = Vec::with_capacity(burst);
     let mut k: u64 = 0;
     let mut no_buffer = 0u64;
+    let mut lag = 0u64;
     let wait_until = |t: u64| {
         let now = clock.now_ns();
         if t > now + 150_000 {
@@ -155,6 +166,7 @@ fn generate<T: Backend>(
                         wait_until(start_ns + (k as f64 * 1e9 / pps) as u64);
                         continue;
                     }
+                    lag = lag.max(now.saturating_sub(start_ns + (k as f64 * 1e9 / pps) as u64));
                     (due - k).min(burst as u64) as usize
                 }
                 None => burst,
@@ -188,7 +200,7 @@ fn generate<T: Backend>(
     tx.flush()?;
     tx.worker_stopping();
     let secs = (clock.now_ns().min(end_ns) - start_ns) as f64 / 1e9;
-    Ok((k - unsent, secs))
+    Ok((k - unsent, secs, lag))
 }
 
 fn receive<R: Backend>(
