@@ -38,7 +38,10 @@ fn fields_are_read() {
     .expect("valid");
     assert_eq!(p.sizes.len(), 12);
     assert_eq!(p.sizes.iter().filter(|&&s| s == 64).count(), 7);
-    assert_eq!((p.vlan, p.flows, p.ip, p.l4), (Some(7), 10, IpVersion::Ipv4, L4::Udp));
+    assert_eq!(
+        (p.vlan, p.flows, p.ip, p.l4),
+        (Some(7), 10, IpVersion::Ipv4, L4::Udp)
+    );
     assert_eq!(p.rate, Rate::Pps(1234.0));
     assert_eq!(p.search.width, 0.01);
     let p = Profile::parse(
@@ -65,14 +68,23 @@ fn bad_profiles_name_the_field() {
         ("[frames]\nsizes = [64, 20]", "frames.sizes[1]"),
         ("[frames]\nsizes = [64, 9999]", "frames.sizes[1]"),
         ("[frames]\nvlan = 4095", "frames.vlan"),
-        ("[frames]\nsizes = [64]\nvlan = 10\n[flows]\nl4 = \"tcp\"", "frames.sizes[0]"),
+        (
+            "[frames]\nsizes = [64]\nvlan = 10\n[flows]\nl4 = \"tcp\"",
+            "frames.sizes[0]",
+        ),
         ("[traffic]\nrate = \"fast\"", "traffic.rate"),
         ("[traffic]\nrate = 0", "traffic.rate"),
         ("[traffic]\nduration = -1", "traffic.duration"),
         ("[search]\nwidth = 0", "search.width"),
         ("[search]\npdr_loss = 0.6", "search.pdr_loss"),
-        ("[search]\nmin_rate = 5000\nmax_rate = 100", "search.max_rate"),
-        ("[search]\nndr_loss = 0.01\npdr_loss = 0.001", "search.pdr_loss"),
+        (
+            "[search]\nmin_rate = 5000\nmax_rate = 100",
+            "search.max_rate",
+        ),
+        (
+            "[search]\nndr_loss = 0.01\npdr_loss = 0.001",
+            "search.pdr_loss",
+        ),
         ("frames = 3", "frames"),
         ("speed = 3", "speed"),
     ];

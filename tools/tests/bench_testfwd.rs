@@ -36,8 +36,24 @@ impl Lab {
         let ns = Netns::new(tag, "lab").expect("namespace");
         veth(&ns, "g0", &ns, "f0").expect("veth g0-f0");
         veth(&ns, "f1", &ns, "s0").expect("veth f1-s0");
-        let tx = ns.open("g0", RingConfig { block_count: 2, ..RingConfig::default() }).expect("open g0");
-        let rx = ns.open("s0", RingConfig { block_count: 128, ..RingConfig::default() }).expect("open s0");
+        let tx = ns
+            .open(
+                "g0",
+                RingConfig {
+                    block_count: 2,
+                    ..RingConfig::default()
+                },
+            )
+            .expect("open g0");
+        let rx = ns
+            .open(
+                "s0",
+                RingConfig {
+                    block_count: 128,
+                    ..RingConfig::default()
+                },
+            )
+            .expect("open s0");
         let dir = std::env::temp_dir().join(format!("cnfwd-bench-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Lab {
@@ -56,7 +72,12 @@ impl Lab {
         let stats = self.dir.join("fwd.json");
         let _ = std::fs::remove_file(&stats);
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns.name, env!("CARGO_BIN_EXE_cnfwd-bench-testfwd")])
+            .args([
+                "netns",
+                "exec",
+                &self.ns.name,
+                env!("CARGO_BIN_EXE_cnfwd-bench-testfwd"),
+            ])
             .args(["--in", "f0", "--out", "f1", "--stats"])
             .arg(&stats)
             .args(args)
@@ -148,9 +169,22 @@ fn ndr_search_finds_the_rate_cap_within_5_percent() {
     }
     println!("NDR {:?}\nPDR {:?}\nforwarder {c}", r.ndr, r.pdr);
     let err = (r.ndr.lower - CAP).abs() / CAP;
-    assert!(err <= 0.05, "NDR {:.0} is {:.1} % off the cap {CAP}", r.ndr.lower, err * 100.0);
-    assert!(r.pdr.lower >= r.ndr.lower, "PDR below NDR: {:?} {:?}", r.pdr, r.ndr);
-    assert!(c["policed"].as_u64().unwrap() > 0, "the cap was never reached");
+    assert!(
+        err <= 0.05,
+        "NDR {:.0} is {:.1} % off the cap {CAP}",
+        r.ndr.lower,
+        err * 100.0
+    );
+    assert!(
+        r.pdr.lower >= r.ndr.lower,
+        "PDR below NDR: {:?} {:?}",
+        r.pdr,
+        r.ndr
+    );
+    assert!(
+        c["policed"].as_u64().unwrap() > 0,
+        "the cap was never reached"
+    );
     // Latency trials at 10/50/90 % of PDR, with percentiles.
     let lat: Vec<_> = r.trials.iter().filter(|t| t.latency_at.is_some()).collect();
     assert_eq!(lat.len(), 3);
@@ -178,12 +212,22 @@ fn an_added_delay_per_burst_shows_in_the_percentiles() {
     let b = base.latency.expect("latency without delay");
     let s = slow.latency.expect("latency with delay");
     println!("without delay: {b:?}\nwith 5 ms per burst: {s:?}");
-    assert!(s.min >= DELAY_NS, "min {} ns < the 5 ms added to every burst", s.min);
+    assert!(
+        s.min >= DELAY_NS,
+        "min {} ns < the 5 ms added to every burst",
+        s.min
+    );
     assert!(s.p50 >= DELAY_NS && s.p99 >= DELAY_NS);
-    assert!(b.min < DELAY_NS, "without delay the min ({} ns) is under 5 ms", b.min);
+    assert!(
+        b.min < DELAY_NS,
+        "without delay the min ({} ns) is under 5 ms",
+        b.min
+    );
     assert!(b.min < s.min);
     // From the intended send times, latency is never less.
-    let sc = slow.latency_corrected.expect("corrected latency at a fixed rate");
+    let sc = slow
+        .latency_corrected
+        .expect("corrected latency at a fixed rate");
     assert!(sc.p50 >= s.p50 && sc.max >= s.max);
     assert_eq!(base.lost + slow.lost, 0, "no loss at 5 kpps");
 }
@@ -196,7 +240,14 @@ fn drops_swaps_and_duplicates_are_counted_exactly() {
     let mut lab = Lab::new("faults");
     // One flow: every swap is a reordering within the flow.
     let p = profile("[flows]\ncount = 1\n");
-    let fwd = lab.fwd(&["--drop-every", "97", "--dup-every", "89", "--swap-every", "83"]);
+    let fwd = lab.fwd(&[
+        "--drop-every",
+        "97",
+        "--dup-every",
+        "89",
+        "--swap-every",
+        "83",
+    ]);
     let r = lab.trial(&p, 20_000.0, 1.0);
     let c = fwd.stop();
     println!("bench: {r:?}\nforwarder: {c}");

@@ -54,7 +54,11 @@ impl FlowTrack {
         let (w, b) = ((d / 64) as usize, d % 64);
         for i in (0..WORDS).rev() {
             let lo = if i >= w { self.bits[i - w] } else { 0 };
-            let carry = if b > 0 && i > w { self.bits[i - w - 1] >> (64 - b) } else { 0 };
+            let carry = if b > 0 && i > w {
+                self.bits[i - w - 1] >> (64 - b)
+            } else {
+                0
+            };
             self.bits[i] = if b > 0 { (lo << b) | carry } else { lo };
         }
     }
@@ -170,7 +174,11 @@ impl Measure {
         self.last_ns = now_ns;
         // The stamp holds the low 48 bits of the send time.
         let sent = (now_ns & !((1u64 << 48) - 1)) | s.sent_ns;
-        let sent = if sent > now_ns { sent.wrapping_sub(1 << 48) } else { sent };
+        let sent = if sent > now_ns {
+            sent.wrapping_sub(1 << 48)
+        } else {
+            sent
+        };
         let lat = now_ns.saturating_sub(sent).clamp(1, MAX_LATENCY_NS);
         let _ = self.latency.record(lat);
         if let Some((h, start, interval)) = &mut self.intended {
@@ -226,7 +234,12 @@ impl Latency {
         }
         let mut curve: Vec<(f64, u64)> = h
             .iter_quantiles(5)
-            .map(|v| (v.quantile_iterated_to() * 100.0, h.highest_equivalent(v.value_iterated_to())))
+            .map(|v| {
+                (
+                    v.quantile_iterated_to() * 100.0,
+                    h.highest_equivalent(v.value_iterated_to()),
+                )
+            })
             .filter(|(q, _)| *q < 100.0)
             .collect();
         curve.dedup_by(|a, b| a.0 == b.0);
@@ -275,11 +288,18 @@ mod tests {
             Arrival::Reordered,
         ];
         for (i, (&s, w)) in seqs.iter().zip(want).enumerate() {
-            assert_eq!(m.record(st(0, s), 64, 10 + i as u64), w, "packet {i} seq {s}");
+            assert_eq!(
+                m.record(st(0, s), 64, 10 + i as u64),
+                w,
+                "packet {i} seq {s}"
+            );
         }
         assert_eq!(m.record(st(5, 0), 64, 100), Arrival::Foreign);
         assert_eq!(m.record(st(1, 7), 64, 100), Arrival::InOrder);
-        assert_eq!((m.received, m.duplicates, m.reordered, m.late), (10, 2, 4, 2));
+        assert_eq!(
+            (m.received, m.duplicates, m.reordered, m.late),
+            (10, 2, 4, 2)
+        );
     }
 
     #[test]

@@ -10,10 +10,12 @@
 //! are offered again, not counted as sent: [`GenReport::sent`] is what the
 //! kernel took.
 
+pub mod compare;
 pub mod frames;
 pub mod measure;
 pub mod netns;
 pub mod profile;
+pub mod report;
 pub mod run;
 pub mod search;
 pub mod stamp;

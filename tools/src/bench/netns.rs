@@ -62,7 +62,10 @@ impl Netns {
     }
 
     /// Runs `f` on a thread inside the namespace.
-    pub fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    pub fn enter<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
         let path = format!("/var/run/netns/{}", self.name);
         std::thread::spawn(move || {
             let nsf = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -84,7 +87,9 @@ impl Netns {
     /// the namespace of whoever mounted it, not this thread's).
     fn link_json(&self, interface: &str) -> Result<serde_json::Value, String> {
         let out = Command::new("ip")
-            .args(["-n", &self.name, "-s", "-j", "link", "show", "dev", interface])
+            .args([
+                "-n", &self.name, "-s", "-j", "link", "show", "dev", interface,
+            ])
             .output()
             .map_err(|e| format!("ip link show {interface}: {e}"))?;
         if !out.status.success() {
@@ -94,9 +99,17 @@ impl Netns {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| format!("ip link show {interface}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("ip link show {interface}: {e}"))?;
         Ok(v[0].clone())
+    }
+
+    /// Opens `interface` in the existing namespace `self` (not made here:
+    /// it is not deleted, the `Netns` is forgotten).
+    pub fn open_keep(self, interface: &str, ring: RingConfig) -> Result<AfPacketBackend, String> {
+        let r = self.open(interface, ring);
+        std::mem::forget(self);
+        r
     }
 
     /// The MAC of `interface`.
@@ -107,7 +120,8 @@ impl Netns {
             .split(':')
             .filter_map(|h| u8::from_str_radix(h, 16).ok())
             .collect();
-        v.try_into().map_err(|_| format!("{interface}: bad MAC {text:?}"))
+        v.try_into()
+            .map_err(|_| format!("{interface}: bad MAC {text:?}"))
     }
 
     /// A counter of `interface`: `rx`/`tx` and `packets`/`bytes`/`dropped`...
@@ -134,7 +148,10 @@ pub fn veth(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) -> Result<(), String> 
     ])?;
     for (ns, i) in [(a_ns, a), (b_ns, b)] {
         let _ = ns.sysctl(&format!("net/ipv6/conf/{i}/disable_ipv6"), "1");
-        let _ = run("ip", &["netns", "exec", &ns.name, "ethtool", "-K", i, "tx", "off"]);
+        let _ = run(
+            "ip",
+            &["netns", "exec", &ns.name, "ethtool", "-K", i, "tx", "off"],
+        );
         ip(&["-n", &ns.name, "link", "set", i, "up"])?;
     }
     Ok(())

@@ -312,10 +312,12 @@ impl Profile {
     /// Parses and validates profile `text`; `file` names it in errors and
     /// is the directory `flows.routes` is relative to.
     pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        let root: Table = text.parse().map_err(|e: toml::de::Error| ProfileError::Syntax {
-            file: file.to_owned(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
+        let root: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ProfileError::Syntax {
+                file: file.to_owned(),
+                message: e.to_string().trim().replace('\n', " "),
+            })?;
         let r = Reader { file };
         let mut p = Profile::default();
         r.only(&root, "", &["name", "frames", "flows", "traffic", "search"])?;
@@ -325,26 +327,25 @@ impl Profile {
         if let Some(t) = r.table(&root, "frames")? {
             r.only(t, "frames", &["sizes", "vlan"])?;
             if let Some(v) = t.get("sizes") {
-                p.sizes = match v {
-                    Value::String(s) if s == "imix" => IMIX
-                        .iter()
-                        .flat_map(|&(size, n)| std::iter::repeat_n(size, n))
-                        .collect(),
-                    Value::Array(a) if !a.is_empty() => a
-                        .iter()
-                        .enumerate()
-                        .map(|(i, x)| {
-                            r.int(x, &format!("frames.sizes[{i}]"), 1, MAX_SIZE as i64)
-                                .map(|n| n as usize)
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => {
-                        return Err(r.err(
+                p.sizes =
+                    match v {
+                        Value::String(s) if s == "imix" => IMIX
+                            .iter()
+                            .flat_map(|&(size, n)| std::iter::repeat_n(size, n))
+                            .collect(),
+                        Value::Array(a) if !a.is_empty() => a
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| {
+                                r.int(x, &format!("frames.sizes[{i}]"), 1, MAX_SIZE as i64)
+                                    .map(|n| n as usize)
+                            })
+                            .collect::<Result<_, _>>()?,
+                        _ => return Err(r.err(
                             "frames.sizes",
                             "must be a non-empty list of frame sizes (bytes with FCS) or \"imix\"",
-                        ))
-                    }
-                };
+                        )),
+                    };
             }
             if let Some(v) = t.get("vlan") {
                 p.vlan = Some(r.int(v, "frames.vlan", 1, 4094)? as u16);
@@ -355,7 +356,9 @@ impl Profile {
             r.only(
                 t,
                 "flows",
-                &["count", "ip", "l4", "src", "dst", "routes", "src_port", "dst_port"],
+                &[
+                    "count", "ip", "l4", "src", "dst", "routes", "src_port", "dst_port",
+                ],
             )?;
             if let Some(v) = t.get("count") {
                 p.flows = r.int(v, "flows.count", 1, MAX_FLOWS as i64)? as usize;
@@ -364,14 +367,20 @@ impl Profile {
                 p.ip = match r.str(v, "flows.ip")? {
                     "ipv4" => IpVersion::Ipv4,
                     "ipv6" => IpVersion::Ipv6,
-                    o => return Err(r.err("flows.ip", format!("{o:?}: must be \"ipv4\" or \"ipv6\""))),
+                    o => {
+                        return Err(
+                            r.err("flows.ip", format!("{o:?}: must be \"ipv4\" or \"ipv6\""))
+                        )
+                    }
                 };
             }
             if let Some(v) = t.get("l4") {
                 p.l4 = match r.str(v, "flows.l4")? {
                     "udp" => L4::Udp,
                     "tcp" => L4::Tcp,
-                    o => return Err(r.err("flows.l4", format!("{o:?}: must be \"udp\" or \"tcp\""))),
+                    o => {
+                        return Err(r.err("flows.l4", format!("{o:?}: must be \"udp\" or \"tcp\"")))
+                    }
                 };
             }
             let default_v6 = p.ip == IpVersion::Ipv6;
@@ -387,7 +396,10 @@ impl Profile {
             }
             match (t.get("dst"), t.get("routes")) {
                 (Some(_), Some(_)) => {
-                    return Err(r.err("flows.routes", "give either flows.dst or flows.routes, not both"))
+                    return Err(r.err(
+                        "flows.routes",
+                        "give either flows.dst or flows.routes, not both",
+                    ))
                 }
                 (Some(v), None) => {
                     p.dst = Destinations::Prefix(
@@ -468,7 +480,8 @@ impl Profile {
                 s.latency_duration = r.secs(v, "search.latency_duration")?;
             }
             if let Some(v) = t.get("generator_lag") {
-                s.generator_lag = Duration::from_secs_f64(r.float(v, "search.generator_lag", 0.0, 10.0)?);
+                s.generator_lag =
+                    Duration::from_secs_f64(r.float(v, "search.generator_lag", 0.0, 10.0)?);
             }
             if let Some(v) = t.get("attempts") {
                 s.attempts = r.int(v, "search.attempts", 1, 10)? as u32;
@@ -522,16 +535,24 @@ impl Profile {
     fn check_addresses(&self, r: &Reader<'_>, dst_field: &str) -> Result<(), ProfileError> {
         let v6 = self.ip == IpVersion::Ipv6;
         if matches!(self.src, IpNet::V6(_)) != v6 {
-            return Err(r.err("flows.src", format!("is not an {:?} prefix (flows.ip)", self.ip)));
+            return Err(r.err(
+                "flows.src",
+                format!("is not an {:?} prefix (flows.ip)", self.ip),
+            ));
         }
         match &self.dst {
             Destinations::Prefix(n) if matches!(n, IpNet::V6(_)) != v6 => Err(r.err(
                 dst_field,
                 format!("is not an {:?} prefix (flows.ip)", self.ip),
             )),
-            Destinations::Routes(v) if v.is_empty() => Err(r.err(dst_field, "the file has no routes")),
+            Destinations::Routes(v) if v.is_empty() => {
+                Err(r.err(dst_field, "the file has no routes"))
+            }
             Destinations::Routes(v) => match v.iter().find(|n| matches!(n, IpNet::V6(_)) != v6) {
-                Some(n) => Err(r.err(dst_field, format!("route {n} is not {:?} (flows.ip)", self.ip))),
+                Some(n) => Err(r.err(
+                    dst_field,
+                    format!("route {n} is not {:?} (flows.ip)", self.ip),
+                )),
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -591,7 +612,8 @@ fn read_routes(path: &PathBuf, file: &str) -> Result<Vec<IpNet>, ProfileError> {
     let raw = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
     let text = if path.extension().is_some_and(|e| e == "xz") {
         let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut raw.as_slice(), &mut out).map_err(|e| read_err(format!("{e:?}")))?;
+        lzma_rs::xz_decompress(&mut raw.as_slice(), &mut out)
+            .map_err(|e| read_err(format!("{e:?}")))?;
         out
     } else {
         raw
@@ -599,13 +621,21 @@ fn read_routes(path: &PathBuf, file: &str) -> Result<Vec<IpNet>, ProfileError> {
     let text = String::from_utf8(text).map_err(|e| read_err(e.to_string()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let Some(first) = line.split('#').next().and_then(|l| l.split_whitespace().next()) else {
+        let Some(first) = line
+            .split('#')
+            .next()
+            .and_then(|l| l.split_whitespace().next())
+        else {
             continue;
         };
         let net: IpNet = first.parse().map_err(|e| ProfileError::Field {
             file: file.to_owned(),
             field: "flows.routes".into(),
-            reason: format!("{} line {}: {first:?} is not a prefix: {e}", path.display(), n + 1),
+            reason: format!(
+                "{} line {}: {first:?} is not a prefix: {e}",
+                path.display(),
+                n + 1
+            ),
         })?;
         out.push(net);
     }
@@ -626,7 +656,11 @@ pub fn nth_host(net: IpNet, i: u64) -> IpAddr {
             } else {
                 (1u128 << (128 - n.prefix_len()).min(64)) - 1
             };
-            let off = if n.prefix_len() == 128 { 0 } else { 1 + (i as u128 % span) };
+            let off = if n.prefix_len() == 128 {
+                0
+            } else {
+                1 + (i as u128 % span)
+            };
             IpAddr::V6((base + off).into())
         }
     }

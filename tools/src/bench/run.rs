@@ -25,7 +25,12 @@ pub fn spec(profile: &Profile, planned: &Planned) -> TrialSpec {
 }
 
 /// One run of `profile` at its `[traffic]` rate and duration.
-pub fn single<T, R>(profile: &Profile, tx: &mut T, rx: &mut R, traffic: &Traffic) -> Result<TrialResult, IoError>
+pub fn single<T, R>(
+    profile: &Profile,
+    tx: &mut T,
+    rx: &mut R,
+    traffic: &Traffic,
+) -> Result<TrialResult, IoError>
 where
     T: Backend + Send,
     R: Backend + Send,
@@ -45,7 +50,10 @@ where
 /// A progress line on stderr (hidden when stderr is not a terminal).
 pub fn progress_bar() -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .expect("valid template"),
+    );
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
@@ -55,7 +63,13 @@ pub fn progress_text(who: &str, s: &Search, p: &Planned, settings_width: f64) ->
     let last = s
         .trials()
         .last()
-        .map(|t| format!(", last: {:.0} pps lost {:.3} %", t.rate, t.result.loss_ratio * 100.0))
+        .map(|t| {
+            format!(
+                ", last: {:.0} pps lost {:.3} %",
+                t.rate,
+                t.result.loss_ratio * 100.0
+            )
+        })
         .unwrap_or_default();
     let r = s.result();
     let what = match p.latency_at {

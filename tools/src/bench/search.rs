@@ -275,7 +275,11 @@ mod tests {
             // PDR allows 0.5 % loss: cap / 0.995.
             let pdr = cap / 0.995;
             let pu = r.pdr.upper.unwrap();
-            assert!(r.pdr.lower <= pdr * 1.0001 && pdr < pu * 1.0001, "cap {cap}: {:?}", r.pdr);
+            assert!(
+                r.pdr.lower <= pdr * 1.0001 && pdr < pu * 1.0001,
+                "cap {cap}: {:?}",
+                r.pdr
+            );
             let lat: Vec<f64> = r.trials.iter().filter_map(|t| t.latency_at).collect();
             assert_eq!(lat, LATENCY_AT);
             assert!(r.trials.len() < 30, "{} trials", r.trials.len());

@@ -168,12 +168,7 @@ impl Traffic {
         if self.l4 == L4::Tcp {
             l[4..8].copy_from_slice(&seq.to_be_bytes());
         }
-        Stamp {
-            flow,
-            seq,
-            sent_ns,
-        }
-        .write(&mut l[hlen..hlen + STAMP_LEN]);
+        Stamp { flow, seq, sent_ns }.write(&mut l[hlen..hlen + STAMP_LEN]);
         l[csum_at..csum_at + 2].copy_from_slice(&[0, 0]);
         let mut c = !fold(sum(pseudo, &l[..hlen + STAMP_LEN]));
         if c == 0 && self.l4 == L4::Udp {
@@ -242,12 +237,19 @@ mod tests {
             t.patch(&mut f, k, 12345 + k);
             assert_eq!(f.len() + FCS, p.sizes[(k % p.sizes.len() as u64) as usize]);
             let s = find(&f, p.dst_port).expect("stamp found");
-            assert_eq!((s.flow, s.seq, s.sent_ns), (t.flow_seq(k).0, t.flow_seq(k).1, 12345 + k));
+            assert_eq!(
+                (s.flow, s.seq, s.sent_ns),
+                (t.flow_seq(k).0, t.flow_seq(k).1, 12345 + k)
+            );
             // The L4 checksum over pseudo-header + segment verifies to 0.
             let ip = if p.vlan.is_some() { 18 } else { 14 };
             let (l4, mut acc, proto) = match p.ip {
                 IpVersion::Ipv4 => {
-                    assert_eq!(fold(sum(0, &f[ip..ip + 20])), 0xffff, "IPv4 header checksum");
+                    assert_eq!(
+                        fold(sum(0, &f[ip..ip + 20])),
+                        0xffff,
+                        "IPv4 header checksum"
+                    );
                     (ip + 20, sum(0, &f[ip + 12..ip + 20]), f[ip + 9])
                 }
                 IpVersion::Ipv6 => (ip + 40, sum(0, &f[ip + 8..ip + 40]), f[ip + 6]),
@@ -268,8 +270,11 @@ mod tests {
         p.vlan = Some(100);
         p.l4 = L4::Tcp;
         check(&p);
-        let p6 = Profile::parse("[flows]\nip = \"ipv6\"\ncount = 5\n[frames]\nsizes = [80, 81]", "t")
-            .expect("profile");
+        let p6 = Profile::parse(
+            "[flows]\nip = \"ipv6\"\ncount = 5\n[frames]\nsizes = [80, 81]",
+            "t",
+        )
+        .expect("profile");
         check(&p6);
     }
 }

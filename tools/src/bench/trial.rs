@@ -81,7 +81,12 @@ pub struct TrialResult {
 
 /// Runs one trial: `traffic` out of port 0 of `tx`, received on port 0 of
 /// `rx`.
-pub fn run_trial<T, R>(tx: &mut T, rx: &mut R, traffic: &Traffic, spec: &TrialSpec) -> Result<TrialResult, IoError>
+pub fn run_trial<T, R>(
+    tx: &mut T,
+    rx: &mut R,
+    traffic: &Traffic,
+    spec: &TrialSpec,
+) -> Result<TrialResult, IoError>
 where
     T: Backend + Send,
     R: Backend + Send,
@@ -96,7 +101,8 @@ where
     let stop = AtomicBool::new(false);
     let (gen, measure) = std::thread::scope(|s| {
         let stop = &stop;
-        let receiver = s.spawn(move || receive(rx, traffic, &clock, wall_offset, start_ns, spec, stop));
+        let receiver =
+            s.spawn(move || receive(rx, traffic, &clock, wall_offset, start_ns, spec, stop));
         let gen = generate(tx, traffic, &clock, start_ns, spec);
         std::thread::sleep(spec.drain);
         stop.store(true, Ordering::Release);
@@ -113,7 +119,11 @@ where
         offered_pps: sent as f64 / secs.max(1e-9),
         received: m.received,
         lost,
-        loss_ratio: if sent > 0 { lost as f64 / sent as f64 } else { 0.0 },
+        loss_ratio: if sent > 0 {
+            lost as f64 / sent as f64
+        } else {
+            0.0
+        },
         reordered: m.reordered,
         duplicates: m.duplicates,
         stale: m.foreign,

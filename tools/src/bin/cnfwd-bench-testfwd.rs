@@ -32,7 +32,10 @@ use dataplane::packet::buf::HeapBuf;
 use dataplane::packet::PacketBuf;
 
 #[derive(Parser)]
-#[command(name = "cnfwd-bench-testfwd", about = "Test-only forwarder with known faults")]
+#[command(
+    name = "cnfwd-bench-testfwd",
+    about = "Test-only forwarder with known faults"
+)]
 struct Cli {
     /// Interface frames come in on.
     #[arg(long = "in")]
@@ -98,11 +101,19 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         ..RingConfig::default()
     };
     let mut rx = open_port(&cli.input, ring)?;
-    let mut tx = open_port(&cli.output, RingConfig { block_count: 2, ..ring })?;
+    let mut tx = open_port(
+        &cli.output,
+        RingConfig {
+            block_count: 2,
+            ..ring
+        },
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
-    let end = cli.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
+    let end = cli
+        .duration
+        .map(|d| Instant::now() + Duration::from_secs_f64(d));
     let mut c = Counters::default();
     let mut bucket = cli.rate_cap.map(|cap| {
         let depth = cli.bucket.unwrap_or((cap / 100.0).max(16.0));
