@@ -207,11 +207,6 @@ pub fn compare_veth(
     pb: &indicatif::ProgressBar,
 ) -> Result<SizeRun, String> {
     let dst = check_profile(profile)?;
-    let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &{
-        let mut s = nix::sched::CpuSet::new();
-        let _ = s.set(opts.bench_cpu);
-        s
-    });
     let gen = Netns::new("cmp", "gen")?;
     let sink = Netns::new("cmp", "sink")?;
     let mut sides: Vec<Side> = Vec::new();
@@ -231,6 +226,14 @@ pub fn compare_veth(
             }),
         }
     }
+    let all_cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok();
+    // This thread, and the generator and receiver threads it starts, on
+    // the bench CPU (set after the forwarders started: children inherit it).
+    let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &{
+        let mut s = nix::sched::CpuSet::new();
+        let _ = s.set(opts.bench_cpu);
+        s
+    });
     // Alternate: one trial of each forwarder in turn until all are done.
     loop {
         let mut any = false;
@@ -259,6 +262,9 @@ pub fn compare_veth(
         if !any {
             break;
         }
+    }
+    if let Some(all) = all_cpus {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all);
     }
     for side in &sides {
         runs.push(ForwarderRun {

@@ -165,8 +165,9 @@ impl Report {
                             .map_or("-".into(), |b| format!("{:.2}", s.ndr.lower / b.1));
                         let _ = writeln!(
                             m,
-                            "| {} | {} | {} | {} | {} | {} | {ratio} | {} |",
+                            "| {} | {}{} | {} | {} | {} | {} | {ratio} | {} |",
                             f.name,
+                            if s.generator_limited { ">= " } else { "" },
                             mpps(s.ndr.lower),
                             gbps(s.ndr.lower, run.mean_size),
                             mpps(s.pdr.lower),
@@ -184,6 +185,16 @@ impl Report {
                         );
                     }
                 }
+            }
+            if run
+                .forwarders
+                .iter()
+                .any(|f| f.search.as_ref().is_some_and(|s| s.generator_limited))
+            {
+                let _ = writeln!(
+                    m,
+                    "\n\">=\": the generator could not offer more without loss at the forwarder: the forwarder may do more."
+                );
             }
             let _ = writeln!(m, "\nLatency (µs, frame arrival minus send time) at 10/50/90 % of each forwarder's PDR:\n");
             let _ = writeln!(

@@ -76,6 +76,9 @@ pub struct SearchResult {
     pub pdr: Bounds,
     /// The MRR: received rate at `max_rate` (pps).
     pub mrr: f64,
+    /// The NDR's lower bound is a trial where the generator could not
+    /// offer the planned rate: the forwarder may do more.
+    pub generator_limited: bool,
     /// Every trial, in order.
     pub trials: Vec<Trial>,
 }
@@ -87,6 +90,10 @@ pub struct Search {
     trials: Vec<Trial>,
     latency_done: usize,
 }
+
+/// A trial offered below this fraction of its planned rate counts at the
+/// rate offered (the generator was the limit).
+pub const GENERATOR_SHORTFALL: f64 = 0.99;
 
 /// Fractions of PDR at which latency is measured.
 pub const LATENCY_AT: [f64; 3] = [0.1, 0.5, 0.9];
@@ -188,13 +195,20 @@ impl Search {
     }
 
     /// Records the result of the trial `planned` that [`Search::next`] gave.
+    /// A trial whose generator offered less than 99 % of the planned rate
+    /// (it could not go faster) counts at the rate it did offer.
     pub fn feed(&mut self, planned: Planned, result: TrialResult) {
         if planned.latency_at.is_some() {
             self.latency_done += 1;
         }
+        let rate = if result.sent > 0 && result.offered_pps < planned.rate * GENERATOR_SHORTFALL {
+            result.offered_pps
+        } else {
+            planned.rate
+        };
         self.trials.push(Trial {
             n: self.trials.len() + 1,
-            rate: planned.rate,
+            rate,
             latency_at: planned.latency_at,
             result,
         });
@@ -207,8 +221,16 @@ impl Search {
 
     /// The outcome so far.
     pub fn result(&self) -> SearchResult {
+        let ndr = self.bounds(self.s.ndr_loss).0;
         SearchResult {
-            ndr: self.bounds(self.s.ndr_loss).0,
+            generator_limited: ndr.upper.is_none()
+                && self.search_trials().any(|t| {
+                    t.rate == ndr.lower
+                        && t.result
+                            .target_pps
+                            .is_some_and(|p| t.rate < p * GENERATOR_SHORTFALL)
+                }),
+            ndr,
             pdr: self.bounds(self.s.pdr_loss).0,
             mrr: self.trials.first().map_or(0.0, |t| t.result.rx_pps),
             trials: self.trials.clone(),
@@ -293,6 +315,25 @@ mod tests {
             .run(|p| Ok::<_, ()>(model(1e12, p)), |_, _| {})
             .unwrap();
         assert_eq!((r.ndr.lower, r.ndr.upper), (s.max_rate, None));
+        // A generator that cannot go beyond 4000 pps: the search stops there.
+        let r = Search::new(s.clone())
+            .run(
+                |p| {
+                    let mut r = model(1e12, p);
+                    r.offered_pps = p.rate.min(4000.0);
+                    Ok::<_, ()>(r)
+                },
+                |_, _| {},
+            )
+            .unwrap();
+        assert_eq!((r.ndr.lower, r.ndr.upper), (4000.0, None));
+        assert!(r.generator_limited);
+        let lat: Vec<f64> = r
+            .trials
+            .iter()
+            .filter_map(|t| t.latency_at.map(|_| t.result.target_pps.unwrap()))
+            .collect();
+        assert_eq!(lat, [400.0, 2000.0, 3600.0]);
         let r = Search::new(s.clone())
             .run(|p| Ok::<_, ()>(model(10.0, p)), |_, _| {})
             .unwrap();

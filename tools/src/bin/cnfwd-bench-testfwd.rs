@@ -91,7 +91,7 @@ fn main() -> ExitCode {
 }
 
 fn every(n: Option<u64>, i: u64) -> bool {
-    n.is_some_and(|n| n > 0 && i % n == 0)
+    n.is_some_and(|n| n > 0 && i.is_multiple_of(n))
 }
 
 fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
