@@ -8,6 +8,7 @@
 //! the receiver counts on s0. Rates are low (at most 40 kpps) so a loaded
 //! 2-core machine keeps up; the token-bucket cap is policed on the frames'
 //! kernel arrival times, so it does not depend on when the forwarder runs.
+//! The tests run one at a time (a lock), also under a parallel test runner.
 //! Needs root; skipped (passing, with a line) otherwise.
 
 use std::path::PathBuf;
@@ -21,6 +22,13 @@ use cnfwd_tools::bench::traffic::Traffic;
 use cnfwd_tools::bench::trial::{run_trial, TrialResult, TrialSpec};
 use dataplane::io::afpacket::{AfPacketBackend, RingConfig};
 use serde_json::Value;
+
+/// One test at a time: their traffic would share the two CPUs.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 struct Lab {
     ns: Netns,
@@ -148,6 +156,7 @@ fn ndr_search_finds_the_rate_cap_within_5_percent() {
     if !can_run("ndr_search_finds_the_rate_cap_within_5_percent") {
         return;
     }
+    let _serial = serial();
     const CAP: f64 = 30_000.0;
     let mut lab = Lab::new("ndr");
     // Bucket: 20 ms of the cap, so a generator late by up to 20 ms does not
@@ -200,6 +209,7 @@ fn an_added_delay_per_burst_shows_in_the_percentiles() {
     if !can_run("an_added_delay_per_burst_shows_in_the_percentiles") {
         return;
     }
+    let _serial = serial();
     const DELAY_NS: u64 = 5_000_000;
     let mut lab = Lab::new("delay");
     let p = profile("[flows]\ncount = 16\n");
@@ -237,6 +247,7 @@ fn drops_swaps_and_duplicates_are_counted_exactly() {
     if !can_run("drops_swaps_and_duplicates_are_counted_exactly") {
         return;
     }
+    let _serial = serial();
     let mut lab = Lab::new("faults");
     // One flow: every swap is a reordering within the flow.
     let p = profile("[flows]\ncount = 1\n");
