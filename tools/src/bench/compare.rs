@@ -27,6 +27,14 @@
 //! worker core; RPS of `fwd-in` to CPU 1, so the kernel forwards there and
 //! delivers to cnfwd's ring there).
 //!
+//! - testpmd-io / testpmd-macswap: `dpdk-testpmd` on two DPDK
+//!   `net_af_packet` vdevs (one per veth end), `--port-topology=paired`,
+//!   forwarding lcore on CPU 1 (main lcore on CPU 0, printing statistics),
+//!   `--no-huge --no-pci --no-shconf`: the L2 baselines users compare with
+//!   (no routing: io passes frames on untouched, macswap swaps the MACs).
+//!   Stopped and continued like cnfwd. A missing `dpdk-testpmd` is reported
+//!   in its row, with what to install, and the others still run.
+//!
 //! The kernels here have no 802.1Q or VRF devices, so the profile must be
 //! untagged IPv4.
 
@@ -45,7 +53,19 @@ use super::search::Search;
 use super::traffic::Traffic;
 
 /// The forwarders `compare --veth` knows.
-pub const VETH_FORWARDERS: [&str; 2] = ["kernel", "cnfwd"];
+pub const VETH_FORWARDERS: [&str; 4] = ["kernel", "cnfwd", "testpmd-io", "testpmd-macswap"];
+
+/// Where `dpdk-testpmd` is: `$TESTPMD`, else the first on `$PATH`.
+pub fn find_testpmd() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TESTPMD") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("dpdk-testpmd"))
+            .find(|p| p.is_file())
+    })
+}
 
 /// Options of the veth comparison.
 #[derive(Debug, Clone)]
@@ -69,6 +89,8 @@ struct Side {
     rx: AfPacketBackend,
     traffic: Traffic,
     child: Option<Child>,
+    /// DPDK's runtime directory of the child (removed at the end).
+    runtime_dir: Option<PathBuf>,
     search: Search,
 }
 
@@ -93,12 +115,15 @@ impl Drop for Side {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
             for _ in 0..50 {
                 if c.try_wait().ok().flatten().is_some() {
-                    return;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some(d) = &self.runtime_dir {
+            let _ = std::fs::remove_dir_all(d);
         }
         // The namespace goes with `ns`.
     }
@@ -410,6 +435,82 @@ fn setup(
                 Some(child),
             )
         }
+        "testpmd-io" | "testpmd-macswap" => {
+            let Some(testpmd) = find_testpmd() else {
+                return Err(
+                    "dpdk-testpmd not found (Debian/Ubuntu: apt-get install dpdk; or set TESTPMD)"
+                        .into(),
+                );
+            };
+            let mode = name.trim_start_matches("testpmd-");
+            ip(&[
+                "-n",
+                n,
+                "link",
+                "set",
+                "fwd-in",
+                "address",
+                "02:fe:00:00:00:f0",
+            ])?;
+            ip(&[
+                "-n",
+                n,
+                "link",
+                "set",
+                "fwd-out",
+                "address",
+                "02:fe:00:00:00:f1",
+            ])?;
+            let prefix = format!("cnfwd-bench-{}-{i}", std::process::id());
+            let logp = scratch.join(format!("{name}-{i}.log"));
+            let log = std::fs::File::create(&logp).map_err(|e| e.to_string())?;
+            let mut child = Command::new("ip")
+                .args(["netns", "exec", n])
+                .arg(&testpmd)
+                .args([
+                    "-l",
+                    &format!("{},{}", opts.bench_cpu, opts.fwd_cpu),
+                    "--main-lcore",
+                    &opts.bench_cpu.to_string(),
+                    "--no-huge",
+                    "-m",
+                    "512",
+                    "--no-pci",
+                    "--no-shconf",
+                    "--file-prefix",
+                    &prefix,
+                    "--vdev=net_af_packet0,iface=fwd-in",
+                    "--vdev=net_af_packet1,iface=fwd-out",
+                    "--",
+                    &format!("--forward-mode={mode}"),
+                    "--port-topology=paired",
+                    "--auto-start",
+                    "--total-num-mbufs=16384",
+                    "--stats-period",
+                    "1",
+                ])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(|e| e.to_string())?)
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("{}: {e}", testpmd.display()))?;
+            std::thread::sleep(Duration::from_millis(3000));
+            if let Ok(Some(st)) = child.try_wait() {
+                let text = std::fs::read_to_string(&logp).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                return Err(format!(
+                    "dpdk-testpmd exited at start ({st}): {}",
+                    tail.join(" | ")
+                ));
+            }
+            (
+                format!(
+                    "dpdk-testpmd --forward-mode={mode} --port-topology=paired on net_af_packet vdevs (fwd-in, fwd-out), forwarding lcore on CPU {}",
+                    opts.fwd_cpu
+                ),
+                Some(child),
+            )
+        }
         other => {
             return Err(format!(
                 "unknown forwarder {other:?} for --veth (known: {})",
@@ -443,6 +544,12 @@ fn setup(
         _ns: ns,
         tx,
         rx,
+        runtime_dir: name.starts_with("testpmd-").then(|| {
+            PathBuf::from(format!(
+                "/var/run/dpdk/cnfwd-bench-{}-{i}",
+                std::process::id()
+            ))
+        }),
         child,
         search: Search::new(profile.search.clone()),
     })

@@ -104,7 +104,8 @@ enum Command {
         /// Traffic profile (TOML).
         #[arg(long)]
         profile: PathBuf,
-        /// Compare on veth pairs in namespaces (forwarders: kernel, cnfwd).
+        /// Compare on veth pairs in namespaces (forwarders: kernel, cnfwd,
+        /// testpmd-io, testpmd-macswap).
         #[arg(long)]
         veth: bool,
         /// Compare on DPDK vdevs (cnfwd, testpmd-io, testpmd-macswap, l3fwd).
