@@ -206,6 +206,7 @@ fn describe(
         "dst_mac": mac(&arrived.macs[..6]),
         "src_mac": mac(&arrived.macs[6..]),
         "vlan": m.eth.tci.map(|tci| tci & 0x0fff),
+        "ethertype": format!("{:#06x}", m.eth.ethertype),
     });
     let net = t
         .networks

@@ -75,6 +75,19 @@ pub fn render_reply(command: &str, value: &Value) -> String {
             "dropped",
             "snapshot",
         ],
+        "/health" => &[
+            "status",
+            "live",
+            "ready",
+            "not_live",
+            "not_ready",
+            "workers",
+            "workers_on_snapshot",
+            "snapshot",
+            "uptime_seconds",
+        ],
+        "/info" => &["version", "pid", "uptime_seconds"],
+        "/trace/start" | "/trace/stop" => return trace_state(value),
         "/trace/show" => return trace(value),
         "/config" => return config(value),
         "/stats" => return stats(value),
@@ -121,7 +134,11 @@ fn render_into(out: &mut String, value: &Value, indent: usize, lead: &[&str]) {
             }
         }
         Value::Object(m) => {
-            let (sections, lines): (Vec<_>, Vec<_>) = m.iter().partition(|(_, v)| is_table(v));
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by_key(|(k, _)| lead.iter().position(|l| l == k).unwrap_or(lead.len()));
+            let (sections, lines): (Vec<_>, Vec<_>) = entries
+                .into_iter()
+                .partition(|(_, v)| is_table(v) || v.as_object().is_some_and(|o| !o.is_empty()));
             let width = lines.iter().map(|(k, _)| k.chars().count()).max();
             for (k, v) in lines {
                 let w = width.unwrap_or(0) + 1;
@@ -160,6 +177,7 @@ pub fn cell(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "-".to_string(),
         Value::Object(m) if m.is_empty() => "-".to_string(),
+        Value::Array(a) if a.is_empty() => "-".to_string(),
         Value::Object(m) if m.values().all(scalar) => m
             .iter()
             .map(|(k, v)| format!("{k}={}", cell(v)))
@@ -188,7 +206,11 @@ fn table<'a>(
             }
         }
     }
-    let lead: &[&str] = if lead.is_empty() { &["name"] } else { lead };
+    let lead: &[&str] = if lead.is_empty() {
+        &["name", "id"]
+    } else {
+        lead
+    };
     let mut columns: Vec<&str> = lead
         .iter()
         .copied()
@@ -277,6 +299,27 @@ pub fn clock(ns: u64, with_date: bool) -> String {
     format!("{y:04}-{mo:02}-{d:02} {t}")
 }
 
+/// `/trace/start` and `/trace/stop`: one line.
+fn trace_state(v: &Value) -> String {
+    match (v["tracing"].as_u64(), v["port"].as_str()) {
+        (Some(0), _) => "tracing stopped (the records stay: trace show)\n".into(),
+        (Some(n), Some(p)) => format!("tracing the next {n} packet(s) received on port {p}\n"),
+        (Some(n), None) => format!("tracing the next {n} packet(s) received on any port\n"),
+        _ => render(v),
+    }
+}
+
+/// An EtherType's name.
+fn ethertype_name(t: &str) -> String {
+    match t {
+        "0x0800" => "ipv4".into(),
+        "0x86dd" => "ipv6".into(),
+        "0x0806" => "arp".into(),
+        "0x8100" | "0x88a8" => format!("vlan ({t})"),
+        t => t.to_string(),
+    }
+}
+
 /// `/trace/show`: one block per packet.
 fn trace(v: &Value) -> String {
     let mut out = String::new();
@@ -314,7 +357,8 @@ fn trace(v: &Value) -> String {
         }
         let _ = writeln!(out, "{head}");
         if let (Some(src), Some(dst)) = (s(p, "src_mac"), s(p, "dst_mac")) {
-            let _ = writeln!(out, "  ether  {src} > {dst}");
+            let ty = s(p, "ethertype").map(|t| format!(" {}", ethertype_name(&t)));
+            let _ = writeln!(out, "  ether  {src} > {dst}{}", ty.unwrap_or_default());
         }
         if let (Some(src), Some(dst)) = (s(p, "src"), s(p, "dst")) {
             let proto = p["proto"].as_u64().unwrap_or(0);
@@ -570,8 +614,16 @@ mod tests {
     #[test]
     fn scalars_and_mixed_objects_are_lines() {
         assert_eq!(
-            render(&json!({"version": "cnfwd 0.1.0", "pid": 7, "tags": ["a", 1], "x": null})),
-            "pid:     7\ntags:    a,1\nversion: cnfwd 0.1.0\nx:       -\n"
+            render(&json!({"version": "cnfwd 0.1.0", "pid": 7, "tags": ["a", 1], "x": null, "none": []})),
+            "none:    -\npid:     7\ntags:    a,1\nversion: cnfwd 0.1.0\nx:       -\n"
+        );
+        assert_eq!(
+            render_reply("/info", &json!({"pid": 7, "socket": {"clients": 1, "refused": 0}, "version": "v"})),
+            "version: v\npid:     7\nsocket:\n  clients: 1\n  refused: 0\n"
+        );
+        assert_eq!(
+            render_reply("/trace/start", &json!({"tracing": 5, "port": null})),
+            "tracing the next 5 packet(s) received on any port\n"
         );
         assert_eq!(
             render(&json!({"status": "ok", "ports": [{"name": "a", "up": true}]})),
@@ -642,7 +694,7 @@ mod tests {
         let v = json!({"remaining": 1, "packets": [
             {"seq": 0, "time_ns": 1_765_014_469_123_456_789u64, "worker": 0, "port": "app", "len": 98,
              "vlan": null, "src_mac": "02:00:00:00:00:01", "dst_mac": "02:00:00:00:00:02",
-             "network": "app", "vrf": "red", "src": "10.1.0.5", "dst": "10.2.0.20", "proto": 1,
+             "ethertype": "0x0800", "network": "app", "vrf": "red", "src": "10.1.0.5", "dst": "10.2.0.20", "proto": 1,
              "icmp_type": 8, "icmp_code": 0, "icmp_id": 77, "prefix": "10.2.0.0/24",
              "next_hop": "attached", "verdict": "tx", "egress_port": "db", "egress_network": "db"},
             {"seq": 1, "time_ns": 1_765_014_469_200_000_000u64, "worker": 0, "port": "app", "len": 60,
@@ -655,7 +707,7 @@ mod tests {
             render_reply("/trace/show", &v),
             "2 packet(s) traced, 1 more to trace\n\
              \n#0 2025-12-06 09:47:49.123456 worker 0 port app len 98\n\
-             \x20 ether  02:00:00:00:00:01 > 02:00:00:00:00:02\n\
+             \x20 ether  02:00:00:00:00:01 > 02:00:00:00:00:02 ipv4\n\
              \x20 icmp   10.1.0.5 > 10.2.0.20 echo-request id 77\n\
              \x20 lookup network app vrf red prefix 10.2.0.0/24 next hop attached\n\
              \x20 tx     -> port db network db\n\
