@@ -14,7 +14,7 @@ pub const DEFAULT_SOCKET: &str = "/run/cnfwd/cnfwd.sock";
 /// (DPDK telemetry v2 protocol). Without a command: an interactive prompt
 /// (history, Tab completion, `quit`), like vppctl.
 #[derive(Debug, Parser)]
-#[command(name = "cnfwdctl", version, about, long_about = None, disable_help_subcommand = true)]
+#[command(name = "cnfwdctl", version, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// The management socket.
     #[arg(long, short = 's', global = true, env = "CNFWD_SOCKET", default_value = DEFAULT_SOCKET)]

@@ -614,11 +614,16 @@ mod tests {
     #[test]
     fn scalars_and_mixed_objects_are_lines() {
         assert_eq!(
-            render(&json!({"version": "cnfwd 0.1.0", "pid": 7, "tags": ["a", 1], "x": null, "none": []})),
+            render(
+                &json!({"version": "cnfwd 0.1.0", "pid": 7, "tags": ["a", 1], "x": null, "none": []})
+            ),
             "none:    -\npid:     7\ntags:    a,1\nversion: cnfwd 0.1.0\nx:       -\n"
         );
         assert_eq!(
-            render_reply("/info", &json!({"pid": 7, "socket": {"clients": 1, "refused": 0}, "version": "v"})),
+            render_reply(
+                "/info",
+                &json!({"pid": 7, "socket": {"clients": 1, "refused": 0}, "version": "v"})
+            ),
             "version: v\npid:     7\nsocket:\n  clients: 1\n  refused: 0\n"
         );
         assert_eq!(
