@@ -334,7 +334,7 @@ pub fn compare(
 /// nanoseconds matter.
 fn stamp(ns: u64) -> String {
     let frac = ns % 1_000_000_000;
-    if frac % 1000 == 0 {
+    if frac.is_multiple_of(1000) {
         format!("{}.{:06}", ns / 1_000_000_000, frac / 1000)
     } else {
         format!("{}.{frac:09}", ns / 1_000_000_000)

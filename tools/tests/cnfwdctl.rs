@@ -500,10 +500,7 @@ impl Pty {
                 continue;
             }
             let mut buf = [0u8; 4096];
-            let n = match nix::unistd::read(&self.master, &mut buf) {
-                Ok(n) => n,
-                Err(_) => 0,
-            };
+            let n: usize = nix::unistd::read(&self.master, &mut buf).unwrap_or_default();
             assert!(n > 0, "pty closed before {needle:?}; got {:?}", self.seen);
             let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
             if chunk.contains("\x1b[6n") {

@@ -179,7 +179,7 @@ pub fn run(cli: &Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
     };
     let config = rustyline::Config::builder()
         .max_history_size(1000)
-        .and_then(|b| Ok(b.auto_add_history(false)))
+        .map(|b| b.auto_add_history(false))
         .map(|b| b.build());
     let editor = config.and_then(Editor::<CtlHelper, DefaultHistory>::with_config);
     let mut rl = match editor {
