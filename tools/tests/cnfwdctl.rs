@@ -562,6 +562,12 @@ fn interactive_prompt_with_completion_history_and_one_connection() {
     t.send("\r");
     t.expect("p0              12           3  -");
     t.expect("cnfwd# ");
+    // Several choices: a second Tab lists them; Ctrl-U clears the line.
+    t.send("trace s\t\t");
+    t.expect("show");
+    t.expect("start");
+    t.expect("stop");
+    t.send("\x15");
     // An error reply: printed, the prompt comes back.
     t.send("show routes red\r");
     t.expect("cnfwdctl: /routes: no VRF \"red\"");

@@ -6,7 +6,8 @@
 //! Guarantees: one connection for the whole session (opened before the
 //! first prompt; if the server goes away, the next command reconnects);
 //! Tab completes command words from the same command tree as the one-shot
-//! form; history is kept in `$XDG_STATE_HOME/cnfwdctl/history` (else
+//! form (a second Tab lists the choices, as in bash and vppctl); history
+//! is kept in `$XDG_STATE_HOME/cnfwdctl/history` (else
 //! `~/.cnfwdctl_history`), saved after every command. An error reply or a
 //! bad line is printed and the prompt comes back; the session exits 0 at
 //! the end, or 2 when the socket cannot be reached at the start.
@@ -179,7 +180,10 @@ pub fn run(cli: &Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
     };
     let config = rustyline::Config::builder()
         .max_history_size(1000)
-        .map(|b| b.auto_add_history(false))
+        .map(|b| {
+            b.auto_add_history(false)
+                .completion_type(rustyline::CompletionType::List)
+        })
         .map(|b| b.build());
     let editor = config.and_then(Editor::<CtlHelper, DefaultHistory>::with_config);
     let mut rl = match editor {

@@ -481,8 +481,17 @@ fn stats(v: &Value) -> String {
     };
     if let Some(Value::Object(t)) = top.get("totals") {
         out.push_str("totals:\n");
-        let header: Vec<String> = t.keys().cloned().collect();
-        let row: Vec<String> = t.values().map(cell).collect();
+        let order = [
+            "rx_packets",
+            "tx_packets",
+            "replicated",
+            "generated",
+            "dropped",
+        ];
+        let mut keys: Vec<&String> = t.keys().collect();
+        keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(order.len()));
+        let header: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let row: Vec<String> = keys.iter().map(|k| cell(&t[k.as_str()])).collect();
         aligned(&mut out, "  ", &header, &vec![true; header.len()], &[row]);
     }
     // reason -> [(where, count)]
@@ -680,7 +689,7 @@ mod tests {
         let text = render_reply("/stats", &v);
         assert_eq!(
             text,
-            "totals:\n  dropped  rx_packets\n        5           9\n\
+            "totals:\n  rx_packets  dropped\n           9        5\n\
              ports:\n  name  rx_packets  rx_bytes  tx_packets  tx_bytes  dropped\n  \
              p0             9       900           4       400        5\n\
              networks:\n  name  rx_packets  rx_bytes  tx_packets  tx_bytes  dropped\n  \
