@@ -442,7 +442,7 @@ impl Commands<'_> {
             "workers": workers.len(),
             "snapshot": self.snapshots.generation(),
             "workers_on_snapshot": workers.iter().filter(|w| w.generation == self.snapshots.generation()).count(),
-            "uptime_s": self.state.started.elapsed().as_secs_f64(),
+            "uptime_seconds": self.state.started.elapsed().as_secs_f64(),
         });
         if let Some(m) = reply.as_object_mut() {
             m.extend(h.json_fields());

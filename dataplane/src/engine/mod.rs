@@ -325,18 +325,17 @@ impl<B: Backend> Worker<B> {
         };
         self.pipeline.set_now(self.now);
         self.pipeline.slow_mut().now = self.now;
+        // Tracing only: the frames' MACs and times before the pipeline
+        // rewrites them (no allocation when not tracing).
+        let traced = match &self.trace {
+            Some((_, tr)) if tr.wants(port) => trace::ingress(&self.rx[..n]),
+            _ => Vec::new(),
+        };
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
         if let Some((id, tr)) = &self.trace {
-            if tr.wants(port) {
-                tr.record(
-                    *id,
-                    t,
-                    port,
-                    &self.pipeline,
-                    &self.rx_len[..n],
-                    &self.verdicts[..n],
-                );
+            if !traced.is_empty() {
+                tr.record(*id, t, port, &self.pipeline, &traced, &self.verdicts[..n]);
             }
         }
 
