@@ -121,8 +121,11 @@ enum Command {
     /// Validate a configuration and print what it defines and what each port resolved to.
     Check {
         /// Configuration file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        #[arg(long, short, required_unless_present = "file")]
+        config: Option<PathBuf>,
+        /// Configuration file (TOML), as `cnfwd check FILE`.
+        #[arg(value_name = "FILE", conflicts_with = "config")]
+        file: Option<PathBuf>,
         /// The pod's downward-API annotations file, for ports naming a network
         /// attachment (default: $CNFWD_POD_ANNOTATIONS, else /etc/podnetinfo/annotations).
         #[arg(long, value_name = "FILE")]
@@ -177,8 +180,14 @@ fn main() -> ExitCode {
             )
         }
         Command::Check {
-            config,
+            config: Some(config),
             pod_annotations,
+            ..
+        }
+        | Command::Check {
+            file: Some(config),
+            pod_annotations,
+            ..
         } => match cnfwd_config::load_in(&config, &Pod::from_system(pod_annotations.as_deref())) {
             Ok((_, r)) => {
                 if let Some(w) = nothing_to_forward(&r) {
@@ -202,6 +211,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
+        Command::Check { .. } => fail("check: a configuration file is required"),
         Command::GenerateConfig {
             from_network_status,
             backend,
