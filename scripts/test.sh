@@ -40,7 +40,7 @@ cargo test -p dpdk-sys --features bindings 2>&1 | tee "$tmp/test.log" || dpdk_st
 # `cnfwd run` on DPDK ports stopping on --duration and SIGINT; faults: a TX
 # ring that stays full and a mempool that runs dry (counted, no leak,
 # recovery).
-cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli --test dpdk_faults 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli --test dpdk_faults --test observability 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
 # ASan + LSan over the DPDK backend (vdevs), the AF_PACKET backend, every
 # dataplane unit test and the dpdk-sys tests; any sanitizer report (tests or
 # the cnfwd processes they start) fails it.
