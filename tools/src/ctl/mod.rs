@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod health;
+pub mod pages;
 pub mod render;
 
 use std::io::Write;
@@ -49,8 +50,14 @@ pub fn run(cli: &Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
         );
         return EXIT_USAGE;
     };
-    let reply =
-        Client::connect(&cli.socket, timeout).and_then(|mut c| c.request(&request.message()));
+    let reply = Client::connect(&cli.socket, timeout).and_then(|mut c| {
+        // Replies larger than one message come in pages.
+        match (request.command.as_str(), &request.raw, &request.params) {
+            ("/routes", None, params) => pages::all_routes(&mut c, params.as_ref()),
+            ("/config", None, None) => pages::config(&mut c, cli.json),
+            _ => c.request(&request.message()),
+        }
+    });
     match reply {
         Err(e) => {
             let _ = writeln!(err, "cnfwdctl: {e}");
