@@ -76,7 +76,11 @@ pub fn edit_in_place(file_text: Option<&str>, running: &Config) -> Result<Edited
     };
     let old_cfg = match crate::parse(file_text, "<file>") {
         Ok(c) => c,
-        Err(e) => return Ok(rewritten(format!("the file is not a configuration now ({e})"))),
+        Err(e) => {
+            return Ok(rewritten(format!(
+                "the file is not a configuration now ({e})"
+            )))
+        }
     };
     if &old_cfg == running {
         return Ok(Edited {
@@ -106,9 +110,50 @@ pub fn edit_in_place(file_text: Option<&str>, running: &Config) -> Result<Edited
     }
 }
 
-/// A form of `item` that is equal for equal content whatever its position
-/// and surrounding whitespace (`old` and `new` come from the same
-/// serialiser, so their formatting is the same).
+/// Whether two items say the same (values compared, not their text:
+/// `'a'` and `"a"`, a table and an inline table, an array of tables and
+/// an array of inline tables with the same content are the same).
+fn same(a: &Item, b: &Item) -> bool {
+    match (a, b) {
+        (Item::None, Item::None) => true,
+        (Item::Value(x), Item::Value(y)) => same_value(x, y),
+        (Item::Table(x), Item::Table(y)) => same_tables(x, y),
+        (Item::Table(x), Item::Value(Value::InlineTable(y)))
+        | (Item::Value(Value::InlineTable(y)), Item::Table(x)) => same_tables(x, y),
+        (Item::ArrayOfTables(x), Item::ArrayOfTables(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same_tables(p, q))
+        }
+        (Item::ArrayOfTables(x), Item::Value(Value::Array(y)))
+        | (Item::Value(Value::Array(y)), Item::ArrayOfTables(x)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| q.as_inline_table().is_some_and(|q| same_tables(p, q)))
+        }
+        _ => false,
+    }
+}
+
+fn same_tables(x: &dyn TableLike, y: &dyn TableLike) -> bool {
+    x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+}
+
+fn same_value(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::String(a), Value::String(b)) => a.value() == b.value(),
+        (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
+        (Value::Float(a), Value::Float(b)) => a.value().to_bits() == b.value().to_bits(),
+        (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        (Value::Datetime(a), Value::Datetime(b)) => a.value() == b.value(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(p, q)| same_value(p, q))
+        }
+        (Value::InlineTable(a), Value::InlineTable(b)) => same_tables(a, b),
+        _ => false,
+    }
+}
+
+/// A scalar's text without its surroundings (for identities).
 fn canon(item: &Item) -> String {
     match item {
         Item::Value(v) => {
@@ -161,7 +206,7 @@ fn merge_tables(doc: &mut dyn TableLike, old: Option<&dyn TableLike>, new: &dyn 
     }
     for (key, n) in new.iter() {
         let o = old.and_then(|o| o.get(key));
-        if o.is_some_and(|o| canon(o) == canon(n)) {
+        if o.is_some_and(|o| same(o, n)) {
             // Unchanged in meaning: left as written (or left out).
             continue;
         }
@@ -182,7 +227,10 @@ fn merge_item(d: &mut Item, o: Option<&Item>, n: &Item) {
         return;
     }
     if let Some(new_elems) = table_elements(n) {
-        if d.is_array_of_tables() || d.as_array().is_some_and(|a| a.iter().all(|v| v.is_inline_table())) {
+        if d.is_array_of_tables()
+            || d.as_array()
+                .is_some_and(|a| a.iter().all(|v| v.is_inline_table()))
+        {
             let old_elems = o.and_then(table_elements).unwrap_or_default();
             merge_array(d, &old_elems, &new_elems);
             return;
@@ -228,7 +276,10 @@ fn identity(item: &Item) -> Option<String> {
     let key = IDENTITY_KEYS.iter().find(|k| t.contains_key(k))?;
     let mut id = format!("{key}={}", scalar(t.get(key)?));
     if *key == "domain_name" {
-        id.push_str(&format!(" port={}", t.get("port").map(scalar).unwrap_or_default()));
+        id.push_str(&format!(
+            " port={}",
+            t.get("port").map(scalar).unwrap_or_default()
+        ));
     }
     Some(id)
 }
@@ -257,7 +308,7 @@ fn merge_array(d: &mut Item, old: &[Item], new: &[Item]) {
     // Each result element: an index into the file's elements (merged) or
     // a new element.
     let mut result: Vec<(Item, bool)> = Vec::with_capacity(new.len());
-    let mut taken = doc_elems.clone();
+    let mut taken = doc_elems;
     for (j, n) in new.iter().enumerate() {
         let id = key(new, j);
         let doc_i = unused.get_mut(&id).and_then(Vec::pop);
@@ -265,7 +316,7 @@ fn merge_array(d: &mut Item, old: &[Item], new: &[Item]) {
             Some(i) => {
                 let mut e = std::mem::replace(&mut taken[i], Item::None);
                 let o = old_by_id.get(&id).map(|&k| &old[k]);
-                if !o.is_some_and(|o| canon(o) == canon(n)) {
+                if !o.is_some_and(|o| same(o, n)) {
                     merge_item(&mut e, o, n);
                 }
                 result.push((e, false));
@@ -316,7 +367,11 @@ fn merge_array(d: &mut Item, old: &[Item], new: &[Item]) {
                                 let indent = prefix.rsplit('\n').next().unwrap_or("");
                                 let kept = old_trailing.strip_suffix('\n').unwrap_or(&old_trailing);
                                 v.decor_mut().set_prefix(format!("{kept}\n{indent}"));
-                                out.set_trailing(if old_trailing.ends_with('\n') { "\n" } else { "" });
+                                out.set_trailing(if old_trailing.ends_with('\n') {
+                                    "\n"
+                                } else {
+                                    ""
+                                });
                             }
                         }
                         None => v.decor_mut().clear(),
@@ -408,18 +463,33 @@ networks = ["red-app"]
         assert_eq!(e.mode, SaveMode::Edited, "{}", e.text);
         let t = &e.text;
         assert!(t.starts_with("# Site red: routes to the core.\n[engine]\nburst_size = 32   # the default, written on purpose\n"), "{t}");
-        assert!(t.contains("name = \"red\"   # tenant red\n\n# Default route: the core router.\n"), "{t}");
+        assert!(
+            t.contains("name = \"red\"   # tenant red\n\n# Default route: the core router.\n"),
+            "{t}"
+        );
         assert!(!t.contains("198.51.100.0"), "{t}");
         assert!(!t.contains("Old lab network"), "{t}");
-        assert!(t.contains("prefix = \"203.0.113.0/24\"\nnetwork = \"red-app\""), "{t}");
-        assert!(t.contains("  { ip = \"10.1.0.254\", mac = \"02:00:00:00:02:54\" },  # core\n"), "{t}");
-        assert!(t.contains("{ ip = \"10.1.0.9\", mac = \"02:00:00:00:00:09\" }"), "{t}");
+        assert!(
+            t.contains("prefix = \"203.0.113.0/24\"\nnetwork = \"red-app\""),
+            "{t}"
+        );
+        assert!(
+            t.contains("  { ip = \"10.1.0.254\", mac = \"02:00:00:00:02:54\" },  # core\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("{ ip = \"10.1.0.9\", mac = \"02:00:00:00:00:09\" }"),
+            "{t}"
+        );
         // Defaults the file leaves out stay out.
         for default in ["mtu", "source_check", "idle", "[control]", "block_size"] {
             assert!(!t.contains(default), "{default} written out:\n{t}");
         }
         // The new route sits after the VRF's last route, before the networks.
-        let (route, net) = (t.find("203.0.113.0/24").unwrap(), t.find("[[l3_networks]]").unwrap());
+        let (route, net) = (
+            t.find("203.0.113.0/24").unwrap(),
+            t.find("[[l3_networks]]").unwrap(),
+        );
         assert!(route < net, "{t}");
         assert_eq!(crate::parse(t, "<t>").unwrap(), c);
     }
@@ -432,7 +502,12 @@ networks = ["red-app"]
         });
         let e = edit_in_place(Some(FILE), &c).unwrap();
         assert_eq!(e.mode, SaveMode::Edited);
-        assert!(e.text.contains("burst_size = 64   # the default, written on purpose\n"), "{}", e.text);
+        assert!(
+            e.text
+                .contains("burst_size = 64   # the default, written on purpose\n"),
+            "{}",
+            e.text
+        );
         assert!(e.text.contains("mtu = 9000"), "{}", e.text);
         assert_eq!(crate::parse(&e.text, "<t>").unwrap(), c);
     }

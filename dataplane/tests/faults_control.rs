@@ -659,7 +659,10 @@ fn config_save_onto_a_full_or_read_only_filesystem_keeps_the_old_file() {
     assert!(saved.contains("198.51.100.0/24"), "{saved}");
     // The previous version kept beside it.
     assert_eq!(files_in(&full), ["cnfwd.toml", "cnfwd.toml.bak"]);
-    assert_eq!(std::fs::read_to_string(full.join("cnfwd.toml.bak")).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(full.join("cnfwd.toml.bak")).unwrap(),
+        text
+    );
     run.sigterm();
     let (status, _) = run.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status}:\n{}", run.log());

@@ -53,6 +53,7 @@ neighbors = [
 name = "blue-app"
 vlan = 200
 l3_isolation_domain = "blue"
+ip_allocation_type = "IPV4"
 ipv4_connected_prefix = "10.2.0.0/24"
 
 [[ports]]
@@ -199,12 +200,23 @@ fn text(b: &[u8]) -> String {
 fn routes_by_pages(c: &mut Client, vrf: &str, limit: usize) -> Vec<Value> {
     let (mut offset, mut all, mut total) = (0u64, Vec::new(), None);
     loop {
+        let t0 = Instant::now();
         let raw = c
             .request_raw(
-                format!(r#"/routes,{{"vrf":"{vrf}","offset":{offset},"limit":{limit}}}"#).as_bytes(),
+                format!(r#"/routes,{{"vrf":"{vrf}","offset":{offset},"limit":{limit}}}"#)
+                    .as_bytes(),
             )
             .unwrap();
-        assert!(raw.len() <= c.max_output_len(), "page of {} bytes", raw.len());
+        assert!(
+            raw.len() <= c.max_output_len(),
+            "page of {} bytes",
+            raw.len()
+        );
+        eprintln!(
+            "page at {offset}: {} bytes in {:?}",
+            raw.len(),
+            t0.elapsed()
+        );
         let page: Value = serde_json::from_slice::<Value>(&raw).unwrap()["/routes"].clone();
         assert_eq!(page["offset"], offset, "{page}");
         let t = page["total"].as_u64().unwrap();
@@ -213,8 +225,14 @@ fn routes_by_pages(c: &mut Client, vrf: &str, limit: usize) -> Vec<Value> {
         all.extend(rows.iter().cloned());
         match page["next_offset"].as_u64() {
             Some(n) => {
-                assert_eq!(rows.len(), limit);
-                assert_eq!(n, offset + limit as u64);
+                // Full, or ended early at the byte budget.
+                assert!(
+                    rows.len() == limit || raw.len() > 400 * 1024,
+                    "{} rows, {} bytes",
+                    rows.len(),
+                    raw.len()
+                );
+                assert_eq!(n, offset + rows.len() as u64);
                 offset = n;
             }
             None => {
@@ -237,8 +255,16 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
     let mut c = live.client();
 
     // A route added at run time, then the big file applied over it.
-    ok(&mut c, "/route/add", json!({"vrf": "red", "prefix": "203.0.113.0/24", "network": "red-app"}));
-    let routes = ok(&mut c, "/routes", json!({"vrf": "red", "prefix": "203.0.113.0/24"}));
+    ok(
+        &mut c,
+        "/route/add",
+        json!({"vrf": "red", "prefix": "203.0.113.0/24", "network": "red-app"}),
+    );
+    let routes = ok(
+        &mut c,
+        "/routes",
+        json!({"vrf": "red", "prefix": "203.0.113.0/24"}),
+    );
     assert_eq!(routes["routes"][0]["origin"], "socket", "{routes}");
 
     // Inline, the 6 MB request cannot go as one message: a clear error
@@ -276,7 +302,10 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
         reply["routes_before"].as_u64().unwrap() + u64::from(ROUTES) - 1
     );
     assert_eq!(reply["neighbors"]["added"], 0, "{reply}");
-    eprintln!("config apply of {} bytes, {ROUTES} routes: {apply_s:.2} s", big_text.len());
+    eprintln!(
+        "config apply of {} bytes, {ROUTES} routes: {apply_s:.2} s",
+        big_text.len()
+    );
 
     // /routes pages: every route once, each page within max_output_len.
     let t0 = Instant::now();
@@ -290,7 +319,10 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
     prefixes.dedup();
     assert_eq!(prefixes.len(), all.len(), "a route listed twice");
     assert!(all.iter().all(|r| r["origin"] == "config"));
-    eprintln!("/routes in pages of 10,000: {} routes in {pages_s:.2} s", all.len());
+    eprintln!(
+        "/routes in pages of 10,000: {} routes in {pages_s:.2} s",
+        all.len()
+    );
     // A limit outside 1..=10000 is refused, and says so.
     let e = c
         .call("/routes", Some(&json!({"vrf": "red", "limit": 10_001})))
@@ -307,10 +339,17 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), all.len() + 1);
-    assert!(lines[0].contains("prefix") && lines[0].contains("next_hop"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("prefix") && lines[0].contains("next_hop"),
+        "{}",
+        lines[0]
+    );
     assert!(table.contains("32.0.0.0/24"), "{}", &table[..500]);
     assert!(table.contains("33.134.159.0/24"), "the last route missing");
-    eprintln!("cnfwdctl show routes red: {} lines in {show_s:.2} s", lines.len());
+    eprintln!(
+        "cnfwdctl show routes red: {} lines in {show_s:.2} s",
+        lines.len()
+    );
 
     // /config: the whole of it is too large for one reply, but a section,
     // or the text in pages, is not; the pages join into the configuration.
@@ -322,39 +361,60 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
         .call("/config", Some(&json!({"section": "routes"})))
         .unwrap()
         .unwrap_err();
-    assert!(e.contains("section \"routes\": not a part of the configuration; one of engine"), "{e}");
+    assert!(
+        e.contains("section \"routes\": not a part of the configuration; one of af_packet, "),
+        "{e}"
+    );
     let t0 = Instant::now();
     let out = live.ctl(&["show", "config"]);
     let config_s = t0.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let shown = cnfwd_config::parse(&text(&out.stdout), "<show config>").unwrap();
     assert_eq!(shown, cnfwd_config::parse(&big_text, "<big>").unwrap());
-    eprintln!("cnfwdctl show config: {} bytes of TOML in {config_s:.2} s", out.stdout.len());
+    eprintln!(
+        "cnfwdctl show config: {} bytes of TOML in {config_s:.2} s",
+        out.stdout.len()
+    );
     let out = live.ctl(&["--json", "show", "config"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v["l3_isolation_domains"][1]["static_routes"].as_array().unwrap().len(),
+        v["l3_isolation_domains"][1]["static_routes"]
+            .as_array()
+            .unwrap()
+            .len(),
         ROUTES as usize + 1
     );
     // A page offset in the middle of a character is refused.
     let p = ok(&mut c, "/config", json!({"format": "toml", "limit": 1000}));
     assert!(p["text"].as_str().unwrap().ends_with('\n'));
     assert!(p["text"].as_str().unwrap().len() <= 1000);
-    assert_eq!(p["total_bytes"].as_u64().unwrap() as usize, out_len_toml(&mut c));
+    assert_eq!(
+        p["total_bytes"].as_u64().unwrap() as usize,
+        out_len_toml(&mut c)
+    );
 
     // A route added now, saved: the file is edited in place (comments and
     // the explicit default kept), the previous version kept as .bak.
-    ok(&mut c, "/route/add", json!({"vrf": "blue", "prefix": "198.51.100.0/24", "next_hop": "10.2.0.9"}));
+    ok(
+        &mut c,
+        "/route/add",
+        json!({"vrf": "blue", "prefix": "198.51.100.0/24", "next_hop": "10.2.0.9"}),
+    );
     let t0 = Instant::now();
     let saved = ok(&mut c, "/config/save", json!(null));
     let save_s = t0.elapsed().as_secs_f64();
     assert_eq!(saved["mode"], "edited", "{saved}");
     assert_eq!(saved["backup"], format!("{}.bak", site.display()));
-    assert_eq!(std::fs::read_to_string(format!("{}.bak", site.display())).unwrap(), BASE);
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.bak", site.display())).unwrap(),
+        BASE
+    );
     let file = std::fs::read_to_string(&site).unwrap();
     assert!(file.starts_with("# Edge site, scale test.\n[engine]\nburst_size = 32   # the default, written on purpose\n"), "{}", &file[..300]);
-    assert!(file.contains("  { ip = \"10.1.0.254\", mac = \"02:00:00:00:02:54\" },  # core router\n"));
+    assert!(
+        file.contains("  { ip = \"10.1.0.254\", mac = \"02:00:00:00:02:54\" },  # core router\n")
+    );
     assert!(file.contains("# Tenant red: the default route, then the generated ones.\n"));
     assert!(!file.contains("mtu"), "a default written out");
     assert!(file.contains("prefix = \"198.51.100.0/24\"\nnext_hop = \"10.2.0.9\""));
@@ -367,7 +427,10 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
             network: None,
         });
     assert_eq!(cnfwd_config::parse(&file, "<saved>").unwrap(), want);
-    eprintln!("config save (edited in place): {} bytes in {save_s:.2} s", file.len());
+    eprintln!(
+        "config save (edited in place): {} bytes in {save_s:.2} s",
+        file.len()
+    );
     // Saved again with nothing changed: the file is left alone.
     let again = ok(&mut c, "/config/save", json!(null));
     assert_eq!(again["unchanged"], true, "{again}");
@@ -393,9 +456,21 @@ fn apply_can_keep_socket_routes_and_says_which_it_could_not() {
     std::fs::write(&site, BASE).unwrap();
     let live = Live::start(&dir.0, &site);
     let mut c = live.client();
-    ok(&mut c, "/route/add", json!({"vrf": "red", "prefix": "203.0.113.0/24", "network": "red-app"}));
-    ok(&mut c, "/route/add", json!({"vrf": "blue", "prefix": "198.51.100.0/24", "next_hop": "10.2.0.9"}));
-    ok(&mut c, "/route/add", json!({"vrf": "red", "prefix": "192.0.2.0/24", "next_hop": "10.1.0.254"}));
+    ok(
+        &mut c,
+        "/route/add",
+        json!({"vrf": "red", "prefix": "203.0.113.0/24", "network": "red-app"}),
+    );
+    ok(
+        &mut c,
+        "/route/add",
+        json!({"vrf": "blue", "prefix": "198.51.100.0/24", "next_hop": "10.2.0.9"}),
+    );
+    ok(
+        &mut c,
+        "/route/add",
+        json!({"vrf": "red", "prefix": "192.0.2.0/24", "next_hop": "10.1.0.254"}),
+    );
     // The new file routes 192.0.2.0/24 itself and has no VRF blue... well,
     // it keeps blue but moves the neighbour: a neighbour change is listed.
     let next = BASE
@@ -404,7 +479,11 @@ fn apply_can_keep_socket_routes_and_says_which_it_could_not() {
             "prefix = \"0.0.0.0/0\"",
             "prefix = \"192.0.2.0/24\"\nnetwork = \"red-app\"\n\n[[l3_isolation_domains.static_routes]]\nprefix = \"0.0.0.0/0\"",
         );
-    let r = ok(&mut c, "/config/apply", json!({"toml": next, "keep_socket_routes": true}));
+    let r = ok(
+        &mut c,
+        "/config/apply",
+        json!({"toml": next, "keep_socket_routes": true}),
+    );
     assert_eq!(r["socket_routes"]["policy"], "kept", "{r}");
     assert_eq!(r["socket_routes"]["kept"], 2, "{r}");
     assert_eq!(
@@ -420,9 +499,17 @@ fn apply_can_keep_socket_routes_and_says_which_it_could_not() {
         r["neighbors"]["list"],
         json!([{"change": "changed", "network": "red-app", "ip": "10.1.0.254", "mac": "02:00:00:00:02:55", "was": "02:00:00:00:02:54"}])
     );
-    let rows = ok(&mut c, "/routes", json!({"vrf": "red", "prefix": "203.0.113.0/24"}));
+    let rows = ok(
+        &mut c,
+        "/routes",
+        json!({"vrf": "red", "prefix": "203.0.113.0/24"}),
+    );
     assert_eq!(rows["routes"][0]["origin"], "socket", "{rows}");
-    let rows = ok(&mut c, "/routes", json!({"vrf": "red", "prefix": "192.0.2.0/24"}));
+    let rows = ok(
+        &mut c,
+        "/routes",
+        json!({"vrf": "red", "prefix": "192.0.2.0/24"}),
+    );
     assert_eq!(rows["routes"][0]["origin"], "config", "{rows}");
     // Without keep: both listed as removed.
     let r = ok(&mut c, "/config/apply", json!({"toml": BASE}));
@@ -438,7 +525,10 @@ fn apply_can_keep_socket_routes_and_says_which_it_could_not() {
     // A path cnfwd cannot use: a clear error reply, nothing changed.
     for (p, want) in [
         (json!({"path": "site.toml"}), "must be absolute"),
-        (json!({"path": dir.0.join("none.toml")}), "cannot open it: No such file or directory"),
+        (
+            json!({"path": dir.0.join("none.toml")}),
+            "cannot open it: No such file or directory",
+        ),
         (json!({"path": dir.0}), "not a regular file"),
         (json!({"toml": BASE, "path": site}), "not both"),
         (json!({}), "missing \"toml\""),

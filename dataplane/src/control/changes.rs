@@ -89,7 +89,8 @@ fn endpoints(c: &Config) -> HashSet<(String, String, Option<u32>, bool)> {
         .iter()
         .filter(|_| csn.enable_default_egress_endpoints)
         .map(|c| (c, true));
-    for (cat, default) in defaults.chain(csn.additional_egress_endpoints.iter().map(|c| (c, false))) {
+    for (cat, default) in defaults.chain(csn.additional_egress_endpoints.iter().map(|c| (c, false)))
+    {
         for e in &cat.endpoints {
             s.insert((cat.category.clone(), e.domain_name.clone(), e.port, default));
         }
@@ -119,7 +120,8 @@ impl Report {
     fn json(mut self) -> Value {
         let total = self.list.len();
         if total > MAX_CHANGES_LISTED {
-            self.list.select_nth_unstable_by(MAX_CHANGES_LISTED - 1, |a, b| a.0.cmp(&b.0));
+            self.list
+                .select_nth_unstable_by(MAX_CHANGES_LISTED - 1, |a, b| a.0.cmp(&b.0));
             self.list.truncate(MAX_CHANGES_LISTED);
         }
         self.list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -211,16 +213,22 @@ pub fn compare(
 
     let (eo, en) = (endpoints(old_config), endpoints(new_config));
     let mut a = Report::default();
-    let entry = |change: &str, (cat, name, port, default): &(String, String, Option<u32>, bool)| {
-        json!({"change": change, "category": cat, "domain_name": name, "port": port, "default": default})
-    };
+    let entry = |change: &str, (cat, name, port, default): &(String, String, Option<u32>, bool)| json!({"change": change, "category": cat, "domain_name": name, "port": port, "default": default});
     for e in eo.difference(&en) {
         a.removed += 1;
-        a.push(false, format!("{} {} {:?}", e.0, e.1, e.2), entry("removed", e));
+        a.push(
+            false,
+            format!("{} {} {:?}", e.0, e.1, e.2),
+            entry("removed", e),
+        );
     }
     for e in en.difference(&eo) {
         a.added += 1;
-        a.push(false, format!("{} {} {:?}", e.0, e.1, e.2), entry("added", e));
+        a.push(
+            false,
+            format!("{} {} {:?}", e.0, e.1, e.2),
+            entry("added", e),
+        );
     }
     json!({"routes": r.json(), "neighbors": n.json(), "allowlist": a.json()})
 }

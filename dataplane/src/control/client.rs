@@ -280,7 +280,11 @@ impl Client {
                     return Err(ClientError::TooLarge {
                         path: self.path.clone(),
                         bytes: msg.len(),
-                        why: format!("{}; send buffer {} bytes", e.desc(), getsockopt(&self.fd, sockopt::SndBuf).unwrap_or(0)),
+                        why: format!(
+                            "{}; send buffer {} bytes",
+                            e.desc(),
+                            getsockopt(&self.fd, sockopt::SndBuf).unwrap_or(0)
+                        ),
                     })
                 }
                 Err(e) => {

@@ -45,6 +45,10 @@ pub const MAX_ROUTES_LISTED: usize = 10_000;
 /// Routes per `/routes` reply when no `limit` is given (about 120 KB of
 /// JSON, within any client's `max_output_len`).
 pub const DEFAULT_ROUTES_PAGE: usize = 1_000;
+/// A `/routes` page ends early, before `limit`, once its routes take this
+/// many bytes of JSON (half the default `max_output_len`); `next_offset`
+/// says where the next one starts.
+pub const ROUTES_PAGE_BYTES: usize = 512 * 1024;
 /// Bytes of configuration text per `/config` page when no `limit` is
 /// given; escaped in JSON it stays well within `max_output_len`.
 pub const DEFAULT_CONFIG_PAGE: usize = 256 * 1024;
@@ -167,7 +171,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/routes",
-        help: "Routes, a page at a time. Params (optional): {\"vrf\": NAME, \"prefix\": CIDR (routes inside it), \"offset\": N, \"limit\": N (default 1000, at most 10000)}. Reply: {\"total\", \"offset\", \"next_offset\" (null on the last page), \"routes\": [{vrf, prefix, kind, next_hop, network, origin: config|socket}]}.",
+        help: "Routes, a page at a time. Params (optional): {\"vrf\": NAME, \"prefix\": CIDR (routes inside it), \"offset\": N, \"limit\": N (default 1000, at most 10000; a page ends early at 512 KiB)}. Reply: {\"total\", \"offset\", \"next_offset\" (null on the last page), \"routes\": [{vrf, prefix, kind, next_hop, network, origin: config|socket}]}.",
         access: Access::Read,
     },
     CommandInfo {
@@ -641,6 +645,7 @@ impl Commands<'_> {
         let end = f.offset.saturating_add(limit);
         let mut rows = Vec::new();
         let mut total = 0usize;
+        let (mut bytes, mut full) = (0usize, false);
         let describe = |adj: u32| -> (String, Option<String>, Option<&str>) {
             match t.adj_keys.get(adj as usize) {
                 Some(AdjKey::Local(n)) => ("local".into(), None, net_name(&t, *n)),
@@ -674,7 +679,7 @@ impl Commands<'_> {
                     }
                 }
                 total += 1;
-                if total <= f.offset || total > end {
+                if total <= f.offset || total > end || full {
                     continue;
                 }
                 let (kind, nh, net) = describe(adj);
@@ -683,14 +688,21 @@ impl Commands<'_> {
                 } else {
                     "config"
                 };
-                rows.push(json!({
+                let row = json!({
                     "vrf": vrf.name,
                     "prefix": prefix.to_string(),
                     "kind": kind,
                     "next_hop": nh,
                     "network": net,
                     "origin": origin,
-                }));
+                });
+                // The row's JSON and its comma.
+                bytes += serde_json::to_string(&row).map_or(0, |t| t.len()) + 1;
+                if bytes > ROUTES_PAGE_BYTES && !rows.is_empty() {
+                    full = true;
+                    continue;
+                }
+                rows.push(row);
             }
         }
         let next = f.offset.saturating_add(rows.len());
@@ -771,8 +783,8 @@ impl Commands<'_> {
                 toml::to_string(&table).map_err(|e| encode(e.to_string()))?
             }
             ConfigFormat::Json => {
-                let mut v = serde_json::to_value(&self.state.config)
-                    .map_err(|e| encode(e.to_string()))?;
+                let mut v =
+                    serde_json::to_value(&self.state.config).map_err(|e| encode(e.to_string()))?;
                 if let Some(key) = section {
                     let all = v.clone();
                     v = v.get_mut(key).map(Value::take).ok_or_else(|| {
@@ -1251,7 +1263,10 @@ impl Commands<'_> {
                 .iter()
                 .find(|d| &d.name == vrf)
                 .and_then(|d| d.static_routes.iter().find(|r| r.prefix.trunc() == *prefix));
-            let target = config.l3_isolation_domains.iter_mut().find(|d| &d.name == vrf);
+            let target = config
+                .l3_isolation_domains
+                .iter_mut()
+                .find(|d| &d.name == vrf);
             match (route, target) {
                 (Some(r), Some(d)) if !d.static_routes.iter().any(|x| x.prefix.trunc() == *prefix) => {
                     d.static_routes.push(r.clone());
@@ -1304,7 +1319,8 @@ impl Commands<'_> {
             .filter(|n| old.networks.iter().any(|o| o.name == n.name && o != *n))
             .map(|n| &n.name)
             .collect();
-        let routes = |t: &Tables| -> usize { t.vrfs.iter().map(|v| v.fib4.len() + v.fib6.len()).sum() };
+        let routes =
+            |t: &Tables| -> usize { t.vrfs.iter().map(|v| v.fib4.len() + v.fib6.len()).sum() };
         let current = self.snapshots.current();
         let mut summary = json!({
             "networks_added": added,
@@ -1373,8 +1389,12 @@ impl Commands<'_> {
         let backup = if unchanged {
             None
         } else {
-            save_with_backup(&path, old.as_deref().map(str::as_bytes), edited.text.as_bytes())
-                .map_err(|e| fail(e.to_string()))?
+            save_with_backup(
+                &path,
+                old.as_deref().map(str::as_bytes),
+                edited.text.as_bytes(),
+            )
+            .map_err(|e| fail(e.to_string()))?
         };
         self.state.socket_routes.clear();
         Ok(json!({
@@ -1446,7 +1466,10 @@ mod tests {
             let (mut offset, mut joined) = (Some(0), String::new());
             while let Some(o) = offset {
                 let (page, next) = text_page(text, o, limit).unwrap();
-                assert!(!page.is_empty() && page.len() <= limit.max(2), "{limit} {o}");
+                assert!(
+                    !page.is_empty() && page.len() <= limit.max(2),
+                    "{limit} {o}"
+                );
                 if next.is_some() && page.len() < limit && page.contains('\n') {
                     assert!(page.ends_with('\n'), "{page:?}");
                 }
@@ -1455,7 +1478,9 @@ mod tests {
             }
             assert_eq!(joined, text, "limit {limit}");
         }
-        assert!(text_page(text, 13, 5).unwrap_err().contains("not the start of a page"));
+        assert!(text_page(text, 13, 5)
+            .unwrap_err()
+            .contains("not the start of a page"));
         assert!(text_page(text, 99, 5).is_err());
         assert_eq!(text_page(text, text.len(), 5).unwrap(), ("", None));
     }

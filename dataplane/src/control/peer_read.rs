@@ -169,7 +169,12 @@ pub fn read_for_peer(path: &Path, peer: &Peer, max_bytes: u64) -> Result<String,
 
 /// The peer's rights on the opened inode and on the directories of its
 /// real path.
-fn check_access(file: &File, meta: &Metadata, shown: &Path, who: &Who) -> Result<(), PeerReadError> {
+fn check_access(
+    file: &File,
+    meta: &Metadata,
+    shown: &Path,
+    who: &Who,
+) -> Result<(), PeerReadError> {
     let denied = |what: String| PeerReadError::Denied {
         path: shown.to_path_buf(),
         uid: who.uid,
@@ -211,13 +216,18 @@ mod tests {
         std::fs::write(&f, "[engine]\n").unwrap();
         let meta = std::fs::metadata(&f).unwrap();
         let (owner, group) = (meta.uid(), meta.gid());
-        let set = |mode: u32| std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        let set = |mode: u32| {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
         let other = owner.wrapping_add(4242);
         let other_gid = group.wrapping_add(4242);
 
         set(0o600);
         if owner != 0 {
-            assert_eq!(read_for_peer(&f, &peer(owner, other_gid), 100).unwrap(), "[engine]\n");
+            assert_eq!(
+                read_for_peer(&f, &peer(owner, other_gid), 100).unwrap(),
+                "[engine]\n"
+            );
         }
         let e = read_for_peer(&f, &peer(other, other_gid), 100).unwrap_err();
         assert!(e.to_string().contains("permission denied: uid"), "{e}");
@@ -232,19 +242,31 @@ mod tests {
         // A directory on the way that others may not search.
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).unwrap();
         let e = read_for_peer(&f, &peer(other, other_gid), 100).unwrap_err();
-        assert!(e.to_string().contains(&format!("may not search {}", d.display())), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("may not search {}", d.display())),
+            "{e}"
+        );
         // Root reads anything; the size limit holds for everyone.
         set(0o000);
         assert!(read_for_peer(&f, &peer(0, 0), 100).is_ok());
         let e = read_for_peer(&f, &peer(0, 0), 4).unwrap_err();
-        assert!(e.to_string().contains("9 bytes is more than the limit of 4 bytes"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("9 bytes is more than the limit of 4 bytes"),
+            "{e}"
+        );
         // Relative paths, directories and missing files: clear errors.
         let e = read_for_peer(Path::new("site.toml"), &peer(0, 0), 100).unwrap_err();
         assert!(e.to_string().contains("must be absolute"), "{e}");
         let e = read_for_peer(&d, &peer(0, 0), 100).unwrap_err();
         assert!(e.to_string().ends_with("not a regular file"), "{e}");
         let e = read_for_peer(&d.join("nope.toml"), &peer(0, 0), 100).unwrap_err();
-        assert!(e.to_string().contains("cannot open it: No such file or directory"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("cannot open it: No such file or directory"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

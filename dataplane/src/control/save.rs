@@ -140,7 +140,10 @@ pub fn backup_path(path: &Path) -> PathBuf {
         }
         _ => path.to_path_buf(),
     };
-    let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = target
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".bak");
     target.with_file_name(name)
 }
@@ -231,7 +234,10 @@ mod tests {
         assert_eq!(bak, d.join("site.toml.bak"));
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read(&bak).unwrap(), b"one");
-        assert_eq!(fs::metadata(&bak).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&bak).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         save_with_backup(&p, Some(b"two"), b"three").unwrap();
         assert_eq!(fs::read(&bak).unwrap(), b"two");
         assert_eq!(entries(&d), ["site.toml", "site.toml.bak"]);
@@ -242,7 +248,14 @@ mod tests {
         let e = save_with_backup(&p, Some(b"three"), b"four").unwrap_err();
         assert_eq!(e.step, SaveStep::Backup);
         let text = e.to_string();
-        assert!(text.starts_with(&format!("{}: not saved: creating the backup {}", p.display(), bak.display())), "{text}");
+        assert!(
+            text.starts_with(&format!(
+                "{}: not saved: creating the backup {}",
+                p.display(),
+                bak.display()
+            )),
+            "{text}"
+        );
         assert!(text.ends_with("the file is unchanged"), "{text}");
         assert_eq!(fs::read(&p).unwrap(), b"three");
         fs::remove_dir_all(&d).unwrap();

@@ -133,7 +133,8 @@ pub fn config(client: &mut Client, json: bool) -> Result<Reply, ClientError> {
         Err(e) => return Ok(Err(e)),
     };
     if json {
-        Ok(serde_json::from_str(&text).map_err(|e| format!("the configuration pages do not join into JSON: {e}")))
+        Ok(serde_json::from_str(&text)
+            .map_err(|e| format!("the configuration pages do not join into JSON: {e}")))
     } else {
         Ok(Ok(Value::String(text.trim_end().to_string())))
     }
