@@ -1441,7 +1441,8 @@ fn text_page(text: &str, offset: usize, limit: usize) -> Result<(&str, Option<us
     if rest.len() <= limit {
         return Ok((rest, None));
     }
-    let mut end = match rest[..limit].rfind('\n') {
+    // Bytes: `limit` may fall inside a character.
+    let mut end = match rest.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') {
         Some(i) => i + 1,
         None => limit,
     };
