@@ -110,6 +110,25 @@ pub fn edit_in_place(file_text: Option<&str>, running: &Config) -> Result<Edited
     }
 }
 
+/// `config` as TOML (fields in the model's order, every value written),
+/// or only its top-level part `section` (`None` when it has no such part
+/// or the part is empty).
+pub fn to_toml(config: &Config, section: Option<&str>) -> Result<Option<String>, EncodeError> {
+    let text = toml::to_string(config).map_err(|e| EncodeError(e.to_string()))?;
+    let Some(key) = section else {
+        return Ok(Some(text));
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EncodeError(e.to_string()))?;
+    let Some(item) = doc.remove(key) else {
+        return Ok(None);
+    };
+    let mut only = DocumentMut::new();
+    only.insert(key, item);
+    Ok(Some(only.to_string()))
+}
+
 /// Whether two items say the same (values compared, not their text:
 /// `'a'` and `"a"`, a table and an inline table, an array of tables and
 /// an array of inline tables with the same content are the same).

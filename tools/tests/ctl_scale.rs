@@ -537,3 +537,49 @@ fn apply_can_keep_socket_routes_and_says_which_it_could_not() {
         assert!(e.contains(want), "{p}: {e}");
     }
 }
+
+/// What an operator sees, in text: a route added at run time shown as
+/// such, then removed by an apply that says so, then a save.
+#[test]
+fn cnfwdctl_text_of_routes_apply_and_save() {
+    let dir = Dir::new("text");
+    let site = dir.0.join("site.toml");
+    std::fs::write(&site, BASE).unwrap();
+    let live = Live::start(&dir.0, &site);
+    let run = |args: &[&str]| -> String {
+        let out = live.ctl(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let t = text(&out.stdout);
+        eprintln!("$ cnfwdctl {}\n{t}", args.join(" "));
+        t
+    };
+    run(&["route", "add", "red", "203.0.113.0/24", "dev", "red-app"]);
+    let t = run(&["show", "routes", "red"]);
+    let line = t.lines().find(|l| l.contains("203.0.113.0/24")).unwrap();
+    assert!(line.contains("socket"), "{t}");
+    assert_eq!(t.lines().count(), 1 + 6, "{t}");
+    let next = dir.0.join("next.toml");
+    std::fs::write(
+        &next,
+        format!("{BASE}\n# Benchmarking range, to the core.\n[[l3_isolation_domains.static_routes]]\nprefix = \"198.18.0.0/15\"\nnext_hop = \"10.1.0.254\"\n"),
+    )
+    .unwrap();
+    let t = run(&["config", "apply", next.to_str().unwrap()]);
+    assert!(t.contains("203.0.113.0/24"), "{t}");
+    assert!(t.contains("198.18.0.0/15"), "{t}");
+    let t = run(&["config", "save"]);
+    assert!(t.contains("edited"), "{t}");
+    let t = run(&["show", "config"]);
+    assert!(t.contains("[engine]\nburst_size = 32\n"), "{t}");
+    let saved = std::fs::read_to_string(&site).unwrap();
+    assert!(saved.starts_with("# Edge site, scale test.\n"), "{saved}");
+    assert!(
+        saved.contains("198.18.0.0/15") && !saved.contains("203.0.113.0"),
+        "{saved}"
+    );
+}

@@ -767,20 +767,20 @@ impl Commands<'_> {
         let encode = |e: String| fail(format!("cannot encode the configuration: {e}"));
         let text = match format {
             ConfigFormat::Toml => {
-                let mut table =
-                    toml::Table::try_from(&self.state.config).map_err(|e| encode(e.to_string()))?;
-                if let Some(key) = section {
-                    let Some(v) = table.remove(key) else {
+                match cnfwd_config::edit::to_toml(&self.state.config, section)
+                    .map_err(|e| fail(e.to_string()))?
+                {
+                    Some(t) => t,
+                    None => {
                         let all = serde_json::to_value(&self.state.config)
                             .map_err(|e| encode(e.to_string()))?;
                         return Err(fail(format!(
-                            "section {key:?}: not a part of the configuration (or empty); one of {}",
+                            "section {:?}: not a part of the configuration (or empty); one of {}",
+                            section.unwrap_or_default(),
                             config_sections(&all)
                         )));
-                    };
-                    table = toml::Table::from_iter([(key.to_string(), v)]);
+                    }
                 }
-                toml::to_string(&table).map_err(|e| encode(e.to_string()))?
             }
             ConfigFormat::Json => {
                 let mut v =
