@@ -200,7 +200,6 @@ fn text(b: &[u8]) -> String {
 fn routes_by_pages(c: &mut Client, vrf: &str, limit: usize) -> Vec<Value> {
     let (mut offset, mut all, mut total) = (0u64, Vec::new(), None);
     loop {
-        let t0 = Instant::now();
         let raw = c
             .request_raw(
                 format!(r#"/routes,{{"vrf":"{vrf}","offset":{offset},"limit":{limit}}}"#)
@@ -211,11 +210,6 @@ fn routes_by_pages(c: &mut Client, vrf: &str, limit: usize) -> Vec<Value> {
             raw.len() <= c.max_output_len(),
             "page of {} bytes",
             raw.len()
-        );
-        eprintln!(
-            "page at {offset}: {} bytes in {:?}",
-            raw.len(),
-            t0.elapsed()
         );
         let page: Value = serde_json::from_slice::<Value>(&raw).unwrap()["/routes"].clone();
         assert_eq!(page["offset"], offset, "{page}");
