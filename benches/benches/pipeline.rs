@@ -29,13 +29,17 @@ use rand::SeedableRng;
 const BURST: usize = 32;
 const POOL: usize = 16_384;
 
-fn frames(table: &[IpNet], rng: &mut SmallRng) -> Vec<Vec<u8>> {
+/// A pool of frames to random destinations of `table`, from an on-link host
+/// of the ingress network, or (`remote_src`) from random addresses of the
+/// table too, as traffic from behind a router would be.
+fn frames(table: &[IpNet], rng: &mut SmallRng, remote_src: bool) -> Vec<Vec<u8>> {
     (0..POOL)
         .map(|i| {
             let dst = random_dst(table, rng);
-            let src = match dst {
-                std::net::IpAddr::V4(_) => "10.100.0.10".parse().unwrap(),
-                std::net::IpAddr::V6(_) => "fd00:100::10".parse().unwrap(),
+            let src = match (dst, remote_src) {
+                (_, true) => random_dst(table, rng),
+                (std::net::IpAddr::V4(_), false) => "10.100.0.10".parse().unwrap(),
+                (std::net::IpAddr::V6(_), false) => "fd00:100::10".parse().unwrap(),
             };
             udp_frame(
                 IN_MAC,
@@ -63,8 +67,10 @@ fn bench(c: &mut Criterion) {
         v4.len(),
         v6.len()
     );
-    let f4 = frames(&v4, &mut rng);
-    let f6 = frames(&v6, &mut rng);
+    let f4 = frames(&v4, &mut rng, false);
+    let f6 = frames(&v6, &mut rng, false);
+    let r4 = frames(&v4, &mut rng, true);
+    let r6 = frames(&v6, &mut rng, true);
     let in_port = &tables.ports[0];
 
     let mut g = c.benchmark_group("pipeline");
@@ -148,19 +154,30 @@ fn bench(c: &mut Criterion) {
             black_box(&burst);
         })
     });
-    // The same path without the reverse-path check (`source_check = "off"`
-    // on the ingress network): the difference is the check's cost.
-    let mut config_off = config.clone();
-    for n in &mut config_off.l3_networks {
-        n.source_check = cnfwd_config::SourceCheck::Off;
-    }
-    let resolved_off = cnfwd_config::resolve(&config_off).expect("bench config is valid");
-    let tables_off = Tables::build(&resolved_off, &[]).expect("tables");
+    // The reverse-path check's cost, three ways: `full_path_*` (strict, the
+    // default) from on-link hosts, which pass without a source lookup; the
+    // same with `source_check = "off"`; and `loose` with sources drawn from
+    // the whole table (traffic from behind a router: one more FIB lookup per
+    // packet; strict would refuse them, their routes lead out the egress).
+    let with_check = |check| {
+        let mut cfg = config.clone();
+        for n in &mut cfg.l3_networks {
+            n.source_check = check;
+        }
+        let resolved = cnfwd_config::resolve(&cfg).expect("bench config is valid");
+        Tables::build(&resolved, &[]).expect("tables")
+    };
+    let tables_off = with_check(cnfwd_config::SourceCheck::Off);
+    let tables_loose = with_check(cnfwd_config::SourceCheck::Loose);
     for (name, pool, tables) in [
         ("full_path_ipv4", &f4, &tables),
         ("full_path_ipv6", &f6, &tables),
         ("full_path_ipv4_no_urpf", &f4, &tables_off),
         ("full_path_ipv6_no_urpf", &f6, &tables_off),
+        ("full_path_ipv4_remote_src_no_urpf", &r4, &tables_off),
+        ("full_path_ipv6_remote_src_no_urpf", &r6, &tables_off),
+        ("full_path_ipv4_remote_src_loose", &r4, &tables_loose),
+        ("full_path_ipv6_remote_src_loose", &r6, &tables_loose),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| {

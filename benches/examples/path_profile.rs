@@ -5,7 +5,9 @@
 //!  valgrind --tool=callgrind target/release/examples/path_profile 100000 2000`
 //!
 //! Arguments: prefixes taken from the real IPv4 table, bursts of 32 to run,
-//! distinct frames (destinations) cycled through.
+//! distinct frames (destinations) cycled through. `SOURCE_CHECK=off|loose|
+//! strict` sets every network's reverse-path check (default: the config's,
+//! strict); the source is an on-link host of the ingress network.
 
 use std::hint::black_box;
 
@@ -27,8 +29,18 @@ fn main() {
     let bursts = args.get(1).copied().unwrap_or(2_000);
     let mut v4 = load_routes("ipv4-bgp.txt.xz");
     v4.truncate(prefixes);
-    let tables =
-        Tables::build(&cnfwd_config::resolve(&full_path_config(&v4)).unwrap(), &[]).unwrap();
+    let mut config = full_path_config(&v4);
+    if let Ok(check) = std::env::var("SOURCE_CHECK") {
+        let check = match check.as_str() {
+            "off" => cnfwd_config::SourceCheck::Off,
+            "loose" => cnfwd_config::SourceCheck::Loose,
+            _ => cnfwd_config::SourceCheck::Strict,
+        };
+        for n in &mut config.l3_networks {
+            n.source_check = check;
+        }
+    }
+    let tables = Tables::build(&cnfwd_config::resolve(&config).unwrap(), &[]).unwrap();
     let mut rng = SmallRng::seed_from_u64(7);
     let pool_len = args.get(2).copied().unwrap_or(4096).max(64);
     let pool: Vec<Vec<u8>> = (0..pool_len)

@@ -304,6 +304,14 @@ pub(crate) fn resolve_with<'p>(
                     nb.ip.to_string(),
                     "is the network's own gateway address",
                 );
+            } else if ipv4
+                .is_some_and(|(p, _)| p.prefix_len() <= 30 && nb.ip == IpAddr::V4(p.broadcast()))
+            {
+                errs.push(
+                    npath,
+                    nb.ip.to_string(),
+                    "is the directed broadcast address of the network's connected prefix",
+                );
             } else if nb.mac.is_multicast() {
                 errs.push(
                     format!("{path}.neighbors[{j}].mac"),

@@ -261,6 +261,17 @@ fn neighbor_of_a_family_the_network_lacks() {
 }
 
 #[test]
+fn neighbor_at_the_directed_broadcast() {
+    assert_error(
+        &BASE.replace(
+            "ipv4_gateway = \"10.0.2.1\"",
+            "ipv4_gateway = \"10.0.2.1\"\nneighbors = [{ ip = \"10.0.2.255\", mac = \"02:00:00:00:00:09\" }]",
+        ),
+        "l3_networks[1].neighbors[0].ip = 10.0.2.255: is the directed broadcast address of the network's connected prefix",
+    );
+}
+
+#[test]
 fn host_bits_in_prefix() {
     assert_error(
         &BASE.replace("\"10.0.2.0/24\"", "\"10.0.2.7/24\""),

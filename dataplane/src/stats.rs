@@ -1,6 +1,7 @@
 //! Counters: per port, per network, per drop reason. One [`Stats`] per
 //! worker, written only by that worker; one JSON shape everywhere.
 
+use cnfwd_config::{NetworkId, PortId};
 use serde_json::{json, Map, Value};
 
 use crate::csn::{CsnCounter, CsnCounters};
@@ -60,6 +61,14 @@ pub struct Stats {
     /// requests, NS, announcements, probes), so that
     /// `rx + replicated + generated = tx + dropped` (plus packets held).
     pub generated: u64,
+    /// IPv4 packets sent as fragments (each split into `fragments`
+    /// frames); a fragmented packet adds `fragments - fragmented` frames, so
+    /// that `rx + replicated + generated + fragments - fragmented = tx +
+    /// dropped` ([`Stats::added`]).
+    pub fragmented: u64,
+    /// Fragments sent for the `fragmented` packets (all pieces, the first
+    /// included).
+    pub fragments: u64,
     /// The slow path's counters.
     pub slow: SlowCounters,
     /// Per port (by id): receive offloads honoured (AF_PACKET: checksums
@@ -73,6 +82,24 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Frames that left or were dropped beyond those received: flood
+    /// copies, frames cnfwd generated, and the extra pieces of fragmented
+    /// packets; `rx + added = tx + dropped` once nothing is held.
+    pub fn added(&self) -> u64 {
+        self.replicated + self.generated + self.fragments.saturating_sub(self.fragmented)
+    }
+
+    /// Counts one drop for `reason` on port `port` and network `network`
+    /// (ids out of range are not counted there).
+    pub fn count_drop(&mut self, port: PortId, network: NetworkId, reason: DropReason) {
+        if let Some(c) = self.ports.get_mut(port as usize) {
+            c.drops[reason as usize] += 1;
+        }
+        if let Some(c) = self.networks.get_mut(network as usize) {
+            c.drops[reason as usize] += 1;
+        }
+    }
+
     /// Zeroed counters for `ports` ports and `networks` networks.
     pub fn new(ports: usize, networks: usize) -> Self {
         Self {
@@ -81,6 +108,8 @@ impl Stats {
             replicated: 0,
             csn: CsnCounters::default(),
             generated: 0,
+            fragmented: 0,
+            fragments: 0,
             slow: SlowCounters::default(),
             offload: vec![OffloadCounters::default(); ports],
             link: vec![PortLink::default(); ports],
@@ -108,6 +137,8 @@ impl Stats {
         sum(&mut self.networks, &other.networks);
         self.replicated += other.replicated;
         self.generated += other.generated;
+        self.fragmented += other.fragmented;
+        self.fragments += other.fragments;
         self.slow.add_all(&other.slow);
         if self.offload.len() < other.offload.len() {
             self.offload
@@ -156,6 +187,8 @@ impl Stats {
             networks: diff(&self.networks, &base.networks),
             replicated: self.replicated.saturating_sub(base.replicated),
             generated: self.generated.saturating_sub(base.generated),
+            fragmented: self.fragmented.saturating_sub(base.fragmented),
+            fragments: self.fragments.saturating_sub(base.fragments),
             offload: self
                 .offload
                 .iter()
@@ -262,6 +295,8 @@ impl Stats {
                 "tx_packets": tx,
                 "replicated": self.replicated,
                 "generated": self.generated,
+                "fragmented": self.fragmented,
+                "fragments": self.fragments,
                 "dropped": dropped,
             },
             "slow_path": SlowCounter::ALL

@@ -19,6 +19,9 @@ use rustc_hash::FxHashMap;
 use crate::csn::CsnTables;
 use crate::fib::{Fib4, Fib6, FibError, FibMemory};
 
+mod onlink;
+pub use onlink::OnLink;
+
 /// IPv4 routes from which a VRF uses [`Fib4::new_large`].
 pub const LARGE_FIB4_ROUTES: usize = 100_000;
 
@@ -114,6 +117,9 @@ pub struct NetworkEntry {
 pub enum AdjKind {
     /// Addressed to cnfwd.
     Local,
+    /// The directed broadcast address of a connected prefix: never
+    /// forwarded (RFC 2644), never a valid source (RFC 1812 4.2.2.11).
+    Broadcast,
     /// Destination on the egress network: neighbour looked up per packet.
     Attached,
     /// Via a next hop whose MAC was resolved at build time.
@@ -150,16 +156,18 @@ pub struct VrfTables {
     pub fib4: Fib4,
     /// IPv6 LPM: value = adjacency index.
     pub fib6: Fib6,
+    /// Which on-link sources pass the reverse-path check without a lookup.
+    pub onlink: OnLink,
 }
 
 impl VrfTables {
-    /// Inserts or replaces a route.
-    fn insert(&mut self, prefix: IpNet, adj: u32) -> Result<(), TablesError> {
+    /// Inserts or replaces a route; the value it replaced, if any.
+    fn insert(&mut self, prefix: IpNet, adj: u32) -> Result<Option<u32>, TablesError> {
         let res = match prefix {
             IpNet::V4(p) => self.fib4.insert(p, adj),
             IpNet::V6(p) => self.fib6.insert(p, adj),
         };
-        res.map(|_| ()).map_err(|source| TablesError::Fib {
+        res.map_err(|source| TablesError::Fib {
             vrf: self.name.clone(),
             prefix,
             source,
@@ -172,6 +180,8 @@ impl VrfTables {
 pub enum AdjKey {
     /// Addressed to cnfwd on this network.
     Local(NetworkId),
+    /// The directed broadcast of this network's IPv4 connected prefix.
+    Broadcast(NetworkId),
     /// Destination on this network.
     Attached(NetworkId),
     /// Via this next hop on this network.
@@ -287,6 +297,7 @@ pub struct Tables {
 fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
     let (kind, net, mac, nh) = match key {
         AdjKey::Local(n) => (AdjKind::Local, n, [0; 6], 0),
+        AdjKey::Broadcast(n) => (AdjKind::Broadcast, n, [0; 6], 0),
         AdjKey::Attached(n) => (AdjKind::Attached, n, [0; 6], 0),
         AdjKey::Via(nh, n) => match networks[n as usize].neighbor(nh) {
             Some(m) => (AdjKind::ViaResolved, n, m, crate::slow::ip_key(nh)),
@@ -434,16 +445,35 @@ impl Tables {
                     Fib4::new()
                 },
                 fib6: Fib6::new(),
+                onlink: OnLink::new(&networks, vrfs.len() as u16),
             };
             for route in &v.routes {
-                let idx = adjacency_index(
-                    &networks,
-                    &mut adjacencies,
-                    &mut adj_keys,
-                    &mut index,
-                    route.target.into(),
-                )?;
-                t.insert(route.prefix, idx)?;
+                let key = AdjKey::from(route.target);
+                let idx =
+                    adjacency_index(&networks, &mut adjacencies, &mut adj_keys, &mut index, key)?;
+                if let Some(old) = t.insert(route.prefix, idx)? {
+                    t.onlink
+                        .remove(&networks, route.prefix, adj_keys[old as usize]);
+                }
+                t.onlink.add(&networks, route.prefix, key);
+            }
+            // Directed broadcasts of the VRF's connected prefixes, as
+            // Linux's local table has them: never forwarded, never sources.
+            let vrf_id = vrfs.len() as u16;
+            for (n, ne) in networks.iter().enumerate() {
+                if !ne.l3 || ne.vrf != vrf_id || ne.broadcast4 == 0 {
+                    continue;
+                }
+                let key = AdjKey::Broadcast(n as NetworkId);
+                let idx =
+                    adjacency_index(&networks, &mut adjacencies, &mut adj_keys, &mut index, key)?;
+                let prefix = IpNet::V4(ipnet::Ipv4Net::from(std::net::Ipv4Addr::from(
+                    ne.broadcast4,
+                )));
+                if let Some(old) = t.insert(prefix, idx)? {
+                    t.onlink.remove(&networks, prefix, adj_keys[old as usize]);
+                }
+                t.onlink.add(&networks, prefix, key);
             }
             // A snapshot is immutable: give back the growth slack.
             t.fib4.shrink_to_fit();
@@ -496,7 +526,10 @@ impl Tables {
                     target,
                 } => {
                     let key = AdjKey::from(target);
-                    let (AdjKey::Local(n) | AdjKey::Attached(n) | AdjKey::Via(_, n)) = key;
+                    let (AdjKey::Local(n)
+                    | AdjKey::Broadcast(n)
+                    | AdjKey::Attached(n)
+                    | AdjKey::Via(_, n)) = key;
                     // A network of another VRF is an explicit leak, as in
                     // the configuration.
                     vrfs.get(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
@@ -510,25 +543,30 @@ impl Tables {
                             .collect()
                     });
                     let idx = adjacency_index(nets, &mut adjacencies, &mut keys, index, key)?;
-                    Arc::make_mut(&mut vrfs[vrf as usize]).insert(prefix, idx)?;
+                    let v = Arc::make_mut(&mut vrfs[vrf as usize]);
+                    if let Some(old) = v.insert(prefix, idx)? {
+                        v.onlink.remove(nets, prefix, keys[old as usize]);
+                    }
+                    v.onlink.add(nets, prefix, key);
                 }
                 TableChange::RemoveRoute { vrf, prefix } => {
                     let v = vrfs.get_mut(vrf as usize).ok_or(ChangeError::NoVrf(vrf))?;
                     let present = match prefix {
-                        IpNet::V4(p) => v.fib4.get(p).is_some(),
-                        IpNet::V6(p) => v.fib6.get(p).is_some(),
+                        IpNet::V4(p) => v.fib4.get(p),
+                        IpNet::V6(p) => v.fib6.get(p),
                     };
-                    if !present {
+                    let Some(old) = present else {
                         return Err(ChangeError::NoSuchRoute {
                             vrf: v.name.clone(),
                             prefix,
                         });
-                    }
+                    };
                     let v = Arc::make_mut(v);
                     match prefix {
                         IpNet::V4(p) => v.fib4.remove(p),
                         IpNet::V6(p) => v.fib6.remove(p),
                     };
+                    v.onlink.remove(nets, prefix, keys[old as usize]);
                 }
                 TableChange::AddNeighbor { network, ip, mac } => {
                     let nets = networks.get_or_insert_with(|| self.networks.to_vec());
@@ -701,6 +739,72 @@ vlans = [10, 20]
             .with_changes(&[TableChange::RemoveRoute { vrf: 0, prefix }])
             .unwrap();
         assert!(adj4(&t5, 0, [192, 0, 2, 1]).is_none());
+    }
+
+    /// The reverse-path shortcut for on-link sources follows every change
+    /// that could make a connected-prefix source resolve elsewhere, and
+    /// agrees with a real lookup whenever it answers yes.
+    #[test]
+    fn on_link_shortcut_follows_route_changes() {
+        let t = tables();
+        let na = &t.networks[0];
+        let host = u32::from_be_bytes([10, 0, 0, 200]);
+        let passes = |t: &Tables| {
+            let ok = t.vrfs[0].onlink.passes4(&t.networks[0], 0, host);
+            if ok {
+                assert_eq!(adj4(t, 0, [10, 0, 0, 200]).unwrap().network, 0);
+            }
+            ok
+        };
+        assert!(passes(&t));
+        assert!(!t.vrfs[0]
+            .onlink
+            .passes4(na, 0, u32::from_be_bytes([10, 0, 1, 1])));
+        let inner: IpNet = "10.0.0.128/25".parse().unwrap();
+        let connected: IpNet = "10.0.0.0/24".parse().unwrap();
+        let gw: IpNet = "10.0.0.1/32".parse().unwrap();
+        let via = RouteTarget::Via("10.0.0.9".parse().unwrap(), 0);
+        let add = |prefix, target| TableChange::AddRoute {
+            vrf: 0,
+            prefix,
+            target,
+        };
+        let del = |prefix| TableChange::RemoveRoute { vrf: 0, prefix };
+        // A more specific route inside the prefix, added then removed.
+        let t2 = t.with_changes(&[add(inner, via)]).unwrap();
+        assert!(!passes(&t2));
+        assert!(passes(&t2.with_changes(&[del(inner)]).unwrap()));
+        // Replacing the route twice counts once.
+        let t3 = t2
+            .with_changes(&[add(inner, via), add(inner, via)])
+            .unwrap();
+        assert!(passes(&t3.with_changes(&[del(inner)]).unwrap()));
+        // The connected route replaced, removed, put back.
+        let t4 = t.with_changes(&[add(connected, via)]).unwrap();
+        assert!(!passes(&t4));
+        let t5 = t.with_changes(&[del(connected)]).unwrap();
+        assert!(!passes(&t5));
+        let back = t5
+            .with_changes(&[add(connected, RouteTarget::Attached(0))])
+            .unwrap();
+        assert!(passes(&back));
+        // The gateway's own host route shadows nothing; the same prefix
+        // via a next hop does.
+        let t6 = t.with_changes(&[del(gw)]).unwrap();
+        assert!(passes(&t6));
+        assert!(passes(
+            &t6.with_changes(&[add(gw, RouteTarget::Local(0))]).unwrap()
+        ));
+        assert!(!passes(&t.with_changes(&[add(gw, via)]).unwrap()));
+        // Routes elsewhere or in the other VRF change nothing.
+        let outside: IpNet = "10.0.1.0/24".parse().unwrap();
+        assert!(passes(&t.with_changes(&[add(outside, via)]).unwrap()));
+        let other = TableChange::AddRoute {
+            vrf: 1,
+            prefix: inner,
+            target: RouteTarget::Attached(1),
+        };
+        assert!(passes(&t.with_changes(&[other]).unwrap()));
     }
 
     #[test]

@@ -811,7 +811,10 @@ fn cnfwd_serves_management_commands_and_metrics() {
     assert_eq!(nets[1]["ipv4"], "10.2.0.0/24 gw 10.2.0.1");
     let vrfs = call("/vrfs", None);
     assert_eq!(vrfs[0]["name"], "vrf1");
-    assert_eq!(vrfs[0]["ipv4_routes"], 4, "two connected, two gateway");
+    assert_eq!(
+        vrfs[0]["ipv4_routes"], 6,
+        "two connected, two gateway, two directed broadcast"
+    );
     let config = call("/config", None);
     assert_eq!(config["l3_networks"][0]["name"], "app");
 

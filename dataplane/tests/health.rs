@@ -252,7 +252,7 @@ fn probes_pass_on_a_healthy_run_and_readiness_follows_the_links() {
     assert_eq!(h["workers"], 1);
     assert_eq!(h["snapshot"], 1);
     assert_eq!(h["workers_on_snapshot"], 1);
-    assert!(h["uptime_s"].as_f64().unwrap() > 0.0);
+    assert!(h["uptime_seconds"].as_f64().unwrap() > 0.0);
     // And the probes' facts.
     assert_eq!(h["live"], true);
     assert_eq!(h["ready"], true);

@@ -129,7 +129,7 @@ proptest! {
         w.run_to_completion(&mut backend, &t).unwrap();
         let (rx, tx, dropped) = w.stats.totals();
         prop_assert_eq!(rx, frames.len() as u64);
-        prop_assert_eq!(rx + w.stats.replicated + w.stats.generated, tx + dropped);
+        prop_assert_eq!(rx + w.stats.added(), tx + dropped);
         let sent: usize = (0..3).map(|p| backend.sent(p).len()).sum();
         prop_assert_eq!(sent as u64, tx);
         for f in backend.sent(1) {

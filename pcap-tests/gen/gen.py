@@ -56,7 +56,7 @@ from scapy.config import conf
 conf.verb = 0
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert  # noqa: E402
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption, IPOption_Router_Alert  # noqa: E402
 from scapy.layers.inet6 import (  # noqa: E402
     ICMPv6DestUnreach,
     ICMPv6EchoReply,
@@ -98,7 +98,7 @@ ALL_NODES_MAC = "33:33:00:00:00:01"
 # a frame is classified to a network, so those drops are counted per port only.
 PRE_CLASSIFY = {"eth_truncated", "tagged_on_access", "untagged_on_trunk", "unknown_vlan"}
 REASONS = PRE_CLASSIFY | {
-    "l2_same_port", "l2_no_egress", "mtu_exceeded",
+    "l2_same_port", "l2_no_egress", "mtu_exceeded", "directed_broadcast",
     "inner_vlan_tag", "not_ip", "l3_multicast", "l3_mac_mismatch",
     "ip4_malformed", "ip4_bad_checksum", "ip6_malformed",
     "to_gateway", "no_route", "ttl_expired", "neighbor_miss", "no_egress_port",
@@ -448,7 +448,8 @@ def pcp_of_first_tag(frame: bytes):
 class Tx:
     """A frame expected on port `port`, sent out on network `net`.
 
-    kind: "fwd" a forwarded frame (the fast path); "answer" the answer to the
+    kind: "fwd" a forwarded frame (the fast path); "frag" one fragment of a
+    forwarded IPv4 packet (fast path; see frags()); "answer" the answer to the
     received frame (ARP reply, NA, echo reply: the received frame is *sent*);
     "gen" a frame cnfwd originates (counted in totals.generated).
     counter: the `slow_path` counter it adds to when sent.
@@ -473,6 +474,55 @@ class Tx:
 def out(port, net, frame):
     """One forwarded frame expected on port `port`, sent out on network `net`."""
     return Tx(port, net, bytes(frame))
+
+
+def fragments4(ip, mtu):
+    """The IPv4 fragments a router sends for packet `ip` (TTL already
+    decremented) on a link of MTU `mtu` (RFC 791 3.2, RFC 1812 5.2.6; the
+    choices Linux's ip_do_fragment makes where the RFC leaves one): every
+    piece but the last carries (mtu - header length) // 8 * 8 payload bytes;
+    the identification is kept; offsets continue from the packet's own; MF is
+    set on all pieces but the last, which keeps the packet's own MF; the first
+    piece keeps every option, later ones keep the header length with the
+    options whose copy bit (0x80) is clear overwritten by NOPs; the reserved
+    flag is cleared; checksums recomputed. Returns scapy IP packets."""
+    raw = bytes(ip)
+    ihl = (raw[0] & 0x0F) * 4
+    total = struct.unpack("!H", raw[2:4])[0]
+    first, payload = bytearray(raw[:ihl]), raw[ihl:total]
+    frag = struct.unpack("!H", raw[6:8])[0]
+    base, more = (frag & 0x1FFF) * 8, bool(frag & 0x2000)
+    step = (mtu - ihl) // 8 * 8
+    assert step > 0 and total > mtu
+    later = bytearray(first)
+    at = 20
+    while at < ihl and later[at] != 0:
+        if later[at] == 1:
+            at += 1
+            continue
+        olen = later[at + 1]
+        if olen < 2 or at + olen > ihl:
+            break
+        if not later[at] & 0x80:
+            later[at:at + olen] = b"\x01" * olen
+        at += olen
+    pieces = []
+    for off in range(0, len(payload), step):
+        data = payload[off:off + step]
+        h = bytearray(first if off == 0 else later)
+        last = off + step >= len(payload)
+        h[2:4] = struct.pack("!H", ihl + len(data))
+        h[6:8] = struct.pack("!H", (base + off) // 8 | (0 if last and not more else 0x2000))
+        h[10:12] = b"\0\0"
+        h[10:12] = struct.pack("!H", checksum(bytes(h)))
+        pieces.append(IP(bytes(h) + data))
+    return pieces
+
+
+def frags(port, net, l2, ip, mtu):
+    """The fragments of IPv4 packet `ip` for MTU `mtu`, expected on `port`
+    (network `net`) behind the Ethernet header `l2`, in order."""
+    return [Tx(port, net, bytes(l2 / f), "frag") for f in fragments4(ip, mtu)]
 
 
 @dataclass
@@ -827,17 +877,17 @@ class Case:
         tags, _ = tags_of(data)
         if attached[t.net] is not None:  # trunk: egress tag of the network
             assert tags and tags[0] == (0x8100, attached[t.net]), (t.port, tags)
-            if t.kind != "fwd":
+            if t.kind not in ("fwd", "frag"):
                 assert pcp_of_first_tag(data) == 0 and not data[14] & 0x10, "cnfwd's frames: PCP 0, DEI 0"
         if t.net in self.l3:
             assert data[6:12] == mac_bytes(self.mac(t.port)), t.port
             if attached[t.net] is None:
                 assert not tags, ("access egress is untagged", t.port)
-            if t.kind == "fwd":
+            if t.kind in ("fwd", "frag"):
                 known = [nb["mac"] for nb in self.l3[t.net].get("neighbors", [])]
                 known += list(self.learned.get(t.net, {}).values())
                 assert data[0:6] in {mac_bytes(m) for m in known}, ("dst is not a neighbour of", t.net)
-        if t.kind != "fwd":
+        if t.kind not in ("fwd", "frag"):
             check_wellformed(data)
 
     def simulate(self):
@@ -909,7 +959,7 @@ class Case:
                 if r.drop is not None:
                     fate[id(r)] = r.drop
                 for t in r.tx:
-                    emit(t, r.ts, burst_ports, slow=t.kind != "fwd")
+                    emit(t, r.ts, burst_ports, slow=t.kind not in ("fwd", "frag"))
                     copies[id(r)].append(t)
                 if r.tx:
                     fate[id(r)] = None
@@ -982,7 +1032,7 @@ class Case:
         def bump(d, k):
             d[k] = d.get(k, 0) + 1
 
-        replicated = 0
+        replicated = fragmented = fragments = 0
         for r in self.rx_list:
             ports[r.port]["rx_packets"] += 1
             ports[r.port]["rx_bytes"] += len(r.frame)
@@ -994,7 +1044,11 @@ class Case:
                 bump(drops, reason)
                 if r.net is not None:
                     bump(nets[r.net]["drops"], reason)
-            replicated += max(0, len(copies[id(r)]) - 1)
+            pieces = [t for t in copies[id(r)] if t.kind == "frag"]
+            replicated += max(0, len(copies[id(r)]) - len(pieces) - 1)
+            if pieces:
+                fragmented += 1
+                fragments += len(pieces)
         for t in sent:
             ports[t.port]["tx_packets"] += 1
             ports[t.port]["tx_bytes"] += len(t.data())
@@ -1008,9 +1062,12 @@ class Case:
             "tx_packets": len(sent),
             "replicated": replicated,
             "generated": len(generated),
+            "fragmented": fragmented,
+            "fragments": fragments,
             "dropped": sum(drops.values()),
         }
-        assert totals["rx_packets"] + replicated + totals["generated"] == totals["tx_packets"] + totals["dropped"]
+        assert totals["rx_packets"] + replicated + totals["generated"] + fragments - fragmented \
+            == totals["tx_packets"] + totals["dropped"]
         slow = {k: v for k, v in counters.items() if v}
         return {"ports": ports, "networks": nets, "drops": drops, "totals": totals, "slow_path": slow}
 
@@ -1949,7 +2006,7 @@ def no_route():
 
 @case("12-l3-mtu")
 def l3_mtu():
-    """Egress network MTU 1400 on a trunk: IP packets of exactly 1400 bytes are forwarded (the tag and Ethernet padding do not count; the padding is not copied out), 1401 bytes and more are dropped mtu_exceeded, IPv4 and IPv6: IPv4 with DF gets fragmentation needed with MTU 1400, IPv6 Packet Too Big with MTU 1400, IPv4 without DF nothing; TTL expiry is checked before MTU (time exceeded quoting 548 bytes), MTU before the neighbour (an unknown neighbour is resolved, then host unreachable)."""
+    """Egress network MTU 1400 on a trunk: IP packets of exactly 1400 bytes are forwarded (the tag and Ethernet padding do not count; the padding is not copied out), 1401 bytes and more do not fit: IPv4 with DF and IPv6 are dropped mtu_exceeded, IPv4 with DF gets fragmentation needed with MTU 1400, IPv6 Packet Too Big with MTU 1400, IPv4 without DF is fragmented; TTL expiry is checked before MTU (time exceeded quoting 548 bytes), MTU before the neighbour (an unknown neighbour is resolved, then host unreachable)."""
     c = Case("""
         [[l3_isolation_domains]]
         name = "vrf1"
@@ -2014,10 +2071,11 @@ def l3_mtu():
     for n in [1400, 1399]:
         c.rx("app", eth(APP_H, P1) / big_udp4(A, D, n), net="app",
              tx=[out("uplink", "core", eth(P2, CORE_H, q(400)) / big_udp4(A, D, n, ttl=63))])
-    # Too big without DF: dropped silently (no fragmentation yet); with DF:
+    # Too big without DF: fragmented (case 46 has the details); with DF:
     # fragmentation needed carrying the egress network's MTU.
     for n in [1401, 1500]:
-        c.rx("app", eth(APP_H, P1) / big_udp4(A, D, n), net="app", drop="mtu_exceeded")
+        c.rx("app", eth(APP_H, P1) / big_udp4(A, D, n), net="app",
+             tx=frags("uplink", "core", eth(P2, CORE_H, q(400)), big_udp4(A, D, n, ttl=63), 1400))
     for n in [1401, 1500]:
         bad = big_udp4(A, D, n, flags="DF")
         c.rx("app", eth(APP_H, P1) / bad, net="app", drop="mtu_exceeded",
@@ -2038,7 +2096,9 @@ def l3_mtu():
     bad = big_udp4(A, D, 1401, ttl=1, flags="DF")
     c.rx("app", eth(APP_H, P1) / bad, net="app", drop="ttl_expired",
          gen=[c.err("app", bad, "ttl", "app", "app", APP_H)])
-    c.rx("app", eth(APP_H, P1) / big_udp4(A, "10.9.0.77", 1401), net="app", drop="mtu_exceeded")
+    bad = big_udp4(A, "10.9.0.77", 1401, flags="DF")
+    c.rx("app", eth(APP_H, P1) / bad, net="app", drop="mtu_exceeded",
+         gen=[c.err("app", bad, "too_big", "app", "app", APP_H, mtu=1400)])
     bad = big_udp4(A, "10.9.0.77", 1400)
     c.rx("app", eth(APP_H, P1) / bad, net="app",
          hold=Hold(c.resolution("uplink", "core", "10.9.0.77"), None,
@@ -3753,7 +3813,7 @@ def net_unreachable():
 
 @case("37-frag-needed")
 def frag_needed():
-    """Egress MTU 1400 (core): an IPv4 packet with DF that is too big is dropped mtu_exceeded with a fragmentation needed (3/4) carrying the next-hop MTU 1400, an IPv6 one with a Packet Too Big carrying 1400; without DF nothing is sent; these errors are exempt from the per-destination limit (8 in a row to one sender all leave, more than its burst of 6)."""
+    """Egress MTU 1400 (core): an IPv4 packet with DF that is too big is dropped mtu_exceeded with a fragmentation needed (3/4) carrying the next-hop MTU 1400, an IPv6 one with a Packet Too Big carrying 1400; without DF it is fragmented; these errors are exempt from the per-destination limit (8 in a row to one sender all leave, more than its burst of 6)."""
     c = Case(dual_config(routes=DEFAULT_ROUTES, core_extra="\n    mtu = 1400"))
     A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
 
@@ -3767,7 +3827,8 @@ def frag_needed():
         too_big(big_udp4(A, X, n, flags="DF"))
     # A 1500-byte TCP segment with DF: the quote is cut at 548 bytes.
     too_big(IP(src=A, dst=X, flags="DF") / TCP(sport=40001, dport=443, flags="PA") / Raw(bytes(1460)))
-    c.rx("app", eth(APP_H, P1) / big_udp4(A, X, 1401), net="app", drop="mtu_exceeded")
+    c.rx("app", eth(APP_H, P1) / big_udp4(A, X, 1401), net="app",
+         tx=frags("core", "core", eth(P2, CORE_H), big_udp4(A, X, 1401, ttl=63), 1400))
     c.rx("app", eth(APP_H, P1) / big_udp6(A6, X6, 1400), net="app",
          tx=[out("core", "core", eth(P2, CORE_H) / big_udp6(A6, X6, 1400, hlim=63))])
     too_big(big_udp6(A6, X6, 1401))
@@ -3777,7 +3838,7 @@ def frag_needed():
 
 @case("38-icmp-suppressed")
 def icmp_suppressed():
-    """No ICMP error (icmp_suppressed; the packet still counted under its drop reason) about: an ICMP error (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1 and 3), an ICMP packet too short to tell, a non-first fragment (IPv4 offset, IPv6 fragment header), the ingress prefix's directed broadcast as destination, a source that is not a unicast host (240.0.0.1); and an error with no route back to its destination (the networks check no sources, so that packet gets this far). Echo requests and replies, first fragments get their time exceeded. Martians never reach the ICMP code at all: multicast destinations in unicast frames (224.1.1.1, ff0e::1: l3_multicast) and sources 0.0.0.0, 127.0.0.1, 224.0.0.5, ::, ::1, ff02::1 (martian_source, ip6_martian_source) are dropped before any lookup."""
+    """No ICMP error (icmp_suppressed; the packet still counted under its drop reason) about: an ICMP error (IPv4 types 3, 4, 5, 11, 12; ICMPv6 types 1 and 3), an ICMP packet too short to tell, a non-first fragment (IPv4 offset, IPv6 fragment header), a source that is not a unicast host (240.0.0.1); and an error with no route back to its destination (the networks check no sources, so that packet gets this far). Echo requests and replies, first fragments get their time exceeded. Martians never reach the ICMP code at all: multicast destinations in unicast frames (224.1.1.1, ff0e::1: l3_multicast) and sources 0.0.0.0, 127.0.0.1, 224.0.0.5, ::, ::1, ff02::1 (martian_source, ip6_martian_source) are dropped before any lookup, a directed broadcast destination (directed_broadcast) right after it."""
     off = '\n    source_check = "off"'
     c = Case(dual_config(routes=NO_DEFAULT_ROUTES, core_rx=True, app_extra=off, core_extra=off))
     A, A6, X, X6 = "10.1.0.10", "2001:db8:1::10", "198.51.100.1", "2001:db8:100::1"
@@ -3806,7 +3867,8 @@ def icmp_suppressed():
     sent(IPv6(src=A6, dst=X6, hlim=1) / IPv6ExtHdrFragment(offset=0, m=1, id=8) / UDP(sport=1, dport=2)
          / Raw(b"head of it"))
     # Broadcast / multicast destinations (unicast MAC).
-    silent(udp4(A, "10.1.0.255", ttl=1))
+    # A directed broadcast destination is refused before the TTL check.
+    c.rx("app", eth(APP_H, P1) / udp4(A, "10.1.0.255", ttl=1), net="app", drop="directed_broadcast")
     c.rx("app", eth(APP_H, P1) / udp4(A, "224.1.1.1", ttl=5), net="app", drop="l3_multicast")
     c.rx("app", eth(APP_H, P1) / udp6(A6, "ff0e::1", hlim=5), net="app", drop="l3_multicast")
     # Sources that are not unicast hosts: martians are refused first.
@@ -3974,7 +4036,7 @@ def l2_aging():
 
 @case("42-martians")
 def martians():
-    """IPv4 martians (RFC 1812 4.2.2.11, 5.3.7): sources in 0/8, 127/8, 224/4, 255.255.255.255, the ingress network's directed broadcast and cnfwd's own gateway address are dropped martian_source; destinations in 0/8, 127/8 and 255.255.255.255 martian_destination; never an ICMP error about them (TTL 1 included). Their neighbours at each range edge (1.0.0.0, 126.255.255.255, 128.0.0.0, 223.255.255.255, 240.0.0.0, 255.255.255.254) are forwarded; 224/4 destinations in unicast frames are l3_multicast. The ingress network checks no sources (source_check = "off"), so only the martian rules act."""
+    """IPv4 martians (RFC 1812 4.2.2.11, 5.3.7): sources in 0/8, 127/8, 224/4, 255.255.255.255, the ingress network's directed broadcast and cnfwd's own gateway address are dropped martian_source; destinations in 0/8, 127/8 and 255.255.255.255 martian_destination; the directed broadcast of any connected prefix of the VRF as destination directed_broadcast (RFC 2644); never an ICMP error about them (TTL 1 included). Another network's broadcast as a source needs the reverse-path lookup (case 44): with source_check = "off" it passes, as with Linux's rp_filter 0. Their neighbours at each range edge (1.0.0.0, 126.255.255.255, 128.0.0.0, 223.255.255.255, 240.0.0.0, 255.255.255.254) are forwarded; 224/4 destinations in unicast frames are l3_multicast. The ingress network checks no sources (source_check = "off"), so only the martian rules act."""
     c = Case(dual_config(routes=DEFAULT_ROUTES, app_extra='\n    source_check = "off"'))
     A, X = "10.1.0.10", "198.51.100.1"
     fwd = lambda src, dst, **kw: c.rx("app", eth(APP_H, P1) / udp4(src, dst, **kw), net="app", tx=[
@@ -3994,6 +4056,15 @@ def martians():
     drop(A, "127.0.0.1", "martian_destination", ttl=1)
     for dst in ["224.0.0.1", "239.255.255.255"]:
         drop(A, dst, "l3_multicast")
+    # Directed broadcasts of the VRF's connected prefixes (RFC 2644, RFC 1812
+    # 5.3.5.2: not forwarded), TTL 1 included; their neighbours are hosts.
+    for dst in ["10.9.0.255", "10.1.0.255"]:
+        drop(A, dst, "directed_broadcast")
+    drop(A, "10.9.0.255", "directed_broadcast", ttl=1)
+    fwd(A, "10.9.0.254")
+    # Another network's broadcast as a source is found by the reverse-path
+    # lookup; with source_check = "off" there is none (as Linux's rp_filter 0).
+    fwd("10.9.0.255", X)
     return c
 
 
@@ -4040,6 +4111,16 @@ URPF_CONFIG = """
     [[l3_isolation_domains.static_routes]]
     prefix = "2001:db8:172::/48"
     next_hop = "2001:db8:1::254"
+
+    # Inside app's connected prefixes, behind core: these sources belong to
+    # core, not app, though the connected prefix covers them.
+    [[l3_isolation_domains.static_routes]]
+    prefix = "10.1.0.128/25"
+    next_hop = "10.9.0.254"
+
+    [[l3_isolation_domains.static_routes]]
+    prefix = "2001:db8:1:0:8000::/65"
+    next_hop = "2001:db8:9::fe"
 
     [[l3_isolation_domains]]
     name = "vrf2"
@@ -4142,7 +4223,7 @@ URPF_CONFIG = """
 
 @case("44-urpf")
 def urpf():
-    """Reverse-path filtering per network (RFC 3704; source_check): strict (app, the default; core, written out) forwards a packet only when the route back to its source leaves through the network it came in on (a source routed back via another network, a source in another network's prefix, a source on the default route via core: rpf_failed; cnfwd's own address: martian_source); loose (app2, in a VRF without a default route) needs any route back (a source via core2 passes, one with no route fails); off (open) takes anything. Refused packets get no ICMP error (TTL 1 included). One burst mixes the three VRF-less and per-VRF lookups of the trunk; core's burst is one VRF."""
+    """Reverse-path filtering per network (RFC 3704; source_check): strict (app, the default; core, written out) forwards a packet only when the route back to its source leaves through the network it came in on (a source routed back via another network, a source in another network's prefix, a source on the default route via core, a source inside app's connected prefix but under a more specific route via core: rpf_failed; cnfwd's own address, another connected prefix's directed broadcast (loose too): martian_source; the same more-specific sources arriving on core pass); loose (app2, in a VRF without a default route) needs any route back (a source via core2 passes, one with no route fails); off (open) takes anything. Refused packets get no ICMP error (TTL 1 included). One burst mixes the three VRF-less and per-VRF lookups of the trunk; core's burst is one VRF."""
     c = Case(URPF_CONFIG)
     H, R, H2, O, CR, CR2 = "02:aa:00:00:01:10", "02:aa:00:00:01:fe", "02:aa:00:00:02:10", "02:aa:00:00:03:10", \
         "02:cc:00:00:00:fe", "02:cc:00:00:08:fe"
@@ -4166,6 +4247,14 @@ def urpf():
         refused("app", 100, H, u4(src, C4))
     refused("app", 100, H, u4("8.8.8.8", C4, ttl=1))
     refused("app", 100, H, u4("10.1.0.1", C4), "martian_source")
+    # Another connected prefix's directed broadcast: found by the source lookup.
+    refused("app", 100, H, u4("10.9.0.255", C4), "martian_source")
+    # On app's connected prefix, but 10.1.0.128/25 and 2001:db8:1:0:8000::/65 route back via core.
+    via("app", 100, H, u4("10.1.0.127", C4), "core", "core", CR)
+    refused("app", 100, H, u4("10.1.0.128", C4))
+    refused("app", 100, H, u4("10.1.0.200", C4))
+    via("app", 100, H, u6("2001:db8:1::7fff:ffff:ffff:ffff", C6), "core", "core", CR)
+    refused("app", 100, H, u6("2001:db8:1:0:8000::1", C6))
     for src in ["2606:4700::1", "2001:db8:9::7"]:
         refused("app", 100, H, u6(src, C6))
     # open: no check.
@@ -4176,6 +4265,7 @@ def urpf():
     via("app2", 110, H2, u4("198.51.100.7", D4), "core2", "core2", CR2)
     via("app2", 110, H2, u6("2001:db8:198::7", D6), "core2", "core2", CR2)
     refused("app2", 110, H2, u4("8.8.8.8", D4))
+    refused("app2", 110, H2, u4("10.8.0.255", D4), "martian_source")
     refused("app2", 110, H2, u6("2001:db8:999::1", D6))
     # core: strict; the default route leads back through core.
     c.rx("core", eth(CR, P2) / udp4("8.8.8.8", "10.1.0.10"), net="core",
@@ -4183,6 +4273,11 @@ def urpf():
     c.rx("core", eth(CR, P2) / udp6("2606:4700::1", "2001:db8:1::10"), net="core",
          tx=[out("t", "app", eth(P1, H, q(100)) / udp6("2606:4700::1", "2001:db8:1::10", hlim=63))])
     c.rx("core", eth(CR, P2) / udp4("172.16.5.5", "10.1.0.10"), net="core", drop="rpf_failed")
+    c.rx("core", eth(CR, P2) / udp4("10.1.0.200", "10.1.0.10"), net="core",
+         tx=[out("t", "app", eth(P1, H, q(100)) / udp4("10.1.0.200", "10.1.0.10", ttl=63))])
+    c.rx("core", eth(CR, P2) / udp4("10.1.0.20", "10.1.0.10"), net="core", drop="rpf_failed")
+    c.rx("core", eth(CR, P2) / udp6("2001:db8:1:0:8000::1", "2001:db8:1::10"), net="core",
+         tx=[out("t", "app", eth(P1, H, q(100)) / udp6("2001:db8:1:0:8000::1", "2001:db8:1::10", hlim=63))])
     c.rx("core", eth(CR, P2) / udp4("10.1.0.10", "10.3.0.10"), net="core", drop="rpf_failed")
     c.rx("core", eth(CR, P2) / udp6("2001:db8:172::5", "2001:db8:1::10"), net="core", drop="rpf_failed")
     return c
@@ -4251,6 +4346,132 @@ def l2_hygiene():
     # T1 was learned (valid source) on the trunk.
     c.rx("acc1", l2data("02:a1:00:00:00:01", T1, data=b"to T1"), net="lan",
          tx=[out("trunk", "lan", l2data("02:a1:00:00:00:01", T1, q(300), data=b"to T1"))])
+    return c
+
+
+@case("46-fragmentation")
+def fragmentation():
+    """IPv4 fragmentation (RFC 791, RFC 1812 5.2.6) from a jumbo network (store, MTU 9000) to core (MTU 1500, access) and legacy (MTU 576, IPv4 only, tagged on a trunk): a datagram at the MTU leaves whole; one byte more leaves as two fragments (1480 + 1 payload bytes); 3000, 9000 bytes in 1480-byte pieces; 1000 bytes into MTU 576 in 552-byte pieces; identification kept, offsets and MF right, checksums recomputed, TTL decremented once. Options: the first fragment keeps them all, later ones keep the header length with options lacking the copy bit overwritten by NOPs (experimental options 0x1e, not copied, and 0x9e, copied, RFC 4727). A fragment fragmented again: a first fragment (MF) keeps MF on every piece, a last fragment (offset 400) continues its offsets and clears MF only on its last piece. With DF: fragmentation needed (mtu_exceeded) carrying the MTU; IPv6 is never fragmented (Packet Too Big). The other way (1500 into 9000) nothing is fragmented."""
+    c = Case("""
+        [[l3_isolation_domains]]
+        name = "vrf1"
+
+        [[l3_isolation_domains.static_routes]]
+        prefix = "198.51.100.0/24"
+        next_hop = "10.9.0.254"
+
+        [[l3_isolation_domains.static_routes]]
+        prefix = "2001:db8:100::/48"
+        next_hop = "2001:db8:9::fe"
+
+        [[l3_isolation_domains.static_routes]]
+        prefix = "203.0.113.0/24"
+        next_hop = "10.7.0.254"
+
+        [[l3_networks]]
+        name = "store"
+        vlan = 100
+        l3_isolation_domain = "vrf1"
+        ip_allocation_type = "DualStack"
+        ipv4_connected_prefix = "10.1.0.0/24"
+        ipv6_connected_prefix = "2001:db8:1::/64"
+        mtu = 9000
+        neighbors = [
+          { ip = "10.1.0.10", mac = "02:aa:00:00:01:10" },
+          { ip = "2001:db8:1::10", mac = "02:aa:00:00:01:10" },
+        ]
+
+        [[l3_networks]]
+        name = "core"
+        vlan = 200
+        l3_isolation_domain = "vrf1"
+        ip_allocation_type = "DualStack"
+        ipv4_connected_prefix = "10.9.0.0/24"
+        ipv6_connected_prefix = "2001:db8:9::/64"
+        mtu = 1500
+        neighbors = [
+          { ip = "10.9.0.254", mac = "02:cc:00:00:00:fe" },
+          { ip = "2001:db8:9::fe", mac = "02:cc:00:00:00:fe" },
+        ]
+
+        [[l3_networks]]
+        name = "legacy"
+        vlan = 300
+        l3_isolation_domain = "vrf1"
+        ip_allocation_type = "IPV4"
+        ipv4_connected_prefix = "10.7.0.0/24"
+        mtu = 576
+        neighbors = [{ ip = "10.7.0.254", mac = "02:dd:00:00:00:fe" }]
+
+        [[trunked_networks]]
+        name = "tn"
+        vlans = [300]
+
+        [[ports]]
+        name = "store"
+        backend = "pcap"
+        mac = "02:00:00:00:01:01"
+        mode = "access"
+        networks = ["store"]
+        rx_pcap = "in-store.pcap"
+        tx_pcap = "out-store.pcap"
+
+        [[ports]]
+        name = "core"
+        backend = "pcap"
+        mac = "02:00:00:00:02:01"
+        mode = "access"
+        networks = ["core"]
+        rx_pcap = "in-core.pcap"
+        tx_pcap = "out-core.pcap"
+
+        [[ports]]
+        name = "trunk"
+        backend = "pcap"
+        mac = "02:00:00:00:03:01"
+        mode = "trunk"
+        trunked_network = "tn"
+        tx_pcap = "out-trunk.pcap"
+    """)
+    H, CR, LG = "02:aa:00:00:01:10", "02:cc:00:00:00:fe", "02:dd:00:00:00:fe"
+    A, X, L = "10.1.0.10", "198.51.100.7", "203.0.113.9"
+
+    def via_core(pkt, out_pkt):
+        if len(out_pkt) > 1500:
+            tx = frags("core", "core", eth(P2, CR), out_pkt, 1500)
+        else:
+            tx = [out("core", "core", eth(P2, CR) / out_pkt)]
+        c.rx("store", eth(H, P1) / pkt, net="store", tx=tx)
+
+    for n in [1500, 1501, 3000, 9000]:
+        via_core(big_udp4(A, X, n, id=0x100 + n % 256), big_udp4(A, X, n, ttl=63, id=0x100 + n % 256))
+    for n in [577, 1000]:
+        c.rx("store", eth(H, P1) / big_udp4(A, L, n, id=7), net="store",
+             tx=frags("trunk", "legacy", eth(P3, LG, q(300)), big_udp4(A, L, n, ttl=63, id=7), 576))
+    c.rx("store", eth(H, P1) / big_udp4(A, L, 576, id=8), net="store",
+         tx=[out("trunk", "legacy", eth(P3, LG, q(300)) / big_udp4(A, L, 576, ttl=63, id=8))])
+    # Options: 0x1e (not copied) then 0x9e (copied), 4 bytes each.
+    opts = [IPOption(b"\x1e\x04\xab\xcd"), IPOption(b"\x9e\x04\x12\x34")]
+    body = bytes(i % 251 for i in range(2000))
+    via_core(IP(src=A, dst=X, id=9, options=opts) / UDP(sport=40000, dport=5000) / Raw(body),
+             IP(src=A, dst=X, id=9, ttl=63, options=opts) / UDP(sport=40000, dport=5000) / Raw(body))
+    opts = [IPOption(b"\x9e\x04\x12\x34"), IPOption(b"\x1e\x08" + bytes(6))]
+    via_core(IP(src=A, dst=X, id=10, options=opts) / UDP(sport=40000, dport=5000) / Raw(body),
+             IP(src=A, dst=X, id=10, ttl=63, options=opts) / UDP(sport=40000, dport=5000) / Raw(body))
+    # Fragments fragmented again: a first fragment (MF), a last one (offset 400).
+    first = bytes(i % 7 for i in range(2000 - 28))
+    via_core(IP(src=A, dst=X, id=11, flags="MF") / UDP(sport=40000, dport=5000, len=5000) / Raw(first),
+             IP(src=A, dst=X, id=11, ttl=63, flags="MF") / UDP(sport=40000, dport=5000, len=5000) / Raw(first))
+    tail = bytes(i % 13 for i in range(1580))
+    via_core(IP(src=A, dst=X, id=11, frag=400, proto=17) / Raw(tail),
+             IP(src=A, dst=X, id=11, ttl=63, frag=400, proto=17) / Raw(tail))
+    # DF: fragmentation needed; IPv6: Packet Too Big, never fragmented.
+    for bad in [big_udp4(A, X, 1501, flags="DF"), big_udp6("2001:db8:1::10", "2001:db8:100::1", 1501)]:
+        c.rx("store", eth(H, P1) / bad, net="store", drop="mtu_exceeded",
+             gen=[c.err("store", bad, "too_big", "store", "store", H, mtu=1500)])
+    # Into the jumbo network nothing is fragmented.
+    c.rx("core", eth(CR, P2) / big_udp4(X, A, 1500), net="core",
+         tx=[out("store", "store", eth(P1, H) / big_udp4(X, A, 1500, ttl=63))])
     return c
 
 

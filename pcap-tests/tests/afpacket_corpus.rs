@@ -579,10 +579,10 @@ fn run_case(index: usize, case: &Path) -> Vec<String> {
         problems.extend(subset_mismatches(want, &stats, "stats"));
     }
     let (rx, tx, dropped) = report.stats.totals();
-    let (copies, made) = (report.stats.replicated, report.stats.generated);
-    if rx + copies + made != tx + dropped {
+    let added = report.stats.added();
+    if rx + added != tx + dropped {
         problems.push(format!(
-            "rx {rx} + flood copies {copies} + generated {made} != tx {tx} + dropped {dropped}"
+            "rx {rx} + added {added} (flood copies, generated, extra fragments) != tx {tx} + dropped {dropped}"
         ));
     }
     if rx != sent_to_cnfwd {

@@ -168,11 +168,10 @@ fn check(report: &ReplayReport, what: &str) {
     let (rx, tx, dropped) = s.totals();
     assert!(rx > 0, "{what}: nothing received");
     assert_eq!(
-        rx + s.replicated + s.generated,
+        rx + s.added(),
         tx + dropped,
-        "{what}: rx {rx} + flood copies {} + generated {} != tx {tx} + dropped {dropped}: {:#}",
-        s.replicated,
-        s.generated,
+        "{what}: rx {rx} + added {} (flood copies, generated, extra fragments) != tx {tx} + dropped {dropped}: {:#}",
+        s.added(),
         s.to_json(&report.tables)
     );
 }

@@ -3,7 +3,9 @@
 //!
 //! Frames are decoded into a flat list of named fields (Ethernet, every VLAN
 //! tag, IPv4/IPv6, the L4 ports); the first differing field is reported by
-//! name, with both values. Timestamps are not compared.
+//! name, with both values. [`diff`] ignores timestamps; [`compare`] can
+//! compare them too and always measures the largest skew between paired
+//! packets, so a summary can say what was ignored.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -186,9 +188,224 @@ pub fn diff(expected: &[Vec<u8>], actual: &[Vec<u8>]) -> Vec<String> {
     out
 }
 
+/// Whether [`compare`] counts a timestamp difference as a difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timestamps {
+    /// Compare frames only (the largest skew is still measured).
+    #[default]
+    Ignore,
+    /// A packet whose capture time differs is a differing packet.
+    Compare,
+}
+
+/// The outcome of [`compare`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// One sentence per difference, in packet order (the packet-count
+    /// sentence last); empty when the captures are the same.
+    pub differences: Vec<String>,
+    /// Packets in the expected capture.
+    pub expected: usize,
+    /// Packets in the actual capture.
+    pub actual: usize,
+    /// Paired packets whose frames differ.
+    pub frames_differ: usize,
+    /// Paired packets whose timestamps differ (counted in either mode).
+    pub times_differ: usize,
+    /// The largest |actual - expected| capture time over paired packets,
+    /// in ns, and the (1-based) packet where it was seen.
+    pub largest_skew: Option<(u64, usize)>,
+    /// How timestamps were treated.
+    pub timestamps: Timestamps,
+}
+
+impl Comparison {
+    /// True when nothing counted as a difference.
+    pub fn same(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    /// One line: the verdict, the counts, and what was done with
+    /// timestamps (with the largest skew seen).
+    pub fn summary(&self) -> String {
+        let mut s = if self.same() {
+            format!("identical: {} packets", self.expected)
+        } else {
+            let mut s = format!(
+                "different: {} of {} paired packets differ",
+                self.frames_differ.max(self.times_differ),
+                self.expected.min(self.actual)
+            );
+            if self.expected != self.actual {
+                let _ = write!(
+                    s,
+                    ", expected {} packets, got {}",
+                    self.expected, self.actual
+                );
+            }
+            s
+        };
+        let skew = match self.largest_skew {
+            Some((0, _)) | None => "none".to_string(),
+            Some((ns, at)) => format!("{} (packet {at})", seconds(ns)),
+        };
+        match self.timestamps {
+            Timestamps::Ignore => {
+                let _ = write!(s, " (timestamps ignored; largest skew {skew})");
+            }
+            Timestamps::Compare => {
+                let _ = write!(
+                    s,
+                    " (timestamps compared: {} differ; largest skew {skew})",
+                    self.times_differ
+                );
+            }
+        }
+        s
+    }
+}
+
+/// `ns` as seconds with microseconds.
+fn seconds(ns: u64) -> String {
+    format!("{} s", stamp(ns))
+}
+
+/// Compares two captures of (capture time in ns, frame): frames as
+/// [`diff`] does, and capture times as `timestamps` says.
+pub fn compare(
+    expected: &[(u64, Vec<u8>)],
+    actual: &[(u64, Vec<u8>)],
+    timestamps: Timestamps,
+) -> Comparison {
+    let frames = |v: &[(u64, Vec<u8>)]| v.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>();
+    let (fe, fa) = (frames(expected), frames(actual));
+    let frame_diffs = diff(&fe, &fa);
+    let frames_differ = fe.iter().zip(&fa).filter(|(e, a)| e != a).count();
+    let mut largest_skew: Option<(u64, usize)> = None;
+    let mut times_differ = 0;
+    let mut time_diffs: Vec<(usize, String)> = Vec::new();
+    for (i, ((te, _), (ta, _))) in expected.iter().zip(actual).enumerate() {
+        let skew = te.abs_diff(*ta);
+        if skew > 0 {
+            times_differ += 1;
+            if timestamps == Timestamps::Compare {
+                let sign = if ta > te { "+" } else { "-" };
+                time_diffs.push((
+                    i + 1,
+                    format!(
+                        "packet {}: timestamp differs: expected {}, got {} ({sign}{})",
+                        i + 1,
+                        stamp(*te),
+                        stamp(*ta),
+                        seconds(skew)
+                    ),
+                ));
+            }
+        }
+        if largest_skew.is_none_or(|(s, _)| skew > s) {
+            largest_skew = Some((skew, i + 1));
+        }
+    }
+    // Merge in packet order: frame sentences start "packet N: ".
+    let number = |s: &str| {
+        s.strip_prefix("packet ")
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(usize::MAX)
+    };
+    let mut differences: Vec<(usize, String)> = frame_diffs
+        .into_iter()
+        .map(|s| (number(&s), s))
+        .chain(time_diffs)
+        .collect();
+    differences.sort_by_key(|(n, _)| *n);
+    Comparison {
+        differences: differences.into_iter().map(|(_, s)| s).collect(),
+        expected: expected.len(),
+        actual: actual.len(),
+        frames_differ,
+        times_differ,
+        largest_skew,
+        timestamps,
+    }
+}
+
+/// Nanoseconds as seconds with six decimals, or nine when the
+/// nanoseconds matter.
+fn stamp(ns: u64) -> String {
+    let frac = ns % 1_000_000_000;
+    if frac.is_multiple_of(1000) {
+        format!("{}.{:06}", ns / 1_000_000_000, frac / 1000)
+    } else {
+        format!("{}.{frac:09}", ns / 1_000_000_000)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ipv4(ttl: u8) -> Vec<u8> {
+        let mut e = vec![0u8; 14];
+        e[12] = 0x08;
+        e.extend_from_slice(&[
+            0x45, 0, 0, 20, 0, 0, 0, 0, ttl, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        e
+    }
+
+    #[test]
+    fn timestamps_are_ignored_but_measured_or_compared() {
+        let hour = 3_600_000_000_000u64;
+        let e = vec![(1_000, ipv4(64)), (2_000, ipv4(64))];
+        let a = vec![(1_000 + hour, ipv4(64)), (2_500, ipv4(64))];
+        let c = compare(&e, &a, Timestamps::Ignore);
+        assert!(c.same());
+        assert_eq!(c.largest_skew, Some((hour, 1)));
+        assert_eq!(
+            c.summary(),
+            "identical: 2 packets (timestamps ignored; largest skew 3600.000000 s (packet 1))"
+        );
+        let c = compare(&e, &a, Timestamps::Compare);
+        assert!(!c.same());
+        assert_eq!(c.differences.len(), 2);
+        assert_eq!(
+            c.differences[0],
+            "packet 1: timestamp differs: expected 0.000001, got 3600.000001 (+3600.000000 s)"
+        );
+        assert_eq!(
+            c.summary(),
+            "different: 2 of 2 paired packets differ (timestamps compared: 2 differ; largest skew 3600.000000 s (packet 1))"
+        );
+        let same = compare(&e, &e, Timestamps::Compare);
+        assert!(same.same());
+        assert_eq!(
+            same.summary(),
+            "identical: 2 packets (timestamps compared: 0 differ; largest skew none)"
+        );
+    }
+
+    #[test]
+    fn frame_and_time_differences_come_in_packet_order() {
+        let e = vec![(0, ipv4(64)), (0, ipv4(64)), (0, ipv4(64))];
+        let a = vec![(0, ipv4(64)), (5, ipv4(64)), (0, ipv4(63))];
+        let c = compare(&e[..], &a[..2], Timestamps::Compare);
+        assert_eq!(
+            c.differences,
+            vec![
+                "packet 2: timestamp differs: expected 0.000000, got 0.000000005 (+0.000000005 s)"
+                    .to_string(),
+                "expected 3 packets, got 2".to_string(),
+            ]
+        );
+        let c = compare(&e, &a, Timestamps::Ignore);
+        assert_eq!(
+            c.differences,
+            vec!["packet 3: ip.ttl differs: expected 64, got 63".to_string()]
+        );
+        assert_eq!(c.frames_differ, 1);
+        assert_eq!(c.times_differ, 1);
+    }
 
     #[test]
     fn names_the_differing_field() {

@@ -89,8 +89,11 @@ enum Command {
     /// Validate a configuration and print what it defines and what each port resolved to.
     Check {
         /// Configuration file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        #[arg(long, short, required_unless_present = "file")]
+        config: Option<PathBuf>,
+        /// Configuration file (TOML), as `cnfwd check FILE`.
+        #[arg(value_name = "FILE", conflicts_with = "config")]
+        file: Option<PathBuf>,
         /// The pod's downward-API annotations file, for ports naming a network
         /// attachment (default: $CNFWD_POD_ANNOTATIONS, else /etc/podnetinfo/annotations).
         #[arg(long, value_name = "FILE")]
@@ -140,8 +143,14 @@ fn main() -> ExitCode {
             )
         }
         Command::Check {
-            config,
+            config: Some(config),
             pod_annotations,
+            ..
+        }
+        | Command::Check {
+            file: Some(config),
+            pod_annotations,
+            ..
         } => match cnfwd_config::load_in(&config, &Pod::from_system(pod_annotations.as_deref())) {
             Ok((_, r)) => {
                 let l3 = r.networks.iter().filter(|n| n.l3.is_some()).count();
@@ -165,6 +174,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Check { .. } => fail("check: a configuration file is required"),
         Command::GenerateConfig {
             from_network_status,
             backend,

@@ -517,7 +517,7 @@ impl Commands<'_> {
             "workers": workers.len(),
             "snapshot": self.snapshots.generation(),
             "workers_on_snapshot": workers.iter().filter(|w| w.generation == self.snapshots.generation()).count(),
-            "uptime_s": self.state.started.elapsed().as_secs_f64(),
+            "uptime_seconds": self.state.started.elapsed().as_secs_f64(),
         });
         if let Some(m) = reply.as_object_mut() {
             m.extend(h.json_fields());
@@ -649,6 +649,7 @@ impl Commands<'_> {
         let describe = |adj: u32| -> (String, Option<String>, Option<&str>) {
             match t.adj_keys.get(adj as usize) {
                 Some(AdjKey::Local(n)) => ("local".into(), None, net_name(&t, *n)),
+                Some(AdjKey::Broadcast(n)) => ("broadcast".into(), None, net_name(&t, *n)),
                 Some(AdjKey::Attached(n)) => ("attached".into(), None, net_name(&t, *n)),
                 Some(AdjKey::Via(nh, n)) => {
                     let resolved =

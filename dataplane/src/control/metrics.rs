@@ -173,6 +173,25 @@ pub fn render(stats: &Stats, tables: &Tables, workers: &[WorkerMetrics]) -> Stri
     );
     family(
         &mut out,
+        "cnfwd_fragmented_packets_total",
+        "IPv4 packets fragmented for a smaller egress MTU (RFC 1812 5.2.6).",
+        "counter",
+    );
+    sample(
+        &mut out,
+        "cnfwd_fragmented_packets_total",
+        &[],
+        stats.fragmented,
+    );
+    family(
+        &mut out,
+        "cnfwd_fragments_total",
+        "Fragments sent for them (rx + replicated + generated + fragments - fragmented = tx + dropped).",
+        "counter",
+    );
+    sample(&mut out, "cnfwd_fragments_total", &[], stats.fragments);
+    family(
+        &mut out,
         "cnfwd_port_rx_offload_total",
         "Receive offloads honoured per port (AF_PACKET): checksums completed, GSO frames cut, segments made, frames refused.",
         "counter",

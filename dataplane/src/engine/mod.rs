@@ -18,6 +18,7 @@
 pub mod cores;
 pub mod snapshot;
 pub mod trace;
+mod txq;
 pub mod workers;
 
 use std::collections::VecDeque;
@@ -42,6 +43,7 @@ use crate::stats::Stats;
 use crate::tables::Tables;
 use crate::tables::NO_PORT;
 use snapshot::SnapshotReader;
+use txq::TxQueues;
 
 /// One worker: its pipeline, burst arrays, TX queues and counters.
 pub struct Worker<B: Backend> {
@@ -50,9 +52,8 @@ pub struct Worker<B: Backend> {
     rx: Vec<B::Buf>,
     rx_len: Vec<u32>,
     verdicts: Vec<Verdict>,
-    txq: Vec<Vec<B::Buf>>,
-    /// Bytes queued in each `txq`, counted when queued.
-    txq_bytes: Vec<u64>,
+    /// Frames queued per port until the next flush.
+    tx: TxQueues<B::Buf>,
     /// This worker's counters.
     pub stats: Stats,
     /// Tracing, when the engine offers it: (this worker's id, shared state).
@@ -91,6 +92,11 @@ struct Held<T> {
     buf: T,
     port: PortId,
     network: NetworkId,
+    /// Where it came from (a failed fragmentation is counted there).
+    in_port: PortId,
+    in_network: NetworkId,
+    /// The MTU to fragment it for (0: none).
+    frag_mtu: u16,
     seq: u64,
     deadline: u64,
 }
@@ -106,10 +112,7 @@ impl<B: Backend> Worker<B> {
             rx: Vec::with_capacity(burst),
             rx_len: vec![0; burst],
             verdicts: vec![Verdict::Drop(DropReason::NoRoute); burst],
-            txq: (0..tables.ports.len())
-                .map(|_| Vec::with_capacity(2 * burst))
-                .collect(),
-            txq_bytes: vec![0; tables.ports.len()],
+            tx: TxQueues::new(tables.ports.len(), 2 * burst),
             stats: Stats::new(tables.ports.len(), tables.networks.len()),
             trace: None,
             packet_clock: false,
@@ -179,7 +182,7 @@ impl<B: Backend> Worker<B> {
             c.service(now);
         }
         if !self.held.is_empty() {
-            self.release_held(false);
+            self.release_held(backend, false);
             self.flush_tx(backend)?;
         }
         Ok(())
@@ -188,7 +191,7 @@ impl<B: Backend> Worker<B> {
     /// Queues held packets for TX, oldest first, while their hold is over
     /// (every worker acknowledged, or the deadline passed: counted as
     /// `dns_hold_timeout`); `force` queues all of them (shutdown).
-    fn release_held(&mut self, force: bool) {
+    fn release_held(&mut self, backend: &mut B, force: bool) {
         while let Some(h) = self.held.front() {
             let acked = self.pipeline.csn().is_none_or(|c| c.acked(h.seq));
             if !acked && !force && self.now < h.deadline {
@@ -202,13 +205,10 @@ impl<B: Backend> Worker<B> {
             let Some(h) = self.held.pop_front() else {
                 break;
             };
-            let len = h.buf.len() as u64;
-            if let Some(c) = self.stats.networks.get_mut(h.network as usize) {
-                c.tx_packets += 1;
-                c.tx_bytes += len;
+            let (stats, tx) = (&mut self.stats, &mut self.tx);
+            if let Err(r) = tx.push_split(backend, stats, h.port, h.network, h.buf, h.frag_mtu) {
+                self.count_drop(h.in_port, h.in_network, r);
             }
-            self.txq_bytes[h.port as usize] += len;
-            self.txq[h.port as usize].push(h.buf);
         }
         if let Some(c) = self.pipeline.csn() {
             self.stats.csn.clone_from(&c.counters);
@@ -217,7 +217,7 @@ impl<B: Backend> Worker<B> {
 
     /// Sends every held packet and everything queued (the end of a run).
     pub fn finish(&mut self, backend: &mut B) -> Result<(), IoError> {
-        self.release_held(true);
+        self.release_held(backend, true);
         let mut failed = std::mem::take(&mut self.slow.failed);
         self.slow.resolver.drain(|h| failed.push(h));
         for h in failed.drain(..) {
@@ -325,18 +325,17 @@ impl<B: Backend> Worker<B> {
         };
         self.pipeline.set_now(self.now);
         self.pipeline.slow_mut().now = self.now;
+        // Tracing only: the frames' MACs and times before the pipeline
+        // rewrites them (no allocation when not tracing).
+        let traced = match &self.trace {
+            Some((_, tr)) if tr.wants(port) => trace::ingress(&self.rx[..n]),
+            _ => Vec::new(),
+        };
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
         if let Some((id, tr)) = &self.trace {
-            if tr.wants(port) {
-                tr.record(
-                    *id,
-                    t,
-                    port,
-                    &self.pipeline,
-                    &self.rx_len[..n],
-                    &self.verdicts[..n],
-                );
+            if !traced.is_empty() {
+                tr.record(*id, t, port, &self.pipeline, &traced, &self.verdicts[..n]);
             }
         }
 
@@ -365,12 +364,14 @@ impl<B: Backend> Worker<B> {
                         in_port: port,
                         in_network: net,
                         local: self.pipeline.slow().local[i],
+                        frag_mtu: self.pipeline.fragment_mtu(i),
                     };
                     let ip = self.pipeline.hold_ip(i);
                     self.hold(backend, t, ip, input);
                 }
                 Verdict::Tx { port: out, network } => {
                     let seq = self.pipeline.hold(i);
+                    let frag_mtu = self.pipeline.fragment_mtu(i);
                     if seq != 0 {
                         let settings = t.csn.as_ref().map(|c| &c.settings);
                         let cap = settings.map_or(0, |s| s.dns_hold_capacity as usize);
@@ -381,6 +382,9 @@ impl<B: Backend> Worker<B> {
                                 buf,
                                 port: out,
                                 network,
+                                in_port: port,
+                                in_network: net,
+                                frag_mtu,
                                 seq,
                                 deadline: self.now.saturating_add(hold_ns),
                             });
@@ -389,22 +393,15 @@ impl<B: Backend> Worker<B> {
                             }
                             continue;
                         }
+                        // Overflow: sent now like any packet.
                         if let Some(c) = self.pipeline.csn_mut() {
                             c.counters.add(CsnCounter::DnsHoldOverflow, 1);
                         }
-                        // Overflow: sent now like any packet.
-                        let c = &mut self.stats.networks[network as usize];
-                        c.tx_packets += 1;
-                        c.tx_bytes += buf.len() as u64;
-                        self.txq_bytes[out as usize] += buf.len() as u64;
-                        self.txq[out as usize].push(buf);
-                        continue;
                     }
-                    let c = &mut self.stats.networks[network as usize];
-                    c.tx_packets += 1;
-                    c.tx_bytes += buf.len() as u64;
-                    self.txq_bytes[out as usize] += buf.len() as u64;
-                    self.txq[out as usize].push(buf);
+                    let (stats, tx) = (&mut self.stats, &mut self.tx);
+                    if let Err(r) = tx.push_split(backend, stats, out, network, buf, frag_mtu) {
+                        self.count_drop(port, net, r);
+                    }
                 }
                 Verdict::Flood { network } => {
                     let in_tci = self.pipeline.meta(i).eth.tci;
@@ -433,11 +430,7 @@ impl<B: Backend> Worker<B> {
                             backend.recycle(copy);
                             continue;
                         }
-                        let c = &mut self.stats.networks[network as usize];
-                        c.tx_packets += 1;
-                        c.tx_bytes += copy.len() as u64;
-                        self.txq_bytes[out as usize] += copy.len() as u64;
-                        self.txq[out as usize].push(copy);
+                        self.tx.push(&mut self.stats, out, network, copy);
                     }
                 }
                 Verdict::Drop(reason) => {
@@ -483,14 +476,8 @@ impl<B: Backend> Worker<B> {
 
     /// Queues a generated frame already in a buffer.
     fn queue_generated(&mut self, port: PortId, network: NetworkId, buf: B::Buf) {
-        let len = buf.len() as u64;
         self.stats.generated += 1;
-        if let Some(c) = self.stats.networks.get_mut(network as usize) {
-            c.tx_packets += 1;
-            c.tx_bytes += len;
-        }
-        self.txq_bytes[port as usize] += len;
-        self.txq[port as usize].push(buf);
+        self.tx.push(&mut self.stats, port, network, buf);
     }
 
     /// Sends an ARP request / NS for `ip` on `network` out of `port`
@@ -555,12 +542,7 @@ impl<B: Backend> Worker<B> {
 
     /// Counts one drop on a port and a network.
     fn count_drop(&mut self, port: PortId, network: NetworkId, reason: DropReason) {
-        if let Some(c) = self.stats.ports.get_mut(port as usize) {
-            c.drops[reason as usize] += 1;
-        }
-        if let Some(c) = self.stats.networks.get_mut(network as usize) {
-            c.drops[reason as usize] += 1;
-        }
+        self.stats.count_drop(port, network, reason);
     }
 
     /// Hands what the pipeline learned in this burst to the neighbour
@@ -668,7 +650,7 @@ impl<B: Backend> Worker<B> {
         }
         // Held packets whose next hop is now known, in arrival order.
         let slow = self.pipeline.slow();
-        let (txq, txq_bytes, stats) = (&mut self.txq, &mut self.txq_bytes, &mut self.stats);
+        let (tx, stats) = (&mut self.tx, &mut self.stats);
         let mut released = 0;
         self.slow.resolver.release(
             |network, ip| slow.neighbor(t.networks.get(network as usize)?, network, ip),
@@ -676,13 +658,10 @@ impl<B: Backend> Worker<B> {
                 if let Some(d) = h.buf.data_mut().get_mut(..6) {
                     d.copy_from_slice(&mac);
                 }
-                let len = h.buf.len() as u64;
-                if let Some(c) = stats.networks.get_mut(h.network as usize) {
-                    c.tx_packets += 1;
-                    c.tx_bytes += len;
+                let (port, network, mtu) = (h.port, h.network, h.frag_mtu);
+                if let Err(r) = tx.push_split(backend, stats, port, network, h.buf, mtu) {
+                    stats.count_drop(h.in_port, h.in_network, r);
                 }
-                txq_bytes[h.port as usize] += len;
-                txq[h.port as usize].push(h.buf);
                 released += 1;
             },
         );
@@ -777,6 +756,7 @@ impl<B: Backend> Worker<B> {
                     in_port: h.in_port,
                     in_network: h.in_network,
                     local,
+                    frag_mtu: 0,
                 };
                 self.hold(backend, t, ip, input);
             }
@@ -839,7 +819,8 @@ impl<B: Backend> Worker<B> {
     /// counted as `tx_full` on that port (`port_down` when its link was
     /// down or gone at the last check).
     pub fn flush_tx(&mut self, backend: &mut B) -> Result<(), IoError> {
-        for (p, (q, queued_bytes)) in self.txq.iter_mut().zip(&mut self.txq_bytes).enumerate() {
+        let tx = &mut self.tx;
+        for (p, (q, queued_bytes)) in tx.queues.iter_mut().zip(&mut tx.bytes).enumerate() {
             if q.is_empty() {
                 continue;
             }

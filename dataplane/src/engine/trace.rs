@@ -1,8 +1,10 @@
 //! Packet tracing, like VPP's `trace add`: the control thread arms a budget
 //! of N packets (optionally from one port); workers record each traced
-//! packet's pipeline decisions (ingress network and VLAN, VRF, destination,
-//! matched prefix, next hop, verdict, drop reason, egress port) and the
-//! control thread reads the records.
+//! packet's receive time (`time_ns`, since the epoch), ingress MACs, source
+//! and destination (address, port; ICMP type, code and identifier instead
+//! of ports) and pipeline decisions (ingress network and VLAN, VRF, matched
+//! prefix, next hop, verdict, drop reason, egress port) and the control
+//! thread reads the records.
 //!
 //! Cost when disarmed: one relaxed load per burst. While armed, a worker
 //! claims packets from the budget with one atomic update per burst and
@@ -17,6 +19,7 @@ use cnfwd_config::PortId;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
+use crate::packet::buf::PacketBuf;
 use crate::packet::meta::Family;
 use crate::pipeline::{Pipeline, Verdict};
 use crate::tables::{AdjKey, Tables, NO_NETWORK};
@@ -26,6 +29,40 @@ pub const MAX_RECORDS: usize = 10_000;
 
 /// Any port.
 const ANY_PORT: u32 = u32::MAX;
+
+/// What a traced packet looked like on arrival, before the pipeline
+/// rewrote it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ingress {
+    /// Received length.
+    len: u32,
+    /// Destination and source MAC (zero for a runt).
+    macs: [u8; 12],
+    /// Receive time, ns since the epoch (the capture's for pcap ports).
+    time_ns: u64,
+}
+
+/// The [`Ingress`] facts of a burst (called only while tracing).
+pub(crate) fn ingress<P: PacketBuf>(bufs: &[P]) -> Vec<Ingress> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    bufs.iter()
+        .map(|b| {
+            let d = b.data();
+            let mut macs = [0; 12];
+            if let Some(m) = d.get(..12) {
+                macs.copy_from_slice(m);
+            }
+            let ts = b.timestamp_ns();
+            Ingress {
+                len: d.len() as u32,
+                macs,
+                time_ns: if ts == 0 { now } else { ts },
+            }
+        })
+        .collect()
+}
 
 /// The trace state shared by the control thread and the workers.
 #[derive(Debug)]
@@ -103,17 +140,17 @@ impl TraceShared {
     }
 
     /// Records the first packets of a burst just processed by `pipeline`:
-    /// `lens[i]` is packet i's received length, `verdicts[i]` its verdict.
+    /// `arrived[i]` is packet i as received, `verdicts[i]` its verdict.
     pub(crate) fn record(
         &self,
         worker: usize,
         t: &Tables,
         port: PortId,
         pipeline: &Pipeline,
-        lens: &[u32],
+        arrived: &[Ingress],
         verdicts: &[Verdict],
     ) {
-        let n = self.claim(verdicts.len() as u64) as usize;
+        let n = self.claim(verdicts.len().min(arrived.len()) as u64) as usize;
         if n == 0 {
             return;
         }
@@ -127,7 +164,7 @@ impl TraceShared {
                 port,
                 pipeline,
                 i,
-                lens[i],
+                arrived[i],
                 verdicts[i],
             ));
         }
@@ -148,18 +185,28 @@ fn describe(
     port: PortId,
     pipeline: &Pipeline,
     i: usize,
-    len: u32,
+    arrived: Ingress,
     verdict: Verdict,
 ) -> Value {
     let m = pipeline.meta(i);
     let port_name = t.ports.get(port as usize).map(|p| p.name.clone());
+    let mac = |b: &[u8]| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
     let mut r = json!({
         "seq": seq,
+        "time_ns": arrived.time_ns,
         "worker": worker,
         "snapshot": t.generation,
         "port": port_name,
-        "len": len,
+        "len": arrived.len,
+        "dst_mac": mac(&arrived.macs[..6]),
+        "src_mac": mac(&arrived.macs[6..]),
         "vlan": m.eth.tci.map(|tci| tci & 0x0fff),
+        "ethertype": format!("{:#06x}", m.eth.ethertype),
     });
     let net = t
         .networks
@@ -170,21 +217,45 @@ fn describe(
         if n.l3 {
             let vrf = &t.vrfs[n.vrf as usize];
             r["vrf"] = json!(vrf.name);
-            let dst = match m.family {
-                Family::V4 => Some(IpAddr::V4(Ipv4Addr::from(m.dst as u32))),
-                Family::V6 => Some(IpAddr::V6(Ipv6Addr::from(m.dst))),
-                Family::None => None,
+            let (src, dst) = match m.family {
+                Family::V4 => (
+                    IpAddr::V4(Ipv4Addr::from(m.src as u32)),
+                    Some(IpAddr::V4(Ipv4Addr::from(m.dst as u32))),
+                ),
+                Family::V6 => (
+                    IpAddr::V6(Ipv6Addr::from(m.src)),
+                    Some(IpAddr::V6(Ipv6Addr::from(m.dst))),
+                ),
+                Family::None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), None),
             };
             if let Some(dst) = dst {
+                r["src"] = json!(src.to_string());
                 r["dst"] = json!(dst.to_string());
                 r["proto"] = json!(m.proto);
-                r["dst_port"] = json!(m.dst_port);
+                match m.proto {
+                    // ICMP / ICMPv6: the parser keeps type << 8 | code and,
+                    // for echo, the identifier in the port fields.
+                    1 | 58 if m.l4_offset != 0 => {
+                        let (ty, code) = (m.src_port >> 8, m.src_port & 0xff);
+                        r["icmp_type"] = json!(ty);
+                        r["icmp_code"] = json!(code);
+                        if matches!((m.proto, ty), (1, 0 | 8) | (58, 128 | 129)) {
+                            r["icmp_id"] = json!(m.dst_port);
+                        }
+                    }
+                    6 | 17 if m.l4_offset != 0 => {
+                        r["src_port"] = json!(m.src_port);
+                        r["dst_port"] = json!(m.dst_port);
+                    }
+                    _ => {}
+                }
                 if let Some((prefix, adj)) = matched_prefix(t, n.vrf as usize, dst) {
                     r["prefix"] = json!(prefix.to_string());
                     r["next_hop"] = match t.adj_keys.get(adj as usize) {
                         Some(AdjKey::Via(nh, _)) => json!(nh.to_string()),
                         Some(AdjKey::Attached(_)) => json!("attached"),
                         Some(AdjKey::Local(_)) => json!("local"),
+                        Some(AdjKey::Broadcast(_)) => json!("broadcast"),
                         None => Value::Null,
                     };
                 }

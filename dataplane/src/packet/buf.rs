@@ -36,6 +36,7 @@ pub trait PacketBuf: Sized {
         0
     }
     /// Frame length in bytes.
+    #[inline]
     fn len(&self) -> usize {
         self.data().len()
     }
@@ -102,6 +103,11 @@ impl PacketBuf for HeapBuf {
     #[inline]
     fn data(&self) -> &[u8] {
         &self.storage[self.start..self.end]
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.end - self.start
     }
 
     #[inline]

@@ -6,6 +6,7 @@
 
 pub mod buf;
 pub mod ethernet;
+pub mod fragment;
 pub mod meta;
 pub mod parse;
 

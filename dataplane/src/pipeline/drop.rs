@@ -55,7 +55,7 @@ crate::counters::named_counters! {
         /// IPv6 header invalid or truncated.
         Ip6Malformed = "ip6_malformed", "IPv6 version invalid or payload length beyond the frame";
         /// IPv4 source no router may forward (RFC 1812 5.3.7).
-        MartianSource = "martian_source", "IPv4 source in 0/8, 127/8 or 224/4, limited or the ingress network's directed broadcast, or one of cnfwd's own addresses";
+        MartianSource = "martian_source", "IPv4 source in 0/8, 127/8 or 224/4, limited or the ingress network's directed broadcast, or (found by the reverse-path check) another connected prefix's directed broadcast or one of cnfwd's own addresses";
         /// IPv4 destination no router may forward (RFC 1812 5.3.7).
         MartianDestination = "martian_destination", "IPv4 destination in 0/8 or 127/8, or the limited broadcast 255.255.255.255";
         /// IPv6 source no router may forward (RFC 4291).
@@ -64,6 +64,8 @@ crate::counters::named_counters! {
         Ip6MartianDestination = "ip6_martian_destination", "IPv6 destination ::, ::1 or IPv4-mapped (::ffff:0:0/96)";
         /// IPv6 link-local source or destination routed onto another link.
         Ip6ScopeViolation = "ip6_scope_violation", "IPv6 link-local source or destination routed to a network other than the ingress one (RFC 4007)";
+        /// To the directed broadcast address of a connected prefix.
+        DirectedBroadcast = "directed_broadcast", "IPv4 destination is the directed broadcast address of a connected prefix (RFC 2644: not forwarded)";
         /// Reverse-path filter (the network's `source_check`) refused the source.
         RpfFailed = "rpf_failed", "source fails the network's reverse-path check: no route back (loose), or not through the ingress network (strict)";
         /// Addressed to one of cnfwd's gateway addresses.

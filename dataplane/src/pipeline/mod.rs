@@ -96,6 +96,8 @@ pub struct Pipeline {
     rpf: Vec<SourceCheck>,
     /// Per packet checked: the adjacency of the route back to its source.
     src_adj: Vec<u32>,
+    /// Per packet: the egress MTU to fragment it for (0: sent whole).
+    frag_mtu: Vec<u16>,
     lookups: Lookups,
     csn: CsnStage,
     slow: SlowStage,
@@ -151,6 +153,7 @@ impl Pipeline {
             adj: vec![NO_ROUTE; MAX_BURST],
             rpf: vec![SourceCheck::Off; MAX_BURST],
             src_adj: vec![NO_ROUTE; MAX_BURST],
+            frag_mtu: vec![0; MAX_BURST],
             lookups: Lookups {
                 dst4: vec![0; 2 * MAX_BURST],
                 pos4: vec![0; 2 * MAX_BURST],
@@ -249,6 +252,15 @@ impl Pipeline {
         &mut self.slow
     }
 
+    /// For packet `i` of the last burst with a `Tx` or `Hold` verdict: the
+    /// egress MTU its IPv4 datagram (without DF, larger than that MTU) must
+    /// be fragmented for before it is sent ([`crate::packet::fragment`]);
+    /// 0 when it is sent whole.
+    #[inline]
+    pub fn fragment_mtu(&self, i: usize) -> u16 {
+        self.frag_mtu.get(i).copied().unwrap_or(0)
+    }
+
     /// For packet `i` of the last burst with a `Hold` verdict: the address
     /// to resolve ([`crate::slow::ip_key`]).
     #[inline]
@@ -332,7 +344,7 @@ impl Pipeline {
         {
             let net = &t.networks[m.network as usize];
             one_vrf &= *burst_vrf.get_or_insert(net.vrf) == net.vrf;
-            *check = source_check(net, m);
+            *check = source_check(t, net, m);
             let src_too = *check != SourceCheck::Off;
             if m.family == Family::V4 {
                 l.dst4[n4] = m.dst as u32;
@@ -463,6 +475,8 @@ impl Pipeline {
 
         // Stage 3c: MTU, neighbour, rewrite; the slow path's answers and
         // errors; L2 decisions.
+        let frag_mtu = &mut self.frag_mtu[..n];
+        frag_mtu.fill(0);
         for (i, (((buf, m), (nx, &a)), v)) in pkts
             .iter_mut()
             .zip(meta.iter())
@@ -473,7 +487,7 @@ impl Pipeline {
             *v = match nx {
                 Next::Done | Next::Arp | Next::Nd => continue,
                 Next::L3 => match t.adjacencies.get(a as usize) {
-                    Some(adj) => route_post(t, m, adj, buf, slow, i),
+                    Some(adj) => route_post(t, m, adj, buf, slow, i, &mut frag_mtu[i]),
                     None => Verdict::Drop(DropReason::NoRoute),
                 },
                 Next::Slow => match slow.reason[i] {
@@ -555,28 +569,57 @@ fn ingress(
     Ok(Next::L3)
 }
 
+/// What the first octet of an IPv4 address says about it (RFC 1812 5.3.7):
+/// one load per address instead of a chain of range compares.
+const OCT_ZERO_OR_LOOPBACK: u8 = 1;
+const OCT_MULTICAST: u8 = 2;
+const OCT_255: u8 = 4;
+static FIRST_OCTET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[0] = OCT_ZERO_OR_LOOPBACK;
+    t[127] = OCT_ZERO_OR_LOOPBACK;
+    let mut o = 224;
+    while o < 240 {
+        t[o] = OCT_MULTICAST;
+        o += 1;
+    }
+    t[255] = OCT_255;
+    t
+};
+
 /// IPv4 addresses no router forwards (RFC 1812 4.2.2.11 and 5.3.7, what
 /// Linux calls martians), refused before any lookup and never answered:
 /// also the ingress network's directed broadcast and cnfwd's own address
 /// on it as sources. A multicast destination in a unicast frame is
-/// `l3_multicast`.
-#[inline]
+/// `l3_multicast`. Ordinary addresses take one table load each and two
+/// compares; the rest is [`martian4_special`].
+#[inline(always)]
 fn martian4(net: &NetworkEntry, m: &Meta) -> Result<(), DropReason> {
     let (src, dst) = (m.src as u32, m.dst as u32);
-    let (s8, d8) = ((src >> 24) as u8, (dst >> 24) as u8);
-    if s8 == 0
-        || s8 == 127
-        || (224..240).contains(&s8)
-        || src == u32::MAX
-        || (src == net.broadcast4 && src != 0)
-        || net.ipv4.is_some_and(|(_, _, gw)| gw == src)
-    {
+    if FIRST_OCTET[(src >> 24) as usize] | FIRST_OCTET[(dst >> 24) as usize] != 0 {
+        martian4_special(src, dst)?;
+    }
+    // `src` is not in 0/8 here, and 0 stands for "none" in `broadcast4`.
+    if src == net.broadcast4 || net.ipv4.is_some_and(|(_, _, gw)| gw == src) {
         return Err(DropReason::MartianSource);
     }
-    if d8 == 0 || d8 == 127 || dst == u32::MAX {
+    Ok(())
+}
+
+/// [`martian4`] for an address in 0/8, 127/8, 224/4 or 255/8.
+#[cold]
+fn martian4_special(src: u32, dst: u32) -> Result<(), DropReason> {
+    let (s, d) = (
+        FIRST_OCTET[(src >> 24) as usize],
+        FIRST_OCTET[(dst >> 24) as usize],
+    );
+    if s & (OCT_ZERO_OR_LOOPBACK | OCT_MULTICAST) != 0 || src == u32::MAX {
+        return Err(DropReason::MartianSource);
+    }
+    if d & OCT_ZERO_OR_LOOPBACK != 0 || dst == u32::MAX {
         return Err(DropReason::MartianDestination);
     }
-    if (224..240).contains(&d8) {
+    if d & OCT_MULTICAST != 0 {
         return Err(DropReason::L3Multicast);
     }
     Ok(())
@@ -607,12 +650,22 @@ fn link_local6(a: u128) -> bool {
     a >> 118 == 0xfe80 >> 6
 }
 
-/// The reverse-path check packet `m` gets from its ingress network `net`:
-/// none for an IPv6 link-local source (on-link by definition; the scope
-/// rule keeps it there).
+/// The reverse-path check packet `m` still needs from its ingress network
+/// `net`: none for an IPv6 link-local source (on-link by definition; the
+/// scope rule keeps it there), nor for a source inside the network's
+/// connected prefix when no route shadows it there (its lookup could only
+/// answer the network itself; [`crate::tables::OnLink`]).
 #[inline]
-fn source_check(net: &NetworkEntry, m: &Meta) -> SourceCheck {
-    if m.family == Family::V6 && link_local6(m.src) {
+fn source_check(t: &Tables, net: &NetworkEntry, m: &Meta) -> SourceCheck {
+    if net.source_check == SourceCheck::Off {
+        return SourceCheck::Off;
+    }
+    let onlink = &t.vrfs[net.vrf as usize].onlink;
+    let passes = match m.family {
+        Family::V4 => onlink.passes4(net, m.network, m.src as u32),
+        _ => link_local6(m.src) || onlink.passes6(net, m.network, m.src),
+    };
+    if passes {
         SourceCheck::Off
     } else {
         net.source_check
@@ -643,7 +696,7 @@ fn reverse_path(t: &Tables, m: &Meta, check: SourceCheck, src_adj: u32) -> Resul
     }
     match t.adjacencies.get(src_adj as usize) {
         None => Err(DropReason::RpfFailed),
-        Some(a) if a.kind == AdjKind::Local => Err(match m.family {
+        Some(a) if matches!(a.kind, AdjKind::Local | AdjKind::Broadcast) => Err(match m.family {
             Family::V4 => DropReason::MartianSource,
             _ => DropReason::Ip6MartianSource,
         }),
@@ -663,8 +716,10 @@ fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, Dro
     let Some(a) = t.adjacencies.get(adj as usize) else {
         return Err(DropReason::NoRoute);
     };
-    if a.kind == AdjKind::Local {
-        return Err(DropReason::ToGateway);
+    match a.kind {
+        AdjKind::Local => return Err(DropReason::ToGateway),
+        AdjKind::Broadcast => return Err(DropReason::DirectedBroadcast),
+        _ => {}
     }
     if m.ttl <= 1 {
         return Err(DropReason::TtlExpired);
@@ -680,7 +735,8 @@ fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, Dro
 }
 
 /// Stage 3c for a routed packet: MTU (fragmentation needed / Packet Too
-/// Big), neighbour (held and resolved when unknown), rewrite.
+/// Big; an IPv4 packet without DF gets `frag_mtu`, the engine fragments
+/// it), neighbour (held and resolved when unknown), rewrite.
 #[inline]
 fn route_post<B: PacketBuf>(
     t: &Tables,
@@ -689,9 +745,13 @@ fn route_post<B: PacketBuf>(
     buf: &mut B,
     slow: &mut SlowStage,
     i: usize,
+    frag_mtu: &mut u16,
 ) -> Verdict {
     if u32::from(m.ip_len) > a.mtu {
-        return too_big(t, m, a, buf, slow, i);
+        if !fragmentable(m, buf) {
+            return too_big(t, m, a, buf, slow, i);
+        }
+        *frag_mtu = a.mtu.min(u32::from(u16::MAX)) as u16;
     }
     let net = &t.networks[a.network as usize];
     let (mac, resolve) = match a.kind {
@@ -711,6 +771,7 @@ fn route_post<B: PacketBuf>(
             None => ([0; 6], Some(a.nh)),
         },
         AdjKind::Local => return Verdict::Drop(DropReason::NeighborMiss),
+        AdjKind::Broadcast => return Verdict::Drop(DropReason::DirectedBroadcast),
     };
     if a.port == NO_PORT {
         return Verdict::Drop(DropReason::NoEgressPort);
@@ -743,9 +804,16 @@ fn route_post<B: PacketBuf>(
     }
 }
 
-/// A routed packet larger than the egress MTU: IPv4 with DF and IPv6 get
-/// fragmentation needed / Packet Too Big; IPv4 without DF is dropped
-/// (fragmenting is not built yet).
+/// True for a packet the engine fragments when it exceeds the egress MTU:
+/// IPv4 without DF (RFC 1812 5.2.6). IPv6 is never fragmented by a router.
+#[inline]
+fn fragmentable<B: PacketBuf>(m: &Meta, buf: &B) -> bool {
+    let ip = usize::from(m.eth.payload_offset);
+    m.family == Family::V4 && buf.data().get(ip + 6).is_some_and(|f| f & 0x40 == 0)
+}
+
+/// A routed packet larger than the egress MTU that must not be fragmented
+/// (IPv4 with DF, IPv6): fragmentation needed / Packet Too Big.
 #[cold]
 fn too_big<B: PacketBuf>(
     t: &Tables,
@@ -755,11 +823,6 @@ fn too_big<B: PacketBuf>(
     slow: &mut SlowStage,
     i: usize,
 ) -> Verdict {
-    let ip = usize::from(m.eth.payload_offset);
-    let df = buf.data().get(ip + 6).is_some_and(|f| f & 0x40 != 0);
-    if m.family == Family::V4 && !df {
-        return Verdict::Drop(DropReason::MtuExceeded);
-    }
     slow.icmp_error(
         t,
         m,

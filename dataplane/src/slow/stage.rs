@@ -479,7 +479,8 @@ impl SlowStage {
                     return None;
                 }
                 let a = t.adjacencies.get(adj as usize)?;
-                if a.port == NO_PORT || a.kind == AdjKind::Local || len as u32 > a.mtu {
+                let not_unicast = matches!(a.kind, AdjKind::Local | AdjKind::Broadcast);
+                if a.port == NO_PORT || not_unicast || len as u32 > a.mtu {
                     return None;
                 }
                 let enet = t.networks.get(usize::from(a.network))?;

@@ -536,8 +536,8 @@ impl Drop for Cnfwd {
     }
 }
 
-/// `rx + replicated + generated = tx + dropped` of a stats JSON (nothing is
-/// held once cnfwd has stopped).
+/// `rx + replicated + generated + fragments - fragmented = tx + dropped` of
+/// a stats JSON (nothing is held once cnfwd has stopped).
 pub fn assert_accounted(stats: &Value) {
     let n = |k: &str| {
         stats["totals"][k]
@@ -545,7 +545,7 @@ pub fn assert_accounted(stats: &Value) {
             .unwrap_or_else(|| panic!("totals.{k}"))
     };
     assert_eq!(
-        n("rx_packets") + n("replicated") + n("generated"),
+        n("rx_packets") + n("replicated") + n("generated") + n("fragments") - n("fragmented"),
         n("tx_packets") + n("dropped"),
         "every frame sent or dropped once: {}",
         stats["totals"]

@@ -50,5 +50,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 }
 
 pub mod dpdk;
+pub mod frames;
 pub mod hosts;
+pub mod rawsock;
 pub mod server;

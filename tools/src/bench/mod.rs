@@ -10,7 +10,17 @@
 //! are offered again, not counted as sent: [`GenReport::sent`] is what the
 //! kernel took.
 
+pub mod compare;
 pub mod frames;
+pub mod measure;
+pub mod netns;
+pub mod profile;
+pub mod report;
+pub mod run;
+pub mod search;
+pub mod stamp;
+pub mod traffic;
+pub mod trial;
 
 use std::time::{Duration, Instant};
 
@@ -107,6 +117,19 @@ impl GenReport {
 /// Opens `interface` as a one-port AF_PACKET backend (a small RX ring: the
 /// generator receives nothing).
 fn open(interface: &str) -> Result<AfPacketBackend, BenchError> {
+    open_port(
+        interface,
+        RingConfig {
+            block_size: 64 * 1024,
+            block_count: 2,
+            ..RingConfig::default()
+        },
+    )
+}
+
+/// Opens `interface` (in the calling thread's network namespace) as a
+/// one-port AF_PACKET backend with RX ring `ring`; port 0 is the interface.
+pub fn open_port(interface: &str, ring: RingConfig) -> Result<AfPacketBackend, BenchError> {
     if interface.is_empty()
         || interface.len() > 15
         || interface
@@ -124,11 +147,6 @@ fn open(interface: &str) -> Result<AfPacketBackend, BenchError> {
         .map_err(|e| BenchError::BadInterface(format!("{interface} ({e})")))?;
     let r = cnfwd_config::resolve(&cfg)
         .map_err(|e| BenchError::BadInterface(format!("{interface} ({e:?})")))?;
-    let ring = RingConfig {
-        block_size: 64 * 1024,
-        block_count: 2,
-        ..RingConfig::default()
-    };
     Ok(AfPacketBackend::open_with(&r, 1, ring)?)
 }
 

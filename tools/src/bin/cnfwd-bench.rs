@@ -1,4 +1,20 @@
-//! `cnfwd-bench gen`: the traffic generator of `scripts/bench-kernel.sh`.
+//! `cnfwd-bench`: throughput, loss and latency of a forwarder, its no-drop
+//! rate (NDR/PDR search), and comparisons of forwarders.
+//!
+//! - `cnfwd-bench run --profile P --tx IF --rx IF --dst-mac MAC`: one
+//!   trial of the profile's `[traffic]` (rate, duration) through whatever
+//!   forwards from interface `--tx` to `--rx` (optionally in namespaces).
+//! - `cnfwd-bench search ...` (same arguments): the NDR/PDR search and the
+//!   latency trials at 10/50/90 % of PDR.
+//! - `cnfwd-bench compare --veth --profile P`: cnfwd (AF_PACKET) against
+//!   the Linux kernel on veth pairs in namespaces it makes
+//!   ([`cnfwd_tools::bench::compare`]).
+//!
+//! All three take `--json FILE` (results) and `--report FILE.md` (Markdown,
+//! with SVG plots `FILE-*.svg` beside it). Profiles: `tools/profiles/`,
+//! format in [`cnfwd_tools::bench::profile`].
+//!
+//! `cnfwd-bench gen`: the plain traffic generator of old:
 //!
 //! `cnfwd-bench gen --interface IF --src-mac MAC --dst-mac MAC --src-ip IP
 //! --dst-net PREFIX --flows N --size BYTES --duration SECS [--rate PPS]`
@@ -12,10 +28,19 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
 use cnfwd_config::MacAddr;
+use cnfwd_tools::bench::compare::{compare_veth, VethOptions};
 use cnfwd_tools::bench::frames::{build_frames, FlowSpec};
-use cnfwd_tools::bench::{generate, GenOptions};
+use cnfwd_tools::bench::netns::Netns;
+use cnfwd_tools::bench::profile::{Profile, ProfileError};
+use cnfwd_tools::bench::report::{machine, now_utc, ForwarderRun, Report, SizeRun};
+use cnfwd_tools::bench::run::{progress_bar, search, single};
+use cnfwd_tools::bench::traffic::Traffic;
+use cnfwd_tools::bench::{generate, open_port, GenOptions};
+use dataplane::io::afpacket::RingConfig;
 use ipnet::Ipv4Net;
 
 #[derive(Parser)]
@@ -29,8 +54,82 @@ struct Cli {
     command: Command,
 }
 
+/// Where the results go.
+#[derive(Args, Clone)]
+struct Output {
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a Markdown report here, with SVG plots `<report without .md>-*.svg`.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// A forwarder set up by the user: traffic out of one interface, back on another.
+#[derive(Args, Clone)]
+struct Path2 {
+    /// Traffic profile (TOML; see tools/profiles/).
+    #[arg(long)]
+    profile: PathBuf,
+    /// Interface the generator sends on.
+    #[arg(long)]
+    tx: String,
+    /// Interface the receiver counts on.
+    #[arg(long)]
+    rx: String,
+    /// Namespace of --tx (default: this process's).
+    #[arg(long)]
+    tx_netns: Option<String>,
+    /// Namespace of --rx.
+    #[arg(long)]
+    rx_netns: Option<String>,
+    /// Destination MAC of the frames (the forwarder's port).
+    #[arg(long)]
+    dst_mac: MacAddr,
+    /// Source MAC (default 02:00:00:00:00:01).
+    #[arg(long)]
+    src_mac: Option<MacAddr>,
+    #[command(flatten)]
+    out: Output,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// One trial at the profile's rate and duration; prints the measurement.
+    Run(Path2),
+    /// The NDR/PDR search (MLRsearch-like) plus latency at 10/50/90 % of PDR.
+    Search(Path2),
+    /// The same profile through several forwarders, trials alternating.
+    Compare {
+        /// Traffic profile (TOML).
+        #[arg(long)]
+        profile: PathBuf,
+        /// Compare on veth pairs in namespaces (forwarders: kernel, cnfwd,
+        /// testpmd-io, testpmd-macswap).
+        #[arg(long)]
+        veth: bool,
+        /// Compare on DPDK vdevs (cnfwd, testpmd-io, testpmd-macswap, l3fwd).
+        #[arg(long, conflicts_with = "veth")]
+        dpdk: bool,
+        /// Forwarders, in order (default: all of the chosen kind).
+        #[arg(long, value_delimiter = ',')]
+        forwarders: Vec<String>,
+        /// Frame sizes (bytes with FCS) to run one after the other, each a
+        /// whole comparison (default: the profile's).
+        #[arg(long, value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// The cnfwd binary (default: `cnfwd` next to this program).
+        #[arg(long)]
+        cnfwd: Option<PathBuf>,
+        /// CPU of the forwarders.
+        #[arg(long, default_value_t = 1)]
+        fwd_cpu: usize,
+        /// CPU of cnfwd-bench's generator and receiver.
+        #[arg(long, default_value_t = 0)]
+        bench_cpu: usize,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Send UDP frames of many flows through AF_PACKET for a fixed time.
     Gen {
         /// Interface to send on (up; CAP_NET_RAW needed).
@@ -69,9 +168,212 @@ enum Command {
     },
 }
 
+fn load(path: &Path) -> Result<Profile, String> {
+    Profile::load(path).map_err(|e: ProfileError| e.to_string())
+}
+
+fn open_in(
+    ns: Option<&str>,
+    interface: &str,
+    ring: RingConfig,
+) -> Result<dataplane::io::afpacket::AfPacketBackend, String> {
+    match ns {
+        None => open_port(interface, ring).map_err(|e| e.to_string()),
+        Some(n) => Netns { name: n.to_owned() }.open_keep(interface, ring),
+    }
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+fn write_outputs(report: &Report, out: &Output) -> Result<(), String> {
+    if let Some(j) = &out.json {
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        std::fs::write(j, text).map_err(|e| format!("{}: {e}", j.display()))?;
+    }
+    if let Some(r) = &out.report {
+        let prefix = r.with_extension("").display().to_string();
+        report.plots(&prefix)?;
+        std::fs::write(r, report.markdown(Some(&prefix)))
+            .map_err(|e| format!("{}: {e}", r.display()))?;
+    }
+    if out.json.is_none() && out.report.is_none() {
+        print!("{}", report.markdown(None));
+    }
+    Ok(())
+}
+
+fn run_path(a: &Path2, full: bool) -> Result<(), String> {
+    let profile = load(&a.profile)?;
+    let mut tx = open_in(
+        a.tx_netns.as_deref(),
+        &a.tx,
+        RingConfig {
+            block_count: 2,
+            ..RingConfig::default()
+        },
+    )?;
+    let mut rx = open_in(
+        a.rx_netns.as_deref(),
+        &a.rx,
+        RingConfig {
+            block_count: 256,
+            ..RingConfig::default()
+        },
+    )?;
+    let src = a.src_mac.map_or([2, 0, 0, 0, 0, 1], |m| m.octets());
+    let traffic = Traffic::new(&profile, src, a.dst_mac.octets());
+    let date = now_utc();
+    if !full {
+        let r = single(&profile, &mut tx, &mut rx, &traffic).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+        if let Some(j) = &a.out.json {
+            std::fs::write(j, &text).map_err(|e| format!("{}: {e}", j.display()))?;
+        }
+        println!(
+            "sent {} received {} lost {} ({:.4} %) reordered {} duplicates {} | offered {:.4} Mpps, received {:.4} Mpps {:.3} Gbit/s",
+            r.sent, r.received, r.lost, r.loss_ratio * 100.0, r.reordered, r.duplicates,
+            r.offered_pps / 1e6, r.rx_pps / 1e6, r.rx_gbps
+        );
+        for (what, l) in [
+            ("latency", &r.latency),
+            ("latency from intended send times", &r.latency_corrected),
+        ] {
+            if let Some(l) = l {
+                println!(
+                    "{what} (µs): min {:.1} p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} p99.99 {:.1} max {:.1}",
+                    l.min as f64 / 1e3, l.p50 as f64 / 1e3, l.p90 as f64 / 1e3, l.p99 as f64 / 1e3,
+                    l.p99_9 as f64 / 1e3, l.p99_99 as f64 / 1e3, l.max as f64 / 1e3
+                );
+            }
+        }
+        return Ok(());
+    }
+    let pb = progress_bar();
+    let result =
+        search(&profile, &mut tx, &mut rx, &traffic, Some(&pb)).map_err(|e| e.to_string())?;
+    pb.finish_and_clear();
+    let report = Report {
+        command: command_line(),
+        date,
+        machine: machine(),
+        setup: format!("AF_PACKET: out of {} , back on {}", a.tx, a.rx),
+        runs: vec![SizeRun {
+            sizes: profile.sizes_label(),
+            mean_size: profile.mean_size(),
+            forwarders: vec![ForwarderRun {
+                name: "forwarder".into(),
+                description: format!("whatever forwards from {} to {}", a.tx, a.rx),
+                search: Some(result),
+                error: None,
+            }],
+        }],
+        profile,
+    };
+    write_outputs(&report, &a.out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_compare(
+    profile_path: &Path,
+    veth: bool,
+    dpdk: bool,
+    forwarders: Vec<String>,
+    sizes: Vec<usize>,
+    cnfwd: Option<PathBuf>,
+    fwd_cpu: usize,
+    bench_cpu: usize,
+    out: &Output,
+) -> Result<(), String> {
+    let base = load(profile_path)?;
+    if dpdk || !veth {
+        return Err("compare: only --veth is implemented so far (the DPDK vdev comparison is not: scripts/bench-testpmd.sh and scripts/bench-l3fwd.sh still measure testpmd and l3fwd)".into());
+    }
+    let cnfwd = cnfwd.unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("cnfwd")))
+            .unwrap_or_else(|| PathBuf::from("cnfwd"))
+    });
+    let opts = VethOptions {
+        forwarders: if forwarders.is_empty() {
+            cnfwd_tools::bench::compare::VETH_FORWARDERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            forwarders
+        },
+        cnfwd,
+        fwd_cpu,
+        bench_cpu,
+    };
+    let scratch = std::env::temp_dir().join(format!("cnfwd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let date = now_utc();
+    let size_list: Vec<Option<usize>> = if sizes.is_empty() {
+        vec![None]
+    } else {
+        sizes.into_iter().map(Some).collect()
+    };
+    let pb = progress_bar();
+    let mut runs = Vec::new();
+    for size in size_list {
+        let mut p = base.clone();
+        if let Some(s) = size {
+            if s < p.min_size() || s > cnfwd_tools::bench::profile::MAX_SIZE {
+                return Err(format!(
+                    "--sizes: {s} is outside {}..={}",
+                    p.min_size(),
+                    cnfwd_tools::bench::profile::MAX_SIZE
+                ));
+            }
+            p.sizes = vec![s];
+        }
+        let r = compare_veth(&p, &opts, &scratch, &pb);
+        runs.push(r?);
+    }
+    pb.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = Report {
+        command: command_line(),
+        date,
+        machine: machine(),
+        setup: format!(
+            "veth pairs in namespaces; forwarders on CPU {fwd_cpu}, cnfwd-bench on CPU {bench_cpu}; trials alternate between forwarders"
+        ),
+        profile: base,
+        runs,
+    };
+    write_outputs(&report, out)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let done = |r: Result<(), String>| match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cnfwd-bench: {e}");
+            ExitCode::from(2)
+        }
+    };
     match cli.command {
+        Command::Run(a) => done(run_path(&a, false)),
+        Command::Search(a) => done(run_path(&a, true)),
+        Command::Compare {
+            profile,
+            veth,
+            dpdk,
+            forwarders,
+            sizes,
+            cnfwd,
+            fwd_cpu,
+            bench_cpu,
+            out,
+        } => done(run_compare(
+            &profile, veth, dpdk, forwarders, sizes, cnfwd, fwd_cpu, bench_cpu, &out,
+        )),
         Command::Gen {
             interface,
             src_mac,

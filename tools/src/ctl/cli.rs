@@ -4,16 +4,17 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
 /// The default socket path (also `$CNFWD_SOCKET`).
 pub const DEFAULT_SOCKET: &str = "/run/cnfwd/cnfwd.sock";
 
 /// cnfwdctl: query and change a running cnfwd through its management socket
-/// (DPDK telemetry v2 protocol).
+/// (DPDK telemetry v2 protocol). Without a command: an interactive prompt
+/// (history, Tab completion, `quit`), like vppctl.
 #[derive(Debug, Parser)]
-#[command(name = "cnfwdctl", version, about, long_about = None, disable_help_subcommand = true)]
+#[command(name = "cnfwdctl", version, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// The management socket.
     #[arg(long, short = 's', global = true, env = "CNFWD_SOCKET", default_value = DEFAULT_SOCKET)]
@@ -24,9 +25,9 @@ pub struct Cli {
     /// Seconds to wait for the server.
     #[arg(long, global = true, default_value_t = 10.0)]
     pub timeout: f64,
-    /// What to do.
+    /// What to do (none: the interactive prompt).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -39,10 +40,11 @@ pub enum Command {
     },
     /// List the socket's commands.
     List,
-    /// Describe a socket command.
+    /// Help on a cnfwdctl command (`help show routes`, printed without
+    /// connecting) or on a socket command (`help /routes`, asked of the server).
     Help {
-        /// The command, e.g. /routes.
-        command: String,
+        /// The command: cnfwdctl words, or a socket command such as /routes.
+        command: Vec<String>,
     },
     /// Show state (read commands).
     #[command(subcommand)]
@@ -94,11 +96,11 @@ pub enum Show {
     Networks,
     /// VRFs (/vrfs).
     Vrfs,
-    /// Routes of a VRF, optionally only those matching a prefix (/routes).
+    /// Routes of every VRF or of one, optionally inside a prefix (/routes).
     Routes {
-        /// The VRF (L3 isolation domain).
-        vrf: String,
-        /// A prefix or address to look up.
+        /// The VRF (L3 isolation domain); a prefix here means every VRF.
+        vrf: Option<String>,
+        /// Only routes inside this prefix.
         prefix: Option<String>,
     },
     /// Neighbours (/neighbors).
@@ -211,6 +213,8 @@ pub enum Trace {
         /// Only this port.
         port: Option<String>,
     },
+    /// Stop tracing (the records stay).
+    Stop,
     /// Show the trace.
     Show,
 }
@@ -262,7 +266,8 @@ pub enum UsageError {
 }
 
 /// The request for a command line (`None`: not a socket command, e.g.
-/// `completions`). Reads the file of `config apply`.
+/// `completions` or help on a cnfwdctl command). Reads the file of
+/// `config apply`.
 pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
     let r = match cmd {
         Command::Raw { request } => {
@@ -279,11 +284,13 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
             }
         }
         Command::List => Request::new("/", None),
+        Command::Help { command } if local_help(command).is_some() => return Ok(None),
         Command::Help { command } => {
-            let c = if command.starts_with('/') {
-                command.clone()
+            let c = command.join(" ");
+            let c = if c.starts_with('/') {
+                c
             } else {
-                format!("/{command}")
+                format!("/{c}")
             };
             Request {
                 command: "/help".into(),
@@ -299,11 +306,22 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
             Show::Vrfs => Request::new("/vrfs", None),
             Show::Routes { vrf, prefix } => {
                 let mut p = Map::new();
-                p.insert("vrf".into(), json!(vrf));
-                if let Some(prefix) = prefix {
-                    p.insert("prefix".into(), json!(prefix));
+                match (vrf, prefix) {
+                    // `show routes 10.0.0.0/8`: a prefix in every VRF.
+                    (Some(v), None) if looks_like_prefix(v) => {
+                        p.insert("prefix".into(), json!(with_length(v)));
+                    }
+                    (v, prefix) => {
+                        if let Some(v) = v {
+                            p.insert("vrf".into(), json!(v));
+                        }
+                        if let Some(prefix) = prefix {
+                            p.insert("prefix".into(), json!(with_length(prefix)));
+                        }
+                    }
                 }
-                Request::new("/routes", Some(Value::Object(p)))
+                let params = (!p.is_empty()).then_some(Value::Object(p));
+                Request::new("/routes", params)
             }
             Show::Neighbors => Request::new("/neighbors", None),
             Show::Drops => Request::new("/drops", None),
@@ -386,11 +404,49 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
             }
             Request::new("/trace/start", Some(Value::Object(p)))
         }
+        Command::Trace(Trace::Stop) => Request::new("/trace/stop", None),
         Command::Trace(Trace::Show) => Request::new("/trace/show", None),
         Command::Health { .. } => Request::new("/health", None),
         Command::Completions { .. } => return Ok(None),
     };
     Ok(Some(r))
+}
+
+/// True for an address or a prefix (as opposed to a VRF name).
+fn looks_like_prefix(s: &str) -> bool {
+    s.parse::<ipnet::IpNet>().is_ok() || s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// A bare address as a host prefix (`/routes` takes prefixes only);
+/// anything else unchanged (the server names what is wrong with it).
+fn with_length(s: &str) -> String {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => format!("{a}/32"),
+        Ok(std::net::IpAddr::V6(a)) => format!("{a}/128"),
+        Err(_) => s.to_string(),
+    }
+}
+
+/// The long help of the cnfwdctl command that `words` name (`[]`: the top
+/// level; `["show", "routes"]`: that subcommand), or `None` when the first
+/// word is no cnfwdctl command (then `help` asks the server about it).
+pub fn local_help(words: &[String]) -> Option<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut cur = &cmd;
+    let mut path = vec!["cnfwdctl".to_string()];
+    for (i, w) in words.iter().enumerate() {
+        match cur.find_subcommand(w) {
+            Some(sub) => {
+                path.push(w.clone());
+                cur = sub;
+            }
+            None if i == 0 => return None,
+            None => break,
+        }
+    }
+    let mut c = cur.clone().bin_name(path.join(" "));
+    Some(c.render_long_help().to_string())
 }
 
 #[cfg(test)]
@@ -402,7 +458,8 @@ mod tests {
         let mut argv = vec!["cnfwdctl"];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
-        request_for(&cli.command)
+        let command = cli.command.ok_or("no command")?;
+        request_for(&command)
             .map(|r| r.map(|r| r.message()).unwrap_or_default())
             .map_err(|e| e.to_string())
     }
@@ -476,8 +533,48 @@ mod tests {
             r#"/trace/start,{"count":5,"port":"p0"}"#
         );
         assert_eq!(msg(&["trace", "show"]).unwrap(), "/trace/show");
+        assert_eq!(msg(&["trace", "stop"]).unwrap(), "/trace/stop");
+        assert_eq!(msg(&["show", "routes"]).unwrap(), "/routes");
+        assert_eq!(
+            msg(&["show", "routes", "10.0.0.0/8"]).unwrap(),
+            r#"/routes,{"prefix":"10.0.0.0/8"}"#
+        );
+        assert_eq!(
+            msg(&["show", "routes", "2001:db8::1"]).unwrap(),
+            r#"/routes,{"prefix":"2001:db8::1/128"}"#
+        );
+        assert_eq!(
+            msg(&["show", "routes", "red", "10.1.2.3"]).unwrap(),
+            r#"/routes,{"prefix":"10.1.2.3/32","vrf":"red"}"#
+        );
+        // Help on cnfwdctl's own commands needs no server.
+        assert_eq!(msg(&["help", "show"]).unwrap(), "");
+        assert_eq!(msg(&["help", "show", "routes"]).unwrap(), "");
+        assert_eq!(msg(&["help"]).unwrap(), "");
         assert_eq!(msg(&["health"]).unwrap(), "/health");
         assert_eq!(msg(&["health", "--ready"]).unwrap(), "/health");
+    }
+
+    #[test]
+    fn local_help_names_the_subcommand() {
+        let w = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let h = local_help(&w(&["show"])).unwrap();
+        assert!(
+            h.contains("Usage: cnfwdctl show [OPTIONS] <COMMAND>"),
+            "{h}"
+        );
+        assert!(h.contains("routes"), "{h}");
+        let h = local_help(&w(&["show", "routes"])).unwrap();
+        assert!(
+            h.contains("Usage: cnfwdctl show routes [OPTIONS] [VRF] [PREFIX]"),
+            "{h}"
+        );
+        let h = local_help(&w(&["trace"])).unwrap();
+        assert!(h.contains("stop"), "{h}");
+        let h = local_help(&[]).unwrap();
+        assert!(h.contains("Usage: cnfwdctl [OPTIONS] [COMMAND]"), "{h}");
+        assert!(local_help(&w(&["/routes"])).is_none());
+        assert!(local_help(&w(&["routes"])).is_none());
     }
 
     #[test]

@@ -868,7 +868,7 @@ impl Backend for AfPacketBackend {
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
-        Some(HeapBuf::from_frame(frame))
+        Some(self.pool.take(frame))
     }
 
     fn rx_finished(&self, _port: PortId) -> bool {

@@ -146,7 +146,7 @@ impl Backend for PcapBackend {
     }
 
     fn alloc(&mut self, _port: PortId, frame: &[u8]) -> Option<HeapBuf> {
-        Some(HeapBuf::from_frame(frame))
+        Some(self.pool.take(frame))
     }
 
     fn rx_finished(&self, port: PortId) -> bool {

@@ -153,10 +153,12 @@ fn stat(v: &Value, k: &str) -> u64 {
     v["totals"][k].as_u64().unwrap_or(0)
 }
 
-/// `rx + replicated + generated - tx - dropped` of a stats JSON.
+/// `rx + replicated + generated + fragments - fragmented - tx - dropped`
+/// of a stats JSON.
 fn imbalance(v: &Value) -> i64 {
-    (stat(v, "rx_packets") + stat(v, "replicated") + stat(v, "generated")) as i64
-        - (stat(v, "tx_packets") + stat(v, "dropped")) as i64
+    let added =
+        stat(v, "replicated") + stat(v, "generated") + stat(v, "fragments") - stat(v, "fragmented");
+    (stat(v, "rx_packets") + added) as i64 - (stat(v, "tx_packets") + stat(v, "dropped")) as i64
 }
 
 fn ask(socket: &Path, cmd: &str) -> Result<Value, String> {
