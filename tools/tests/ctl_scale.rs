@@ -305,9 +305,9 @@ fn a_hundred_thousand_routes_through_the_management_socket() {
     let t0 = Instant::now();
     let all = routes_by_pages(&mut c, "red", 10_000);
     let pages_s = t0.elapsed().as_secs_f64();
-    // The generated routes, the default route and the connected and
-    // gateway routes of red-app (IPv4 and IPv6).
-    assert_eq!(all.len(), ROUTES as usize + 1 + 4, "{:?}", &all[..5]);
+    // The generated routes, the default route and the connected, gateway
+    // and directed broadcast routes of red-app (IPv4 and IPv6).
+    assert_eq!(all.len(), ROUTES as usize + 1 + 5, "{:?}", &all[..5]);
     let mut prefixes: Vec<&str> = all.iter().map(|r| r["prefix"].as_str().unwrap()).collect();
     prefixes.sort_unstable();
     prefixes.dedup();
@@ -556,7 +556,7 @@ fn cnfwdctl_text_of_routes_apply_and_save() {
     let t = run(&["show", "routes", "red"]);
     let line = t.lines().find(|l| l.contains("203.0.113.0/24")).unwrap();
     assert!(line.contains("socket"), "{t}");
-    assert_eq!(t.lines().count(), 1 + 6, "{t}");
+    assert_eq!(t.lines().count(), 1 + 7, "{t}");
     let next = dir.0.join("next.toml");
     std::fs::write(
         &next,

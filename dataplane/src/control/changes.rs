@@ -28,6 +28,7 @@ pub const MAX_CHANGES_LISTED: usize = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target<'a> {
     Local(&'a str),
+    Broadcast(&'a str),
     Attached(&'a str),
     Via(IpAddr, &'a str),
     Unknown,
@@ -37,6 +38,7 @@ impl std::fmt::Display for Target<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Local(n) => write!(f, "local on {n}"),
+            Target::Broadcast(n) => write!(f, "broadcast of {n}"),
             Target::Attached(n) => write!(f, "attached to {n}"),
             Target::Via(nh, n) => write!(f, "via {nh} on {n}"),
             Target::Unknown => f.write_str("?"),
@@ -48,6 +50,7 @@ fn routes(t: &Tables) -> HashMap<(&str, IpNet), Target<'_>> {
     let net = |n: u16| t.networks.get(n as usize).map_or("?", |x| x.name.as_str());
     let target = |adj: u32| match t.adj_keys.get(adj as usize) {
         Some(AdjKey::Local(n)) => Target::Local(net(*n)),
+        Some(AdjKey::Broadcast(n)) => Target::Broadcast(net(*n)),
         Some(AdjKey::Attached(n)) => Target::Attached(net(*n)),
         Some(AdjKey::Via(nh, n)) => Target::Via(*nh, net(*n)),
         None => Target::Unknown,
