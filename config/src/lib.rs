@@ -14,6 +14,7 @@
 
 pub mod attachment;
 pub mod csn;
+pub mod edit;
 pub mod egress;
 mod error;
 pub mod mac;

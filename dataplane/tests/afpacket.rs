@@ -836,8 +836,9 @@ fn cnfwd_serves_management_commands_and_metrics() {
         "/routes",
         Some(json!({"vrf": "vrf1", "prefix": "198.51.0.0/16"})),
     );
-    assert_eq!(routes.as_array().unwrap().len(), 1, "{routes}");
-    assert_eq!(routes[0]["next_hop"], "10.2.0.20");
+    assert_eq!(routes["total"], 1, "{routes}");
+    assert_eq!(routes["routes"][0]["next_hop"], "10.2.0.20");
+    assert_eq!(routes["routes"][0]["origin"], "socket");
     call("/trace/start", Some(json!({"count": 3, "port": "app"})));
     for seq in 1..=3 {
         send([198, 51, 100, 5], seq);

@@ -657,7 +657,12 @@ fn config_save_onto_a_full_or_read_only_filesystem_keeps_the_old_file() {
     assert_eq!(ok["saved"], cfg.display().to_string());
     let saved = std::fs::read_to_string(&cfg).unwrap();
     assert!(saved.contains("198.51.100.0/24"), "{saved}");
-    assert_eq!(files_in(&full), ["cnfwd.toml"]);
+    // The previous version kept beside it.
+    assert_eq!(files_in(&full), ["cnfwd.toml", "cnfwd.toml.bak"]);
+    assert_eq!(
+        std::fs::read_to_string(full.join("cnfwd.toml.bak")).unwrap(),
+        text
+    );
     run.sigterm();
     let (status, _) = run.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status}:\n{}", run.log());
@@ -674,6 +679,13 @@ fn config_save_onto_a_full_or_read_only_filesystem_keeps_the_old_file() {
     let cfg = ro.join("cnfwd.toml");
     let mut run = Run::start(&lab, &cfg, "ro");
     let mut c = connect_when_up(&run.socket, Duration::from_secs(20));
+    // A change: a save with nothing to change writes nothing.
+    c.call(
+        "/route/add",
+        Some(&json!({"vrf": "red", "prefix": "198.51.100.0/24", "next_hop": "10.0.0.254"})),
+    )
+    .unwrap()
+    .unwrap();
     let err = c.request("/config/save").unwrap().unwrap_err();
     assert!(
         err.starts_with(&format!("{}: not saved: creating", cfg.display())),

@@ -52,6 +52,17 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// The request is larger than one message on this socket can be (the
+    /// send buffer, `net.core.wmem_max`, or the kernel's largest skb).
+    #[error("{}: a request of {bytes} bytes does not fit one message on this socket ({why}); send less, or name a file the server reads (config apply does so above 128 KiB)", path.display())]
+    TooLarge {
+        /// The socket path.
+        path: PathBuf,
+        /// The request's size.
+        bytes: usize,
+        /// What the kernel said.
+        why: String,
+    },
     /// No message within the timeout.
     #[error("{}: no answer within {timeout:?} ({what})", path.display())]
     Timeout {
@@ -265,6 +276,17 @@ impl Client {
                     self.wait(PollFlags::POLLOUT, deadline, "sending the request")?
                 }
                 Err(Errno::EINTR) => {}
+                Err(e @ (Errno::EMSGSIZE | Errno::ENOBUFS)) => {
+                    return Err(ClientError::TooLarge {
+                        path: self.path.clone(),
+                        bytes: msg.len(),
+                        why: format!(
+                            "{}; send buffer {} bytes",
+                            e.desc(),
+                            getsockopt(&self.fd, sockopt::SndBuf).unwrap_or(0)
+                        ),
+                    })
+                }
                 Err(e) => {
                     // Closed by the server: its notice may be waiting.
                     if let Some(message) = self.waiting_notice() {

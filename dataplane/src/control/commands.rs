@@ -16,10 +16,11 @@
 //! - `/stats/clear` moves a baseline: workers' counters are never written
 //!   by the control thread, so clearing cannot race with forwarding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cnfwd_config::model::{EgressEndpoint, EgressEndpointCategory, Neighbor, StaticRoute};
@@ -29,7 +30,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::health::{port_states, Health};
-pub use super::save::save_atomically;
+pub use super::save::{save_atomically, save_with_backup};
 use super::telemetry::{Access, CommandError, CommandInfo, Handler, Params, Peer};
 use crate::csn::CsnDump;
 use crate::engine::snapshot::Snapshots;
@@ -39,8 +40,23 @@ use crate::slow::neighbor::NeighborTable;
 use crate::stats::{Counters, Stats};
 use crate::tables::{AdjKey, TableChange, Tables};
 
-/// Most routes one `/routes` reply lists.
+/// Most routes one `/routes` reply lists (the largest `limit`).
 pub const MAX_ROUTES_LISTED: usize = 10_000;
+/// Routes per `/routes` reply when no `limit` is given (about 120 KB of
+/// JSON, within any client's `max_output_len`).
+pub const DEFAULT_ROUTES_PAGE: usize = 1_000;
+/// A `/routes` page ends early, before `limit`, once its routes take this
+/// many bytes of JSON (half the default `max_output_len`); `next_offset`
+/// says where the next one starts.
+pub const ROUTES_PAGE_BYTES: usize = 512 * 1024;
+/// Bytes of configuration text per `/config` page when no `limit` is
+/// given; escaped in JSON it stays well within `max_output_len`.
+pub const DEFAULT_CONFIG_PAGE: usize = 256 * 1024;
+/// The largest `/config` page `limit` (bytes of text).
+pub const MAX_CONFIG_PAGE: usize = 512 * 1024;
+/// The largest file `/config/apply,{"path"}` reads (64 MiB: a million
+/// routes in `[[...static_routes]]` form).
+pub const MAX_CONFIG_FILE: u64 = 64 << 20;
 
 /// The control thread's state between requests.
 #[derive(Debug)]
@@ -61,6 +77,12 @@ pub struct ControlState {
     samples: [(Instant, Vec<WorkerSample>); 2],
     /// The learned neighbours (the workers see its changes).
     pub neighbors: NeighborTable,
+    /// Routes added through `/route/add` since the file was loaded, applied
+    /// or saved (VRF name, prefix): `origin: "socket"` in `/routes`.
+    socket_routes: HashSet<(String, IpNet)>,
+    /// The running configuration as text, for `/config` pages: (format,
+    /// section, text); dropped by every write command.
+    config_text: Option<(ConfigFormat, Option<String>, Arc<str>)>,
 }
 
 impl ControlState {
@@ -84,7 +106,15 @@ impl ControlState {
             baseline: Stats::default(),
             baseline_workers: BTreeMap::new(),
             samples: [(now, Vec::new()), (now, Vec::new())],
+            socket_routes: HashSet::new(),
+            config_text: None,
         }
+    }
+
+    /// Routes added through the socket and not yet written to the file
+    /// (`/config/save`) or replaced (`/config/apply`): VRF name, prefix.
+    pub fn socket_routes(&self) -> &HashSet<(String, IpNet)> {
+        &self.socket_routes
     }
 
     /// Takes a rate sample (the control loop calls this about once a
@@ -141,7 +171,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/routes",
-        help: "Routes. Params (optional): {\"vrf\": NAME, \"prefix\": CIDR} lists the VRF's routes inside PREFIX.",
+        help: "Routes, a page at a time. Params (optional): {\"vrf\": NAME, \"prefix\": CIDR (routes inside it), \"offset\": N, \"limit\": N (default 1000, at most 10000; a page ends early at 512 KiB)}. Reply: {\"total\", \"offset\", \"next_offset\" (null on the last page), \"routes\": [{vrf, prefix, kind, next_hop, network, origin: config|socket}]}.",
         access: Access::Read,
     },
     CommandInfo {
@@ -161,7 +191,7 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/config",
-        help: "The running configuration (the file plus every change since).",
+        help: "The running configuration (the file plus every change since). No params: the whole of it as JSON. {\"section\": KEY}: one top-level part (e.g. \"l3_isolation_domains\"). {\"format\": \"toml\"|\"json\", \"offset\": BYTES, \"limit\": BYTES (default 262144)}: the text, a page of whole lines at a time: {\"total_bytes\", \"offset\", \"next_offset\" (null on the last page), \"text\"}.",
         access: Access::Read,
     },
     CommandInfo {
@@ -221,12 +251,12 @@ const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "/config/apply",
-        help: "Validate and apply a whole configuration. Params: {\"toml\": TEXT}. Ports cannot change (restart for that).",
+        help: "Validate and apply a whole configuration, replacing the running one. Params: {\"toml\": TEXT} or {\"path\": ABSOLUTE_PATH} (read by cnfwd if your uid and groups may read it), \"keep_socket_routes\": true to keep routes added with /route/add (default: removed, and listed). Ports cannot change (restart for that). Reply: every route, neighbour and allowlist entry added, removed or changed (counts, first 100 listed).",
         access: Access::Write,
     },
     CommandInfo {
         name: "/config/save",
-        help: "Write the running configuration to its file (temporary file, fsync, rename, fsync of the directory); on an error the file is unchanged and the reply names the step and the OS error.",
+        help: "Write the running configuration into its file, edited in place (comments, order and layout kept; defaults left out), the previous version kept as FILE.bak (each written to a temporary file, fsync, rename, fsync of the directory); on an error the file is unchanged and the reply names the step and the OS error.",
         access: Access::Write,
     },
     CommandInfo {
@@ -277,6 +307,40 @@ struct RouteFilter {
     vrf: Option<String>,
     #[serde(default)]
     prefix: Option<IpNet>,
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The text form of `/config` pages.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum ConfigFormat {
+    Json,
+    Toml,
+}
+
+impl ConfigFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ConfigFormat::Json => "json",
+            ConfigFormat::Toml => "toml",
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigParams {
+    #[serde(default)]
+    format: Option<ConfigFormat>,
+    #[serde(default)]
+    section: Option<String>,
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    limit: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -300,7 +364,12 @@ struct AllowParams {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ApplyParams {
-    toml: String,
+    #[serde(default)]
+    toml: Option<String>,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    keep_socket_routes: bool,
 }
 
 #[derive(Deserialize)]
@@ -338,8 +407,15 @@ impl Handler for Commands<'_> {
         &mut self,
         command: &str,
         params: Params<'_>,
-        _peer: &Peer,
+        peer: &Peer,
     ) -> Result<Value, CommandError> {
+        if COMMANDS
+            .iter()
+            .any(|c| c.name == command && c.access == Access::Write)
+        {
+            // The running configuration may change: its text is stale.
+            self.state.config_text = None;
+        }
         match command {
             "/health" => Ok(self.health()),
             "/ports" => Ok(self.ports()),
@@ -349,8 +425,7 @@ impl Handler for Commands<'_> {
             "/neighbors" => Ok(self.neighbors()),
             "/drops" => Ok(self.drops()),
             "/workers" => Ok(self.workers()),
-            "/config" => serde_json::to_value(&self.state.config)
-                .map_err(|e| fail(format!("cannot encode the configuration: {e}"))),
+            "/config" => self.config(params.parse_or_default()?),
             "/stats" => {
                 let t = self.snapshots.current();
                 Ok(self.state.stats(self.engine).to_json(&t))
@@ -368,7 +443,7 @@ impl Handler for Commands<'_> {
             "/csn/allowlist" => self.csn_allowlist(),
             "/allowlist/add" => self.allow_change(params.parse()?, true),
             "/allowlist/del" => self.allow_change(params.parse()?, false),
-            "/config/apply" => self.apply(params.parse()?),
+            "/config/apply" => self.apply(params.parse()?, peer),
             "/config/save" => self.save(),
             "/stats/clear" => {
                 self.state.baseline = self.engine.stats();
@@ -563,8 +638,16 @@ impl Commands<'_> {
             Some(name) => vec![self.vrf_id(&t, name)?],
             None => (0..t.vrfs.len() as u16).collect(),
         };
+        let limit = f.limit.unwrap_or(DEFAULT_ROUTES_PAGE);
+        if limit == 0 || limit > MAX_ROUTES_LISTED {
+            return Err(fail(format!(
+                "limit {limit}: must be in 1..={MAX_ROUTES_LISTED}"
+            )));
+        }
+        let end = f.offset.saturating_add(limit);
         let mut rows = Vec::new();
-        let mut truncated = false;
+        let mut total = 0usize;
+        let (mut bytes, mut full) = (0usize, false);
         let describe = |adj: u32| -> (String, Option<String>, Option<&str>) {
             match t.adj_keys.get(adj as usize) {
                 Some(AdjKey::Local(n)) => ("local".into(), None, net_name(&t, *n)),
@@ -587,7 +670,8 @@ impl Commands<'_> {
                 None => ("?".into(), None, None),
             }
         };
-        'outer: for v in vrfs {
+        let socket = &self.state.socket_routes;
+        for v in vrfs {
             let vrf = &t.vrfs[v as usize];
             let v4 = vrf.fib4.iter().map(|(p, a)| (IpNet::V4(p), a));
             let v6 = vrf.fib6.iter().map(|(p, a)| (IpNet::V6(p), a));
@@ -597,28 +681,130 @@ impl Commands<'_> {
                         continue;
                     }
                 }
-                if rows.len() == MAX_ROUTES_LISTED {
-                    truncated = true;
-                    break 'outer;
+                total += 1;
+                if total <= f.offset || total > end || full {
+                    continue;
                 }
                 let (kind, nh, net) = describe(adj);
-                rows.push(json!({
+                let origin = if !socket.is_empty() && socket.contains(&(vrf.name.clone(), prefix)) {
+                    "socket"
+                } else {
+                    "config"
+                };
+                let row = json!({
                     "vrf": vrf.name,
                     "prefix": prefix.to_string(),
                     "kind": kind,
                     "next_hop": nh,
                     "network": net,
-                }));
+                    "origin": origin,
+                });
+                // The row's JSON and its comma.
+                bytes += serde_json::to_string(&row).map_or(0, |t| t.len()) + 1;
+                if bytes > ROUTES_PAGE_BYTES && !rows.is_empty() {
+                    full = true;
+                    continue;
+                }
+                rows.push(row);
             }
         }
-        if truncated {
-            Ok(json!({
-                "truncated_at": MAX_ROUTES_LISTED,
-                "routes": rows,
-            }))
-        } else {
-            Ok(Value::Array(rows))
+        let next = f.offset.saturating_add(rows.len());
+        Ok(json!({
+            "total": total,
+            "offset": f.offset,
+            "next_offset": if next < total { Some(next) } else { None },
+            "routes": rows,
+        }))
+    }
+
+    /// `/config`: the whole configuration or one section as JSON, or a
+    /// page of its text (see the command's help).
+    fn config(&mut self, p: ConfigParams) -> Result<Value, CommandError> {
+        let section = p.section.clone();
+        let paged = p.format.is_some() || p.offset.is_some() || p.limit.is_some();
+        if !paged {
+            let all = serde_json::to_value(&self.state.config)
+                .map_err(|e| fail(format!("cannot encode the configuration: {e}")))?;
+            return match section {
+                None => Ok(all),
+                Some(key) => all.get(&key).cloned().ok_or_else(|| {
+                    fail(format!(
+                        "section {key:?}: not a part of the configuration; one of {}",
+                        config_sections(&all)
+                    ))
+                }),
+            };
         }
+        let format = p.format.unwrap_or(ConfigFormat::Toml);
+        let limit = p.limit.unwrap_or(DEFAULT_CONFIG_PAGE);
+        if limit == 0 || limit > MAX_CONFIG_PAGE {
+            return Err(fail(format!(
+                "limit {limit}: must be in 1..={MAX_CONFIG_PAGE} (bytes)"
+            )));
+        }
+        let text = self.config_text(format, section.as_deref())?;
+        let offset = p.offset.unwrap_or(0);
+        let (page, next) = text_page(&text, offset, limit).map_err(fail)?;
+        Ok(json!({
+            "format": format.name(),
+            "section": section,
+            "total_bytes": text.len(),
+            "offset": offset,
+            "next_offset": next,
+            "text": page,
+        }))
+    }
+
+    /// The running configuration (or a section of it) as text, kept until
+    /// the next write command so that pages come from one version.
+    fn config_text(
+        &mut self,
+        format: ConfigFormat,
+        section: Option<&str>,
+    ) -> Result<Arc<str>, CommandError> {
+        if let Some((f, s, t)) = &self.state.config_text {
+            if *f == format && s.as_deref() == section {
+                return Ok(t.clone());
+            }
+        }
+        let encode = |e: String| fail(format!("cannot encode the configuration: {e}"));
+        let text = match format {
+            ConfigFormat::Toml => {
+                match cnfwd_config::edit::to_toml(&self.state.config, section)
+                    .map_err(|e| fail(e.to_string()))?
+                {
+                    Some(t) => t,
+                    None => {
+                        let all = serde_json::to_value(&self.state.config)
+                            .map_err(|e| encode(e.to_string()))?;
+                        return Err(fail(format!(
+                            "section {:?}: not a part of the configuration (or empty); one of {}",
+                            section.unwrap_or_default(),
+                            config_sections(&all)
+                        )));
+                    }
+                }
+            }
+            ConfigFormat::Json => {
+                let mut v =
+                    serde_json::to_value(&self.state.config).map_err(|e| encode(e.to_string()))?;
+                if let Some(key) = section {
+                    let all = v.clone();
+                    v = v.get_mut(key).map(Value::take).ok_or_else(|| {
+                        fail(format!(
+                            "section {key:?}: not a part of the configuration; one of {}",
+                            config_sections(&all)
+                        ))
+                    })?;
+                }
+                let mut t = serde_json::to_string_pretty(&v).map_err(|e| encode(e.to_string()))?;
+                t.push('\n');
+                t
+            }
+        };
+        let text: Arc<str> = Arc::from(text);
+        self.state.config_text = Some((format, section.map(str::to_string), text.clone()));
+        Ok(text)
     }
 
     /// Static entries first, then learned ones with their state and age,
@@ -759,6 +945,7 @@ impl Commands<'_> {
                 next_hop: p.next_hop,
                 network: p.network.clone(),
             });
+        self.state.socket_routes.insert((p.vrf.clone(), p.prefix));
         Ok(json!({
             "added": p.prefix.to_string(),
             "vrf": p.vrf,
@@ -795,6 +982,7 @@ impl Commands<'_> {
         self.state.config.l3_isolation_domains[vrf as usize]
             .static_routes
             .remove(i);
+        self.state.socket_routes.remove(&(p.vrf.clone(), p.prefix));
         Ok(json!({"removed": p.prefix.to_string(), "vrf": p.vrf, "snapshot": generation}))
     }
 
@@ -1034,9 +1222,63 @@ impl Commands<'_> {
         }))
     }
 
-    fn apply(&mut self, p: ApplyParams) -> Result<Value, CommandError> {
-        let config =
-            cnfwd_config::parse(&p.toml, "<config/apply>").map_err(|e| fail(e.to_string()))?;
+    /// `/config/apply`: the new configuration replaces the running one
+    /// (as `frr-reload.py` makes the running configuration the file's):
+    /// routes added through the socket are removed unless
+    /// `keep_socket_routes` (then merged into the new configuration, still
+    /// `origin: "socket"`; one whose VRF is gone or whose prefix the file
+    /// routes itself is dropped and listed). The reply lists every change.
+    fn apply(&mut self, p: ApplyParams, peer: &Peer) -> Result<Value, CommandError> {
+        let (text, origin) = match (p.toml, p.path) {
+            (Some(t), None) => (t, "<config/apply>".to_string()),
+            (None, Some(path)) => {
+                let t = super::peer_read::read_for_peer(&path, peer, MAX_CONFIG_FILE)
+                    .map_err(|e| fail(e.to_string()))?;
+                (t, path.display().to_string())
+            }
+            (Some(_), Some(_)) => {
+                return Err(fail(
+                    "give either \"toml\" (the text) or \"path\" (a file cnfwd reads), not both",
+                ))
+            }
+            (None, None) => {
+                return Err(fail(
+                    "missing \"toml\" (the text) or \"path\" (an absolute path cnfwd reads), e.g. /config/apply,{\"path\": \"/etc/cnfwd/site.toml\"}",
+                ))
+            }
+        };
+        let mut config = cnfwd_config::parse(&text, &origin).map_err(|e| fail(e.to_string()))?;
+        drop(text);
+        // Socket routes: carried over (keep) or listed as removed.
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        let mut socket: Vec<&(String, IpNet)> = self.state.socket_routes.iter().collect();
+        socket.sort();
+        for (vrf, prefix) in socket {
+            if !p.keep_socket_routes {
+                dropped.push(json!({"vrf": vrf, "prefix": prefix.to_string(), "why": "not in the applied configuration"}));
+                continue;
+            }
+            let route = self
+                .state
+                .config
+                .l3_isolation_domains
+                .iter()
+                .find(|d| &d.name == vrf)
+                .and_then(|d| d.static_routes.iter().find(|r| r.prefix.trunc() == *prefix));
+            let target = config
+                .l3_isolation_domains
+                .iter_mut()
+                .find(|d| &d.name == vrf);
+            match (route, target) {
+                (Some(r), Some(d)) if !d.static_routes.iter().any(|x| x.prefix.trunc() == *prefix) => {
+                    d.static_routes.push(r.clone());
+                    kept.push((vrf.clone(), *prefix));
+                }
+                (_, None) => dropped.push(json!({"vrf": vrf, "prefix": prefix.to_string(), "why": "the VRF is not in the applied configuration"})),
+                _ => dropped.push(json!({"vrf": vrf, "prefix": prefix.to_string(), "why": "the applied configuration routes this prefix itself"})),
+            }
+        }
         let resolved = cnfwd_config::resolve(&config).map_err(|errs| {
             fail(
                 errs.iter()
@@ -1080,34 +1322,92 @@ impl Commands<'_> {
             .filter(|n| old.networks.iter().any(|o| o.name == n.name && o != *n))
             .map(|n| &n.name)
             .collect();
-        let routes = |r: &Resolved| -> usize { r.vrfs.iter().map(|v| v.routes.len()).sum() };
-        let summary = json!({
+        let routes =
+            |t: &Tables| -> usize { t.vrfs.iter().map(|v| v.fib4.len() + v.fib6.len()).sum() };
+        let current = self.snapshots.current();
+        let mut summary = json!({
             "networks_added": added,
             "networks_removed": removed,
             "networks_changed": changed,
             "vrfs": resolved.vrfs.len(),
-            "routes_before": routes(old),
-            "routes_after": routes(&resolved),
+            "routes_before": routes(&current),
+            "routes_after": routes(&tables),
             "network_counters_restarted": old_nets != new_nets,
         });
+        let changes = super::changes::compare(
+            &current,
+            &tables,
+            &self.state.config,
+            &config,
+            &self.state.socket_routes,
+        );
+        drop(current);
+        if let (Value::Object(m), Value::Object(c)) = (&mut summary, changes) {
+            m.extend(c);
+            m.insert(
+                "socket_routes".into(),
+                json!({
+                    "policy": if p.keep_socket_routes { "kept" } else { "removed" },
+                    "kept": kept.len(),
+                    "removed": dropped.len(),
+                    "removed_list": dropped,
+                }),
+            );
+        }
         let generation = self.snapshots.publish(tables);
         self.state.config = config;
         self.state.resolved = resolved;
-        let mut summary = summary;
+        self.state.socket_routes = kept.into_iter().collect();
         summary["snapshot"] = json!(generation);
         Ok(summary)
     }
 
-    fn save(&self) -> Result<Value, CommandError> {
+    /// `/config/save`: the file edited in place ([`cnfwd_config::edit`]),
+    /// the previous version kept as `FILE.bak`; nothing written when the
+    /// file already says the running configuration. Socket routes are
+    /// then part of the file (`origin: "config"`).
+    fn save(&mut self) -> Result<Value, CommandError> {
         let path = self
             .state
             .config_path
-            .as_deref()
+            .clone()
             .ok_or_else(|| fail("this run has no configuration file to save to"))?;
-        let text = toml::to_string(&self.state.config)
-            .map_err(|e| fail(format!("cannot encode the configuration: {e}")))?;
-        save_atomically(path, text.as_bytes()).map_err(|e| fail(e.to_string()))?;
-        Ok(json!({"saved": path.display().to_string(), "bytes": text.len()}))
+        let shown = path.display().to_string();
+        let old = match fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(fail(format!(
+                    "{shown}: not saved: reading the current file: {e}; the file is unchanged"
+                )))
+            }
+        };
+        let edited = cnfwd_config::edit::edit_in_place(old.as_deref(), &self.state.config)
+            .map_err(|e| fail(e.to_string()))?;
+        let (mode, why) = match &edited.mode {
+            cnfwd_config::edit::SaveMode::Edited => ("edited", None),
+            cnfwd_config::edit::SaveMode::Rewritten(why) => ("rewritten", Some(why.clone())),
+        };
+        let unchanged = old.as_deref() == Some(edited.text.as_str());
+        let backup = if unchanged {
+            None
+        } else {
+            save_with_backup(
+                &path,
+                old.as_deref().map(str::as_bytes),
+                edited.text.as_bytes(),
+            )
+            .map_err(|e| fail(e.to_string()))?
+        };
+        self.state.socket_routes.clear();
+        Ok(json!({
+            "saved": shown,
+            "bytes": edited.text.len(),
+            "unchanged": unchanged,
+            "mode": mode,
+            "rewritten_because": why,
+            "backup": backup.map(|b| b.display().to_string()),
+        }))
     }
 }
 
@@ -1120,5 +1420,72 @@ fn target_text(t: &Tables, target: RouteTarget) -> String {
         RouteTarget::Local(n) => format!("local on {}", net_name(t, n).unwrap_or("?")),
         RouteTarget::Attached(n) => format!("attached to {}", net_name(t, n).unwrap_or("?")),
         RouteTarget::Via(nh, n) => format!("via {nh} on {}", net_name(t, n).unwrap_or("?")),
+    }
+}
+
+/// The top-level keys of the configuration, for error messages.
+fn config_sections(all: &Value) -> String {
+    all.as_object()
+        .map(|m| m.keys().map(String::as_str).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+/// The page of `text` that starts at byte `offset` and holds whole lines
+/// of at most `limit` bytes (a single longer line is cut at a character
+/// boundary), and where the next page starts (`None`: this is the last).
+fn text_page(text: &str, offset: usize, limit: usize) -> Result<(&str, Option<usize>), String> {
+    if offset > text.len() || !text.is_char_boundary(offset) {
+        return Err(format!(
+            "offset {offset}: not the start of a page (the text has {} bytes; use the next_offset of the previous page)",
+            text.len()
+        ));
+    }
+    let rest = &text[offset..];
+    if rest.len() <= limit {
+        return Ok((rest, None));
+    }
+    // Bytes: `limit` may fall inside a character.
+    let mut end = match rest.as_bytes()[..limit].iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None => limit,
+    };
+    while !rest.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end == 0 {
+        // A limit smaller than one character: take that character.
+        end = rest.chars().next().map_or(0, char::len_utf8);
+    }
+    Ok((&rest[..end], Some(offset + end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_page;
+
+    #[test]
+    fn text_pages_are_whole_lines_and_join_to_the_text() {
+        let text = "a = 1\nbb = \"é\"\n\nccc = 3\n";
+        for limit in 1..=text.len() + 1 {
+            let (mut offset, mut joined) = (Some(0), String::new());
+            while let Some(o) = offset {
+                let (page, next) = text_page(text, o, limit).unwrap();
+                assert!(
+                    !page.is_empty() && page.len() <= limit.max(2),
+                    "{limit} {o}"
+                );
+                if next.is_some() && page.len() < limit && page.contains('\n') {
+                    assert!(page.ends_with('\n'), "{page:?}");
+                }
+                joined.push_str(page);
+                offset = next;
+            }
+            assert_eq!(joined, text, "limit {limit}");
+        }
+        assert!(text_page(text, 13, 5)
+            .unwrap_err()
+            .contains("not the start of a page"));
+        assert!(text_page(text, 99, 5).is_err());
+        assert_eq!(text_page(text, text.len(), 5).unwrap(), ("", None));
     }
 }

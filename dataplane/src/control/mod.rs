@@ -16,7 +16,10 @@
 //! - [`health`]: liveness and readiness of a live run (the probes and
 //!   `/health`);
 //! - [`notify`]: the systemd notification protocol (`NOTIFY_SOCKET`);
-//! - [`save`]: replacing a file atomically (`/config/save`).
+//! - [`save`]: replacing a file atomically, keeping a backup (`/config/save`);
+//! - [`peer_read`]: reading a file a client names, only if the client may
+//!   (`/config/apply,{"path"}`);
+//! - [`changes`]: what a `/config/apply` changed.
 //!
 //! Plugging commands in: implement [`Handler`] (list [`CommandInfo`]s, run
 //! one in [`Handler::call`], parse parameters with [`Params::parse`]), bind a
@@ -24,12 +27,14 @@
 //! control thread's loop with a short timeout.
 
 pub mod auth;
+pub mod changes;
 pub mod client;
 pub mod commands;
 pub mod ethdev;
 pub mod health;
 pub mod metrics;
 pub mod notify;
+pub mod peer_read;
 pub mod save;
 pub mod socket;
 pub mod telemetry;

@@ -8,6 +8,9 @@
 //! rename removes the temporary file and leaves the target byte for byte
 //! as it was; the error ([`SaveError`]) names the target, the step and the
 //! OS error, and says what state the target is in.
+//!
+//! [`save_with_backup`] first keeps the file's current content as
+//! `FILE.bak` (the same way), so that a save can be undone by hand.
 
 use std::fs;
 use std::io::{ErrorKind, Write};
@@ -17,6 +20,9 @@ use std::path::{Path, PathBuf};
 /// Which step of a save failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveStep {
+    /// Keeping the previous version as `FILE.bak` (`temp` names the
+    /// backup); the target is unchanged.
+    Backup,
     /// Creating the temporary file beside the target.
     Create,
     /// Writing the data into it.
@@ -33,6 +39,7 @@ pub enum SaveStep {
 impl SaveStep {
     fn describe(self) -> &'static str {
         match self {
+            SaveStep::Backup => "creating the backup",
             SaveStep::Create => "creating the temporary file",
             SaveStep::Write => "writing the temporary file",
             SaveStep::Sync => "flushing the temporary file to disk",
@@ -124,6 +131,53 @@ pub fn save_atomically(path: &Path, data: &[u8]) -> Result<(), SaveError> {
         .map_err(|e| err(SaveStep::SyncDir, e))
 }
 
+/// `path` with `.bak` appended (`site.toml` -> `site.toml.bak`), beside
+/// the file a symbolic link points to.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    };
+    let mut name = target
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".bak");
+    target.with_file_name(name)
+}
+
+/// Replaces `path` with `data` atomically after keeping `previous` (the
+/// file's current content, `None` when there is none) as
+/// [`backup_path`], with the file's mode. Returns the backup's path. A
+/// failure to write the backup is [`SaveStep::Backup`]: nothing changed
+/// but, at most, the old backup.
+pub fn save_with_backup(
+    path: &Path,
+    previous: Option<&[u8]>,
+    data: &[u8],
+) -> Result<Option<PathBuf>, SaveError> {
+    let backup = match previous {
+        None => None,
+        Some(old) => {
+            let bak = backup_path(path);
+            save_atomically(&bak, old).map_err(|e| SaveError {
+                path: path.to_path_buf(),
+                temp: bak.clone(),
+                step: SaveStep::Backup,
+                source: e.source,
+            })?;
+            if let Ok(meta) = fs::metadata(path) {
+                let _ = fs::set_permissions(&bak, meta.permissions());
+            }
+            Some(bak)
+        }
+    };
+    save_atomically(path, data)?;
+    Ok(backup)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +220,44 @@ mod tests {
             .is_symlink());
         assert_eq!(fs::read(&p).unwrap(), b"via link");
         assert_eq!(entries(&d), ["cnfwd.toml", "link.toml"]);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_previous_version_is_kept_as_bak_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = scratch("bak");
+        let p = d.join("site.toml");
+        fs::write(&p, "one").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        let bak = save_with_backup(&p, Some(b"one"), b"two").unwrap().unwrap();
+        assert_eq!(bak, d.join("site.toml.bak"));
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read(&bak).unwrap(), b"one");
+        assert_eq!(
+            fs::metadata(&bak).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        save_with_backup(&p, Some(b"two"), b"three").unwrap();
+        assert_eq!(fs::read(&bak).unwrap(), b"two");
+        assert_eq!(entries(&d), ["site.toml", "site.toml.bak"]);
+        // A backup that cannot be written: nothing else changes.
+        fs::remove_file(&bak).unwrap();
+        fs::create_dir(&bak).unwrap();
+        fs::write(bak.join("x"), "").unwrap();
+        let e = save_with_backup(&p, Some(b"three"), b"four").unwrap_err();
+        assert_eq!(e.step, SaveStep::Backup);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{}: not saved: creating the backup {}",
+                p.display(),
+                bak.display()
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("the file is unchanged"), "{text}");
+        assert_eq!(fs::read(&p).unwrap(), b"three");
         fs::remove_dir_all(&d).unwrap();
     }
 

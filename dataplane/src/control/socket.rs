@@ -737,7 +737,7 @@ impl Server {
             return error_reply(
                 &key,
                 &format!(
-                    "reply of {} bytes is larger than max_output_len ({max_out}); narrow the request",
+                    "reply of {} bytes is larger than max_output_len ({max_out}); narrow the request, or ask for pages if it takes offset and limit (/help,{key})",
                     out.len()
                 ),
             );

@@ -186,7 +186,8 @@ pub enum Allow {
 /// `config ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
-    /// Apply a configuration file (sent as {"toml": "<file text>"}).
+    /// Apply a configuration file (sent as {"toml": "<file text>"}, or
+    /// when larger than 128 KiB as {"path": "<absolute path>"}, read by cnfwd).
     Apply {
         /// The TOML file.
         file: PathBuf,
@@ -387,11 +388,11 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
             Request::new(command, Some(Value::Object(p)))
         }
         Command::Config(ConfigCmd::Apply { file }) => {
-            let text = std::fs::read_to_string(file).map_err(|source| UsageError::File {
+            let params = super::pages::apply_params(file).map_err(|source| UsageError::File {
                 path: file.clone(),
                 source,
             })?;
-            Request::new("/config/apply", Some(json!({ "toml": text })))
+            Request::new("/config/apply", Some(params))
         }
         Command::Config(ConfigCmd::Save) => Request::new("/config/save", None),
         Command::Clear(Clear::Counters) => Request::new("/stats/clear", None),

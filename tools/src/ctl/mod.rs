@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod health;
 pub mod interactive;
+pub mod pages;
 pub mod render;
 
 use std::io::Write;
@@ -180,5 +181,10 @@ pub fn exchange(
     client: &mut Client,
     request: &Request,
 ) -> Result<Result<Value, String>, ClientError> {
-    client.request(&request.message())
+    // Replies larger than one message come in pages (see `pages`).
+    match (request.command.as_str(), &request.raw, &request.params) {
+        ("/routes", None, params) => pages::all_routes(client, params.as_ref()),
+        ("/config", None, None) => pages::config(client, true),
+        _ => client.request(&request.message()),
+    }
 }
