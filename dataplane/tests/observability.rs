@@ -442,8 +442,10 @@ fn dpdk_telemetry_py_reads_dpdk_standard_endpoints_from_an_af_packet_run() {
             .unwrap_or_else(|| panic!("{}", r[i]));
         assert!(e.contains("port"), "{e}");
     }
-    // A bare VRF name, as DPDK-style plain parameters.
-    let routes = reply(9).as_array().unwrap_or_else(|| panic!("{}", r[9]));
+    // A bare VRF name, as DPDK-style plain parameters (a page of routes).
+    let routes = reply(9)["routes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r[9]));
     assert!(
         routes
             .iter()
