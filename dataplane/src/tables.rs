@@ -141,6 +141,12 @@ pub struct Adjacency {
     pub mtu: u32,
     /// Next-hop MAC ([`AdjKind::ViaResolved`] only).
     pub mac: [u8; 6],
+    /// The egress port's MAC (the rewritten source), precomputed so the
+    /// rewrite reads nothing but the adjacency (zero without a port).
+    pub src_mac: [u8; 6],
+    /// The egress tag's VID: the network's VLAN when the egress port is a
+    /// trunk, `None` on an access port (precomputed like `src_mac`).
+    pub out_vid: Option<u16>,
     /// Next-hop address ([`AdjKind::ViaResolved`], [`AdjKind::ViaUnresolved`];
     /// IPv4 as an IPv4-mapped address, see [`crate::slow::neighbor_key`]),
     /// looked up in the learned neighbours when it has no static entry.
@@ -293,8 +299,9 @@ pub struct Tables {
     pub slow: Arc<cnfwd_config::SlowPathSettings>,
 }
 
-/// Resolves an adjacency key against the networks' neighbours.
-fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
+/// Resolves an adjacency key against the networks' neighbours, with the
+/// egress rewrite (source MAC, tag) taken from `ports`.
+fn resolve_adj(ports: &[PortEntry], networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
     let (kind, net, mac, nh) = match key {
         AdjKey::Local(n) => (AdjKind::Local, n, [0; 6], 0),
         AdjKey::Broadcast(n) => (AdjKind::Broadcast, n, [0; 6], 0),
@@ -305,18 +312,23 @@ fn resolve_adj(networks: &[NetworkEntry], key: AdjKey) -> Adjacency {
         },
     };
     let ne = &networks[net as usize];
+    let port = ne.ports.first().copied().unwrap_or(NO_PORT);
+    let out = ports.get(usize::from(port));
     Adjacency {
         kind,
         network: net,
-        port: ne.ports.first().copied().unwrap_or(NO_PORT),
+        port,
         mtu: ne.mtu,
         mac,
+        src_mac: out.map_or([0; 6], |p| p.mac),
+        out_vid: out.and_then(|p| p.trunk.then_some(ne.vlan)),
         nh,
     }
 }
 
 /// Adjacency index for `key`, appending a new adjacency when none exists.
 fn adjacency_index(
+    ports: &[PortEntry],
     networks: &[NetworkEntry],
     adjacencies: &mut Vec<Adjacency>,
     keys: &mut Vec<AdjKey>,
@@ -328,7 +340,7 @@ fn adjacency_index(
     }
     let i = u32::try_from(adjacencies.len())
         .map_err(|_| TablesError::TooManyRoutes(adjacencies.len()))?;
-    adjacencies.push(resolve_adj(networks, key));
+    adjacencies.push(resolve_adj(ports, networks, key));
     keys.push(key);
     index.insert(key, i);
     Ok(i)
@@ -449,8 +461,14 @@ impl Tables {
             };
             for route in &v.routes {
                 let key = AdjKey::from(route.target);
-                let idx =
-                    adjacency_index(&networks, &mut adjacencies, &mut adj_keys, &mut index, key)?;
+                let idx = adjacency_index(
+                    &ports,
+                    &networks,
+                    &mut adjacencies,
+                    &mut adj_keys,
+                    &mut index,
+                    key,
+                )?;
                 if let Some(old) = t.insert(route.prefix, idx)? {
                     t.onlink
                         .remove(&networks, route.prefix, adj_keys[old as usize]);
@@ -465,8 +483,14 @@ impl Tables {
                     continue;
                 }
                 let key = AdjKey::Broadcast(n as NetworkId);
-                let idx =
-                    adjacency_index(&networks, &mut adjacencies, &mut adj_keys, &mut index, key)?;
+                let idx = adjacency_index(
+                    &ports,
+                    &networks,
+                    &mut adjacencies,
+                    &mut adj_keys,
+                    &mut index,
+                    key,
+                )?;
                 let prefix = IpNet::V4(ipnet::Ipv4Net::from(std::net::Ipv4Addr::from(
                     ne.broadcast4,
                 )));
@@ -542,7 +566,8 @@ impl Tables {
                             .map(|(i, k)| (*k, i as u32))
                             .collect()
                     });
-                    let idx = adjacency_index(nets, &mut adjacencies, &mut keys, index, key)?;
+                    let idx =
+                        adjacency_index(&self.ports, nets, &mut adjacencies, &mut keys, index, key)?;
                     let v = Arc::make_mut(&mut vrfs[vrf as usize]);
                     if let Some(old) = v.insert(prefix, idx)? {
                         v.onlink.remove(nets, prefix, keys[old as usize]);
@@ -604,7 +629,7 @@ impl Tables {
             // Next hops re-resolve in place: FIB values (indices) stay valid.
             for (a, k) in adjacencies.iter_mut().zip(&keys) {
                 if matches!(k, AdjKey::Via(..)) {
-                    *a = resolve_adj(&networks, *k);
+                    *a = resolve_adj(&self.ports, &networks, *k);
                 }
             }
         }

@@ -115,6 +115,8 @@ struct CsnStage {
     now: u64,
     /// Per packet: learn message to hold it for (0: none).
     hold: Vec<u64>,
+    /// Some entry of `hold` is not 0 (cleared before the next burst).
+    held: bool,
     pos: Vec<u16>,
     role: Vec<Role>,
     keys: Vec<FlowKey>,
@@ -167,6 +169,7 @@ impl Pipeline {
                 sync: Arc::new(LearnSync::new(1)),
                 now: 0,
                 hold: vec![0; MAX_BURST],
+                held: false,
                 pos: vec![0; MAX_BURST],
                 role: vec![Role::None; MAX_BURST],
                 keys: vec![FlowKey::default(); MAX_BURST],
@@ -299,13 +302,18 @@ impl Pipeline {
             *m = Meta::default();
             m.network = u16::MAX;
             *nx = match ingress(t, port, buf.data(), m) {
-                Ok(nx) => {
-                    any_slow |= matches!(nx, Next::Arp | Next::Nd);
-                    nx
-                }
-                Err(reason) => {
+                Ok(nx) => nx,
+                Err(Detour::Drop(reason)) => {
                     *v = Verdict::Drop(reason);
                     Next::Done
+                }
+                Err(Detour::Arp) => {
+                    any_slow = true;
+                    Next::Arp
+                }
+                Err(Detour::Nd) => {
+                    any_slow = true;
+                    Next::Nd
                 }
             };
         }
@@ -349,15 +357,21 @@ impl Pipeline {
             if m.family == Family::V4 {
                 l.dst4[n4] = m.dst as u32;
                 l.pos4[n4] = i as u16;
-                l.dst4[n4 + 1] = m.src as u32;
-                l.pos4[n4 + 1] = i as u16 | SRC_LOOKUP;
-                n4 += 1 + usize::from(src_too);
+                n4 += 1;
+                if src_too {
+                    l.dst4[n4] = m.src as u32;
+                    l.pos4[n4] = i as u16 | SRC_LOOKUP;
+                    n4 += 1;
+                }
             } else {
                 l.dst6[n6] = m.dst;
                 l.pos6[n6] = i as u16;
-                l.dst6[n6 + 1] = m.src;
-                l.pos6[n6 + 1] = i as u16 | SRC_LOOKUP;
-                n6 += 1 + usize::from(src_too);
+                n6 += 1;
+                if src_too {
+                    l.dst6[n6] = m.src;
+                    l.pos6[n6] = i as u16 | SRC_LOOKUP;
+                    n6 += 1;
+                }
             }
         }
         match burst_vrf.map(|v| &t.vrfs[v as usize]) {
@@ -387,17 +401,48 @@ impl Pipeline {
             }
         }
 
-        // Stage 3a: route checks up to the egress network; CSN packets
-        // gathered for one batched flow lookup.
-        let csn_t = t.csn.as_ref();
+        // Stage 3: route checks up to the egress network, then MTU,
+        // neighbour, rewrite; the slow path's answers and errors; L2
+        // decisions. Without a CSN, one pass in packet order.
+        let frag_mtu = &mut self.frag_mtu[..n];
         let cs = &mut self.csn;
-        if let Some(ct) = csn_t {
-            let w = cs
-                .worker
-                .get_or_insert_with(|| CsnWorker::new(Arc::clone(ct), cs.id, Arc::clone(&cs.sync)));
-            w.begin_burst(ct, cs.now);
+        if cs.held {
+            cs.hold.fill(0);
+            cs.held = false;
         }
-        cs.hold[..n].fill(0);
+        let Some(ct) = t.csn.as_ref() else {
+            for (i, (((buf, m), (nx, &a)), (v, (&check, (&sa, fm))))) in pkts
+                .iter_mut()
+                .zip(meta.iter())
+                .zip(next.iter_mut().zip(adj.iter()))
+                .zip(verdicts.iter_mut().zip(rpf.iter().zip(src_adj.iter().zip(frag_mtu.iter_mut()))))
+                .enumerate()
+            {
+                *fm = 0;
+                if *nx == Next::L3 {
+                    match route_checks(t, port, m, check, sa, a, slow, i, v) {
+                        Ok(adj) => {
+                            *v = route_post(t, m, adj, buf, slow, i, fm);
+                            continue;
+                        }
+                        Err(to) => *nx = to,
+                    }
+                }
+                if let Some(verdict) =
+                    finish(t, port, in_port, &mut self.bridge, slow, m, *nx, a, buf, i, fm)
+                {
+                    *v = verdict;
+                }
+            }
+            return;
+        };
+
+        // With a CSN: route checks first, CSN packets gathered for one
+        // batched flow lookup.
+        let w = cs
+            .worker
+            .get_or_insert_with(|| CsnWorker::new(Arc::clone(ct), cs.id, Arc::clone(&cs.sync)));
+        w.begin_burst(ct, cs.now);
         let mut nc = 0;
         for (i, ((m, nx), (&a, v))) in meta
             .iter()
@@ -408,30 +453,12 @@ impl Pipeline {
             if *nx != Next::L3 {
                 continue;
             }
-            // The port's link-local address is ours, whatever the VRF's
-            // routes say (a default route covers fe80::/10 too).
-            let pre = if let Err(r) = reverse_path(t, m, rpf[i], src_adj[i]) {
-                Err(r)
-            } else if m.family == Family::V6 && m.dst == port.link_local {
-                Err(DropReason::ToGateway)
-            } else {
-                route_pre(t, m, a)
-            };
-            let a = match pre {
+            let a = match route_checks(t, port, m, rpf[i], src_adj[i], a, slow, i, v) {
                 Ok(a) => a,
-                Err(r @ (DropReason::ToGateway | DropReason::TtlExpired | DropReason::NoRoute)) => {
-                    slow.reason[i] = r;
-                    *nx = Next::Slow;
+                Err(to) => {
+                    *nx = to;
                     continue;
                 }
-                Err(r) => {
-                    *v = Verdict::Drop(r);
-                    *nx = Next::Done;
-                    continue;
-                }
-            };
-            let (Some(ct), Some(w)) = (csn_t, cs.worker.as_ref()) else {
-                continue;
             };
             let role = if m.network == ct.network {
                 Role::Ingress
@@ -447,9 +474,9 @@ impl Pipeline {
             nc += 1;
         }
 
-        // Stage 3b: the CSN: flow lookups for the burst, then per packet
-        // the allowlist (egress misses), ICMP errors and DNS (ingress).
-        if let (true, Some(w)) = (nc > 0, cs.worker.as_mut()) {
+        // The CSN: flow lookups for the burst, then per packet the
+        // allowlist (egress misses), ICMP errors and DNS (ingress).
+        if nc > 0 {
             let now = cs.now;
             w.track_burst(&cs.keys[..nc], &cs.tcp[..nc], now, &mut cs.hits[..nc]);
             for k in 0..nc {
@@ -461,6 +488,7 @@ impl Pipeline {
                     (Role::Ingress, Some(h)) if h.dir == Direction::Reply => {
                         if is_dns_response(m) {
                             cs.hold[i] = w.snoop_dns(m, l4_bytes(pkts[i].data(), m), now);
+                            cs.held |= cs.hold[i] != 0;
                         }
                         Ok(())
                     }
@@ -473,40 +501,102 @@ impl Pipeline {
             }
         }
 
-        // Stage 3c: MTU, neighbour, rewrite; the slow path's answers and
-        // errors; L2 decisions.
-        let frag_mtu = &mut self.frag_mtu[..n];
+        // Then everything else, in packet order.
         frag_mtu.fill(0);
-        for (i, (((buf, m), (nx, &a)), v)) in pkts
+        for (i, (((buf, m), (nx, &a)), (v, fm))) in pkts
             .iter_mut()
             .zip(meta.iter())
             .zip(next.iter().zip(adj.iter()))
-            .zip(verdicts.iter_mut())
+            .zip(verdicts.iter_mut().zip(frag_mtu.iter_mut()))
             .enumerate()
         {
-            *v = match nx {
-                Next::Done | Next::Arp | Next::Nd => continue,
-                Next::L3 => match t.adjacencies.get(a as usize) {
-                    Some(adj) => route_post(t, m, adj, buf, slow, i, &mut frag_mtu[i]),
-                    None => Verdict::Drop(DropReason::NoRoute),
-                },
-                Next::Slow => match slow.reason[i] {
-                    DropReason::ToGateway => slow.to_us(t, port, in_port, m, buf, i),
-                    DropReason::TtlExpired => slow.icmp_error(
-                        t,
-                        m,
-                        buf,
-                        i,
-                        DropReason::TtlExpired,
-                        ErrorKind::TimeExceeded,
-                        &t.slow,
-                    ),
-                    r => slow.icmp_error(t, m, buf, i, r, ErrorKind::NetUnreachable, &t.slow),
-                },
-                Next::L2 => bridge(t, &mut self.bridge, slow, in_port, m, buf),
-            };
+            if let Some(verdict) =
+                finish(t, port, in_port, &mut self.bridge, slow, m, *nx, a, buf, i, fm)
+            {
+                *v = verdict;
+            }
         }
     }
+}
+
+/// Stage 3 checks for a routed packet up to its egress network: the
+/// reverse-path check, cnfwd's own link-local address, the adjacency, TTL
+/// and scope. `Ok(adjacency)` to go on; else where it goes next: the slow
+/// path (reason set) or nowhere (verdict set).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn route_checks<'t>(
+    t: &'t Tables,
+    port: &crate::tables::PortEntry,
+    m: &Meta,
+    check: SourceCheck,
+    src_adj: u32,
+    adj: u32,
+    slow: &mut SlowStage,
+    i: usize,
+    v: &mut Verdict,
+) -> Result<&'t Adjacency, Next> {
+    // The port's link-local address is ours, whatever the VRF's routes
+    // say (a default route covers fe80::/10 too).
+    let pre = if let Err(r) = reverse_path(t, m, check, src_adj) {
+        Err(r)
+    } else if m.family == Family::V6 && m.dst == port.link_local {
+        Err(DropReason::ToGateway)
+    } else {
+        route_pre(t, m, adj)
+    };
+    match pre {
+        Ok(a) => Ok(a),
+        Err(r @ (DropReason::ToGateway | DropReason::TtlExpired | DropReason::NoRoute)) => {
+            slow.reason[i] = r;
+            Err(Next::Slow)
+        }
+        Err(r) => {
+            *v = Verdict::Drop(r);
+            Err(Next::Done)
+        }
+    }
+}
+
+/// The last step of stage 3 for a packet whose route checks are done: the
+/// verdict of a routed packet (by adjacency index), of the slow path, or of
+/// the bridge; `None` when the verdict is already set.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn finish<B: PacketBuf>(
+    t: &Tables,
+    port: &crate::tables::PortEntry,
+    in_port: PortId,
+    table: &mut Bridge,
+    slow: &mut SlowStage,
+    m: &Meta,
+    nx: Next,
+    a: u32,
+    buf: &mut B,
+    i: usize,
+    frag_mtu: &mut u16,
+) -> Option<Verdict> {
+    Some(match nx {
+        Next::Done | Next::Arp | Next::Nd => return None,
+        Next::L3 => match t.adjacencies.get(a as usize) {
+            Some(adj) => route_post(t, m, adj, buf, slow, i, frag_mtu),
+            None => Verdict::Drop(DropReason::NoRoute),
+        },
+        Next::Slow => match slow.reason[i] {
+            DropReason::ToGateway => slow.to_us(t, port, in_port, m, buf, i),
+            DropReason::TtlExpired => slow.icmp_error(
+                t,
+                m,
+                buf,
+                i,
+                DropReason::TtlExpired,
+                ErrorKind::TimeExceeded,
+                &t.slow,
+            ),
+            r => slow.icmp_error(t, m, buf, i, r, ErrorKind::NetUnreachable, &t.slow),
+        },
+        Next::L2 => bridge(t, table, slow, in_port, m, buf),
+    })
 }
 
 /// The L4 header and payload of a parsed IP packet in `frame` (empty when
@@ -522,6 +612,23 @@ fn l4_bytes<'a>(frame: &'a [u8], m: &Meta) -> &'a [u8] {
         .unwrap_or(&[])
 }
 
+/// Where stage 1 sends a packet off the forwarding path: dropped, or ARP
+/// and ND for the slow path to answer in place (an `Err` so the common
+/// case carries nothing but its [`Next`]).
+#[derive(Debug, Clone, Copy)]
+enum Detour {
+    Drop(DropReason),
+    Arp,
+    Nd,
+}
+
+impl From<DropReason> for Detour {
+    #[inline]
+    fn from(r: DropReason) -> Self {
+        Self::Drop(r)
+    }
+}
+
 /// Stage 1 for one packet.
 #[inline]
 fn ingress(
@@ -529,7 +636,7 @@ fn ingress(
     port: &crate::tables::PortEntry,
     frame: &[u8],
     m: &mut Meta,
-) -> Result<Next, DropReason> {
+) -> Result<Next, Detour> {
     let eth = EthView::parse(frame).ok_or(DropReason::EthTruncated)?;
     m.eth = eth;
     let net = classify::classify(port, &eth)?;
@@ -539,9 +646,9 @@ fn ingress(
     }
     match eth.ethertype {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => {}
-        ETHERTYPE_ARP => return Ok(Next::Arp),
-        et if is_tpid(et) => return Err(DropReason::InnerVlanTag),
-        _ => return Err(DropReason::NotIp),
+        ETHERTYPE_ARP => return Err(Detour::Arp),
+        et if is_tpid(et) => return Err(DropReason::InnerVlanTag.into()),
+        _ => return Err(DropReason::NotIp.into()),
     }
     let dst = dst_mac(frame);
     if dst[0] & 1 != 0 {
@@ -550,13 +657,13 @@ fn ingress(
         if eth.ethertype == ETHERTYPE_IPV6 && nd_group {
             parse_ipv6(&frame[eth.payload_offset as usize..], m)?;
             if SlowStage::accepts_multicast6(t, port, m) {
-                return Ok(Next::Nd);
+                return Err(Detour::Nd);
             }
         }
-        return Err(DropReason::L3Multicast);
+        return Err(DropReason::L3Multicast.into());
     }
     if dst != port.mac {
-        return Err(DropReason::L3MacMismatch);
+        return Err(DropReason::L3MacMismatch.into());
     }
     let l3 = &frame[eth.payload_offset as usize..];
     if eth.ethertype == ETHERTYPE_IPV4 {
@@ -734,10 +841,11 @@ fn route_pre<'t>(t: &'t Tables, m: &Meta, adj: u32) -> Result<&'t Adjacency, Dro
     Ok(a)
 }
 
-/// Stage 3c for a routed packet: MTU (fragmentation needed / Packet Too
-/// Big; an IPv4 packet without DF gets `frag_mtu`, the engine fragments
-/// it), neighbour (held and resolved when unknown), rewrite.
-#[inline]
+/// Stage 3 for a routed packet past its checks: MTU (fragmentation needed
+/// / Packet Too Big; an IPv4 packet without DF gets `frag_mtu`, the engine
+/// fragments it), then the rewrite. A next hop with a known MAC (the common
+/// case) is rewritten here; anything else goes through [`via_neighbor`].
+#[inline(always)]
 fn route_post<B: PacketBuf>(
     t: &Tables,
     m: &Meta,
@@ -753,7 +861,29 @@ fn route_post<B: PacketBuf>(
         }
         *frag_mtu = a.mtu.min(u32::from(u16::MAX)) as u16;
     }
-    let net = &t.networks[a.network as usize];
+    if a.kind != AdjKind::ViaResolved || a.port == NO_PORT {
+        return via_neighbor(t, m, a, buf, slow, i);
+    }
+    if !rewrite(m, a, a.mac, buf) {
+        return Verdict::Drop(DropReason::NoBuffer);
+    }
+    Verdict::Tx {
+        port: a.port,
+        network: a.network,
+    }
+}
+
+/// [`route_post`] for an adjacency without a resolved next-hop MAC: the
+/// neighbour learned (or held and resolved when unknown), or the refusal.
+#[inline(never)]
+fn via_neighbor<B: PacketBuf>(
+    t: &Tables,
+    m: &Meta,
+    a: &Adjacency,
+    buf: &mut B,
+    slow: &mut SlowStage,
+    i: usize,
+) -> Verdict {
     let (mac, resolve) = match a.kind {
         AdjKind::ViaResolved => (a.mac, None),
         AdjKind::Attached => {
@@ -761,32 +891,19 @@ fn route_post<B: PacketBuf>(
                 Family::V4 => v4_key(m.dst as u32),
                 _ => m.dst,
             };
-            match slow.neighbor(net, a.network, key) {
-                Some(mac) => (mac, None),
-                None => ([0; 6], Some(key)),
-            }
+            neighbor(t, slow, a, key)
         }
-        AdjKind::ViaUnresolved => match slow.neighbor(net, a.network, a.nh) {
-            Some(mac) => (mac, None),
-            None => ([0; 6], Some(a.nh)),
-        },
+        AdjKind::ViaUnresolved => neighbor(t, slow, a, a.nh),
         AdjKind::Local => return Verdict::Drop(DropReason::NeighborMiss),
         AdjKind::Broadcast => return Verdict::Drop(DropReason::DirectedBroadcast),
     };
     if a.port == NO_PORT {
         return Verdict::Drop(DropReason::NoEgressPort);
     }
-    if resolve.is_some_and(|k| !can_resolve(net, k)) {
+    if resolve.is_some_and(|k| !can_resolve(&t.networks[a.network as usize], k)) {
         return Verdict::Drop(DropReason::NeighborMiss);
     }
-    // Only the datagram is forwarded: what follows it is link padding.
-    let end = usize::from(m.eth.payload_offset) + usize::from(m.ip_len);
-    if buf.len() > end && !buf.trim(buf.len() - end) {
-        return Verdict::Drop(DropReason::NoBuffer);
-    }
-    let out = &t.ports[a.port as usize];
-    let vid = out.trunk.then_some(net.vlan);
-    if !rewrite::rewrite_routed(buf, &m.eth, m.family, mac, out.mac, vid) {
+    if !rewrite(m, a, mac, buf) {
         return Verdict::Drop(DropReason::NoBuffer);
     }
     match resolve {
@@ -801,6 +918,28 @@ fn route_post<B: PacketBuf>(
                 network: a.network,
             }
         }
+    }
+}
+
+/// The routed frame cut to its datagram (what follows is link padding: only
+/// the datagram is forwarded) and rewritten for adjacency `a` with next-hop
+/// MAC `mac`. False if the buffer cannot take it.
+#[inline(always)]
+fn rewrite<B: PacketBuf>(m: &Meta, a: &Adjacency, mac: [u8; 6], buf: &mut B) -> bool {
+    let end = usize::from(m.eth.payload_offset) + usize::from(m.ip_len);
+    if buf.len() > end && !buf.trim(buf.len() - end) {
+        return false;
+    }
+    rewrite::rewrite_routed(buf, &m.eth, m.family, mac, a.src_mac, a.out_vid)
+}
+
+/// The learned (or static) MAC of `key` on the adjacency's network, else
+/// the key to resolve.
+#[inline]
+fn neighbor(t: &Tables, slow: &SlowStage, a: &Adjacency, key: u128) -> ([u8; 6], Option<u128>) {
+    match slow.neighbor(&t.networks[a.network as usize], a.network, key) {
+        Some(mac) => (mac, None),
+        None => ([0; 6], Some(key)),
     }
 }
 

@@ -6,11 +6,10 @@ use crate::packet::buf::PacketBuf;
 use crate::packet::ethernet::{field, EthView, TPID_8021Q};
 use crate::packet::meta::Family;
 
-/// Decrements the TTL of the IPv4 header at the start of `ip` and updates its
-/// checksum incrementally. `ip` must hold at least 20 bytes (checked by
-/// parsing).
+/// Decrements the TTL of an IPv4 header and updates its checksum
+/// incrementally (a fixed-size view: no bounds check per field).
 #[inline]
-pub fn decrement_ttl_v4(ip: &mut [u8]) {
+pub fn decrement_ttl_v4(ip: &mut [u8; 20]) {
     use crate::packet::parse::ipv4_field::{CHECKSUM, PROTOCOL, TTL};
     // m is the 16-bit word holding TTL and protocol.
     let old = u16::from_be_bytes([ip[TTL], ip[PROTOCOL]]);
@@ -21,14 +20,20 @@ pub fn decrement_ttl_v4(ip: &mut [u8]) {
     let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    ip[CHECKSUM].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let c = (!(sum as u16)).to_be_bytes();
+    ip[CHECKSUM.start] = c[0];
+    ip[CHECKSUM.start + 1] = c[1];
 }
 
 /// Rewrites a routed frame for its egress: TTL/hop limit - 1, destination and
 /// source MAC, and the tag (`out_vid` for a trunk egress, `None` for access;
-/// PCP/DEI kept from the ingress tag). Returns false, with the frame
-/// unusable, only if there is no headroom for a tag.
-#[inline]
+/// PCP/DEI kept from the ingress tag). Tagged in and out (a trunk to a trunk)
+/// or untagged in and out, the L2 header is rewritten in place through a
+/// fixed-size view; a tag pushed or popped goes through [`set_tag`] first.
+/// Returns false, with the frame unusable, if there is no headroom for a
+/// tag or the frame is shorter than its parsed headers said (which parsing
+/// rules out).
+#[inline(always)]
 pub fn rewrite_routed<B: PacketBuf>(
     buf: &mut B,
     eth: &EthView,
@@ -37,21 +42,44 @@ pub fn rewrite_routed<B: PacketBuf>(
     src: [u8; 6],
     out_vid: Option<u16>,
 ) -> bool {
-    let off = eth.payload_offset as usize;
-    {
-        let d = buf.data_mut();
-        match family {
-            Family::V4 => decrement_ttl_v4(&mut d[off..]),
-            Family::V6 => d[off + 7] = d[off + 7].wrapping_sub(1),
-            Family::None => {}
-        }
-    }
-    if !set_tag(buf, eth.tci, out_vid) {
-        return false;
-    }
+    let off = usize::from(eth.payload_offset);
     let d = buf.data_mut();
-    d[field::DST].copy_from_slice(&dst);
-    d[field::SRC].copy_from_slice(&src);
+    match family {
+        Family::V4 => match d.get_mut(off..off + 20).map(<&mut [u8; 20]>::try_from) {
+            Some(Ok(ip)) => decrement_ttl_v4(ip),
+            _ => return false,
+        },
+        Family::V6 => match d.get_mut(off + 7) {
+            Some(hop_limit) => *hop_limit = hop_limit.wrapping_sub(1),
+            None => return false,
+        },
+        Family::None => {}
+    }
+    let tci = match (eth.tci, out_vid) {
+        (Some(tci), Some(vid)) => Some((tci & 0xf000) | vid),
+        (None, None) => None,
+        _ => {
+            if !set_tag(buf, eth.tci, out_vid) {
+                return false;
+            }
+            None
+        }
+    };
+    // Every routed frame holds at least an Ethernet header and an IP
+    // header, so 16 bytes are there.
+    let Some(Ok(l2)) = buf
+        .data_mut()
+        .get_mut(..16)
+        .map(<&mut [u8; 16]>::try_from)
+    else {
+        return false;
+    };
+    l2[field::DST].copy_from_slice(&dst);
+    l2[field::SRC].copy_from_slice(&src);
+    if let Some(tci) = tci {
+        l2[field::ETHERTYPE].copy_from_slice(&TPID_8021Q.to_be_bytes());
+        l2[field::TCI].copy_from_slice(&tci.to_be_bytes());
+    }
     true
 }
 
@@ -111,7 +139,7 @@ mod tests {
             h[8] = ttl;
             let c = full_checksum(&h);
             h[10..12].copy_from_slice(&c.to_be_bytes());
-            decrement_ttl_v4(&mut h);
+            decrement_ttl_v4((&mut h[..]).try_into().unwrap());
             prop_assert_eq!(u16::from_be_bytes([h[10], h[11]]), full_checksum(&h));
             prop_assert_eq!(h[8], ttl - 1);
         }
