@@ -12,6 +12,13 @@
 //! 4. L2 networks: refuse invalid source MACs and reserved groups, learn,
 //!    then forward or flood ([`crate::l2`]).
 //!
+//! Stage 3 (route checks, MTU, neighbour, rewrite, slow path, bridge) is
+//! one pass over the burst in packet order when the snapshot has no CSN;
+//! with one, the route checks run first, then the CSN's batched flow
+//! lookups, then the rest. A routed packet whose next hop's MAC is known
+//! is rewritten from its adjacency alone (egress source MAC and tag
+//! precomputed there); the other adjacencies go out of line.
+//!
 //! The result is one [`Verdict`] per packet. Every drop is a
 //! [`DropReason`] set once; nothing on this path allocates.
 
