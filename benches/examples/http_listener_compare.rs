@@ -15,9 +15,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dataplane::control::metrics::MetricsServer;
@@ -43,7 +40,7 @@ fn proc_status(name: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
         .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
 
@@ -61,41 +58,18 @@ fn scrape(addr: SocketAddr) -> Duration {
 }
 
 /// A tiny_http server answering every request with `body`, the way a
-/// replacement would: one thread receiving requests.
-struct Tiny {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Tiny {
-    fn start(body: String) -> Tiny {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("tiny_http bind");
-        let addr = server.server_addr().to_ip().expect("ip address");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) {
-                    let _ = req.respond(tiny_http::Response::from_string(body.clone()));
-                }
-            }
-        });
-        Tiny {
-            addr,
-            stop,
-            thread: Some(thread),
+/// replacement would: one thread receiving requests. It runs until the
+/// process exits (its pool threads blocked on silent or endless clients
+/// would not end with it anyway).
+fn start_tiny(body: String) -> SocketAddr {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("tiny_http bind");
+    let addr = server.server_addr().to_ip().expect("ip address");
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = req.respond(tiny_http::Response::from_string(body.clone()));
         }
-    }
-}
-
-impl Drop for Tiny {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    });
+    addr
 }
 
 fn measure(label: &str, addr: SocketAddr) {
@@ -113,7 +87,8 @@ fn measure(label: &str, addr: SocketAddr) {
     let silent: Vec<TcpStream> = (0..SILENT)
         .filter_map(|_| TcpStream::connect(addr).ok())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the server accept them all (tiny_http starts its threads lazily).
+    std::thread::sleep(Duration::from_secs(2));
     let threads = proc_status("Threads:");
     let beside = scrape(addr);
     println!(
@@ -161,9 +136,5 @@ fn main() {
         measure("cnfwd  ", ours.local_addr());
     }
     std::thread::sleep(Duration::from_millis(500));
-    let tiny = Tiny::start(b);
-    measure("tiny_http", tiny.addr);
-    // tiny_http's pool threads blocked on silent or endless clients do not
-    // end when the server is dropped; leave them to the process exit.
-    std::mem::forget(tiny);
+    measure("tiny_http", start_tiny(b));
 }

@@ -33,7 +33,7 @@ use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
-use pcap_file::DataLink;
+use pcap_file::{DataLink, PcapError};
 
 const LOCAL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 /// Frames read per file at most (the fuzz corpus may hold loops).
@@ -90,36 +90,24 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn crate_pcap(data: &[u8], o: &mut Outcome) {
-    let mut r = match PcapReader::new(Cursor::new(data)) {
-        Ok(r) => r,
-        Err(e) => {
-            o.error = Some(e.to_string());
-            return;
-        }
-    };
+fn crate_pcap(data: &[u8], o: &mut Outcome) -> Result<(), PcapError> {
+    let mut r = PcapReader::new(Cursor::new(data))?;
     o.ethernet_only = r.header().datalink == DataLink::ETHERNET;
     while o.frames.len() < MAX_FRAMES {
         match r.next_packet() {
             Some(Ok(p)) => o.frames.push((ns(p.timestamp), p.data.into_owned())),
             None => break,
             Some(Err(e)) => {
-                o.error = Some(e.to_string());
                 o.resumed = matches!(r.next_packet(), Some(Ok(_)));
-                break;
+                return Err(e);
             }
         }
     }
+    Ok(())
 }
 
-fn crate_pcapng(data: &[u8], o: &mut Outcome) {
-    let mut r = match PcapNgReader::new(Cursor::new(data)) {
-        Ok(r) => r,
-        Err(e) => {
-            o.error = Some(e.to_string());
-            return;
-        }
-    };
+fn crate_pcapng(data: &[u8], o: &mut Outcome) -> Result<(), PcapError> {
+    let mut r = PcapNgReader::new(Cursor::new(data))?;
     o.ethernet_only = true;
     while o.frames.len() < MAX_FRAMES {
         // Owned, so that the interface table can be asked about it (this
@@ -146,9 +134,8 @@ fn crate_pcapng(data: &[u8], o: &mut Outcome) {
             Some(Ok(_)) => continue,
             None => break,
             Some(Err(e)) => {
-                o.error = Some(e.to_string());
                 o.resumed = matches!(r.next_block(), Some(Ok(_)));
-                break;
+                return Err(e);
             }
         };
         if link != Some(DataLink::ETHERNET) {
@@ -156,6 +143,7 @@ fn crate_pcapng(data: &[u8], o: &mut Outcome) {
         }
         o.frames.push((ts, data.into_owned()));
     }
+    Ok(())
 }
 
 fn theirs(data: &[u8]) -> Outcome {
@@ -163,11 +151,12 @@ fn theirs(data: &[u8]) -> Outcome {
     let pcapng = data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
     let run = catch_unwind(AssertUnwindSafe(|| {
         let mut got = Outcome::default();
-        if pcapng {
-            crate_pcapng(data, &mut got);
+        let read = if pcapng {
+            crate_pcapng(data, &mut got)
         } else {
-            crate_pcap(data, &mut got);
-        }
+            crate_pcap(data, &mut got)
+        };
+        got.error = read.err().map(|e| e.to_string());
         got
     }));
     match run {

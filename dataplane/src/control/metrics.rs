@@ -582,14 +582,14 @@ impl std::fmt::Debug for Endpoints {
 /// cap. hyper needs an async runtime (tokio) for three endpoints.
 /// `tiny_http` 0.12 was measured beside this server in one run
 /// (`cargo run --release -p cnfwd-benches --example http_listener_compare`,
-/// 127.0.0.1, a 64 KiB /metrics body): scrapes are as fast (median 129 µs
-/// here, 209 µs with tiny_http), but 200 silent clients took the process
-/// from 7 to 176 threads (tiny_http starts a pool thread for every
-/// connection that blocks reading its head, with no head timeout and no
-/// connection cap; here: 2 threads before and after), and one client
-/// sending a 32 MiB request line without an end grew the process by 32 MiB
-/// and got no answer (tiny_http buffers a header line without a bound;
-/// here: no growth, `431` after 8 KiB). Bounding both would mean wrapping
+/// 127.0.0.1, a 64 KiB /metrics body, two runs): scrapes are no slower
+/// (median 87-110 µs here, 176-179 µs with tiny_http), but 200 silent
+/// clients took the process from 7 to 203 threads (tiny_http starts a pool
+/// thread for every connection that blocks reading its head, with no head
+/// timeout and no connection cap; here: 2 threads before and after), and
+/// one client sending a 32 MiB request line without an end grew the
+/// process by 32 MiB and got no answer (tiny_http buffers a header line
+/// without a bound; here: no growth, `431` after 8 KiB). Bounding both would mean wrapping
 /// its listener in the same accept and read-deadline logic as here.
 #[derive(Debug)]
 pub struct MetricsServer {

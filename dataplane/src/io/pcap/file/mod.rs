@@ -128,9 +128,12 @@
 //!
 //! * **Throughput is not the reason**: 1,000,000 IMIX frames from a file,
 //!   each copied into a reused buffer, median of 5 alternating rounds on
-//!   this 2-core shared machine: classic pcap 4.4-4.6 Mpps here and 4.3-4.7
-//!   Mpps with the crate, pcapng 2.5-2.6 Mpps here and 2.3 Mpps with the
-//!   crate (ratio of times 0.90-1.07 across runs: noise).
+//!   this 2-core shared machine, quiet: classic pcap 11.0 Mpps here and
+//!   10.8 Mpps with the crate, pcapng 6.2 and 5.7 Mpps; under load from
+//!   other builds: 4.4-4.6 and 4.3-4.7 Mpps, 2.5-2.6 and 2.3 Mpps. The ratio
+//!   of times stayed within 0.90-1.07: a tie. (pcapng here was 11% slower
+//!   until a packet block's fixed 20 bytes were read in one call and
+//!   padding skipped without `io::copy`.)
 //! * **Capabilities are**. On the 220 committed captures (`testdata/pcaps`,
 //!   `pcap-tests/cases`) the two agree on 212; of the other 8, the crate:
 //!   - gives pcapng timestamps 1,000 times too small (it reads an Enhanced
