@@ -272,3 +272,24 @@ impl Drop for RxRing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A geometry whose blocks cannot hold their descriptor is refused
+    /// before any system call, so the descriptor reads are always in bounds.
+    #[test]
+    fn blocks_smaller_than_their_descriptor_are_refused() {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        for (block_size, block_count) in [(BLOCK_DESC_LEN as u32 - 4, 4), (4096, 0)] {
+            match RxRing::setup(&fd, block_size, block_count, 16, 10) {
+                Ok(_) => panic!("geometry {block_size} x {block_count} accepted"),
+                Err(e) => {
+                    assert_eq!(e.op, "setsockopt(PACKET_RX_RING)");
+                    assert_eq!(e.source.raw_os_error(), Some(libc::EINVAL));
+                }
+            }
+        }
+    }
+}
