@@ -342,7 +342,7 @@ fn build_tables(
         return Err(LiveError::Stopped(PHASE));
     }
     let (owned, macs) = (r.clone(), device_macs.to_vec());
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name("cnfwd-tables".into())
         .spawn(move || {
@@ -355,12 +355,12 @@ fn build_tables(
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(t) => return Ok(t?),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if stop.load(Ordering::Relaxed) {
                     return Err(LiveError::Stopped(PHASE));
                 }
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 return Err(LiveError::Open(
                     "building the forwarding tables failed unexpectedly".into(),
                 ))

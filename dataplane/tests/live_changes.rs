@@ -163,8 +163,8 @@ fn frame(stream: u8, seq: u64, version: u64) -> Vec<u8> {
 /// side; frames are stamped with `completed` when sent and observed with
 /// `started` when they come out.
 struct Traffic {
-    to_workers: Vec<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    from_workers: Vec<std::sync::mpsc::Receiver<Vec<u8>>>,
+    to_workers: Vec<crossbeam_channel::Sender<Vec<u8>>>,
+    from_workers: Vec<crossbeam_channel::Receiver<Vec<u8>>>,
     started: Arc<AtomicU64>,
     completed: Arc<AtomicU64>,
     done: Arc<AtomicBool>,

@@ -46,9 +46,10 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use cnfwd_config::egress::EgressRule;
 use cnfwd_config::NetworkId;
@@ -143,7 +144,7 @@ pub struct CsnDump {
 pub struct LearnSync {
     workers: usize,
     epoch: Instant,
-    senders: Vec<SyncSender<Arc<LearnMsg>>>,
+    senders: Vec<Sender<Arc<LearnMsg>>>,
     receivers: Mutex<Vec<Option<Receiver<Arc<LearnMsg>>>>>,
     /// `[receiver * workers + sender]`: the sender's last sequence number
     /// the receiver has applied.
@@ -159,7 +160,7 @@ impl LearnSync {
         let workers = workers.max(1);
         let (senders, receivers) = (0..workers)
             .map(|_| {
-                let (tx, rx) = sync_channel(LEARN_QUEUE_LEN);
+                let (tx, rx) = bounded(LEARN_QUEUE_LEN);
                 (tx, Some(rx))
             })
             .unzip();

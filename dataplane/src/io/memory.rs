@@ -105,9 +105,9 @@ pub struct ChannelPort {
     /// Frames sent here are received by the backend's port, in order. The
     /// channel is bounded: a full port makes the sender wait (backpressure,
     /// not loss).
-    pub to_port: std::sync::mpsc::SyncSender<Vec<u8>>,
+    pub to_port: crossbeam_channel::Sender<Vec<u8>>,
     /// Frames the backend transmitted on the port, in order.
-    pub from_port: std::sync::mpsc::Receiver<Vec<u8>>,
+    pub from_port: crossbeam_channel::Receiver<Vec<u8>>,
 }
 
 /// An in-memory backend whose ports are channels, so that another thread
@@ -115,8 +115,8 @@ pub struct ChannelPort {
 /// tests (route changes under traffic) use it. TX never refuses a packet.
 #[derive(Debug)]
 pub struct ChannelBackend {
-    rx: Vec<std::sync::mpsc::Receiver<Vec<u8>>>,
-    tx: Vec<std::sync::mpsc::Sender<Vec<u8>>>,
+    rx: Vec<crossbeam_channel::Receiver<Vec<u8>>>,
+    tx: Vec<crossbeam_channel::Sender<Vec<u8>>>,
     pool: crate::packet::buf::HeapPool,
 }
 
@@ -128,8 +128,8 @@ impl ChannelBackend {
         let mut tx = Vec::with_capacity(ports);
         let mut ends = Vec::with_capacity(ports);
         for _ in 0..ports {
-            let (to_port, port_rx) = std::sync::mpsc::sync_channel(depth);
-            let (port_tx, from_port) = std::sync::mpsc::channel();
+            let (to_port, port_rx) = crossbeam_channel::bounded(depth);
+            let (port_tx, from_port) = crossbeam_channel::unbounded();
             rx.push(port_rx);
             tx.push(port_tx);
             ends.push(ChannelPort { to_port, from_port });

@@ -47,9 +47,17 @@ pub enum IoError {
         /// What failed.
         source: pcap::file::CaptureError,
     },
-    /// A worker thread could not be set up for the backend.
-    #[error("worker thread set-up: {0}")]
-    Thread(String),
+    /// A worker thread could not be set up for the backend (DPDK: the
+    /// thread could not register with EAL).
+    #[error("worker thread set-up: {call} failed: {reason} ({hint})")]
+    ThreadSetup {
+        /// The call that failed, e.g. `rte_thread_register`.
+        call: &'static str,
+        /// What the library said (its `strerror`).
+        reason: String,
+        /// What the user can do about it.
+        hint: &'static str,
+    },
     /// Mixed backends were given to one backend type.
     #[error("port {port:?} uses backend {backend}, but this run drives {expected} ports")]
     WrongBackend {

@@ -519,7 +519,7 @@ fn open_port(interface: &str, queues: usize, cfg: RingConfig) -> Result<Opened, 
             cfg.frame_size,
             cfg.block_timeout_ms,
         )
-        .map_err(|(op, e)| os(op, e))?;
+        .map_err(|e| os(e.op, e.source))?;
         let one: libc::c_int = 1;
         sys::setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)
             .map_err(|e| os("setsockopt(PACKET_QDISC_BYPASS)", e))?;

@@ -25,12 +25,15 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::offload::{VnetHdr, VNET_HDR_LEN};
-use super::sys;
+use super::sys::{self, SyscallError};
 
 /// Offset of `tpacket_block_desc.hdr.bh1` fields within a block.
 const BD_STATUS: usize = 8;
 const BD_NUM_PKTS: usize = 12;
 const BD_FIRST_PKT: usize = 16;
+/// Bytes of `tpacket_block_desc` (version, offset to private data, `bh1`)
+/// that are read; a ring's blocks are at least this long (`setup` checks).
+const BLOCK_DESC_LEN: usize = 48;
 
 /// Where the `sockaddr_ll` follows each packet header, and its `sll_pkttype`.
 const SLL_OFFSET: usize = (size_of::<libc::tpacket3_hdr>() + 15) & !15;
@@ -65,7 +68,9 @@ pub(super) struct RxRing {
     map_len: usize,
     block_size: usize,
     block_count: usize,
-    /// Block the reader is at.
+    /// Block the reader is at. Invariant: `block < block_count` (0 at
+    /// set-up, advanced modulo `block_count` in `release_if_done`, written
+    /// nowhere else), which is what makes [`RxRing::block_start`] sound.
     block: usize,
     /// True while `block` is owned by the reader and partly read.
     open: bool,
@@ -93,13 +98,21 @@ impl RxRing {
         block_count: u32,
         frame_size: u32,
         block_timeout_ms: u32,
-    ) -> Result<Self, (&'static str, io::Error)> {
+    ) -> Result<Self, SyscallError> {
+        if (block_size as usize) < BLOCK_DESC_LEN || block_count == 0 {
+            // The kernel refuses such a geometry too; checked here so that
+            // the block descriptor reads below are in bounds by construction.
+            return Err(SyscallError::new(
+                "setsockopt(PACKET_RX_RING)",
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
         let one: libc::c_int = 1;
         sys::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)
-            .map_err(|e| ("setsockopt(PACKET_VNET_HDR)", e))?;
+            .map_err(|e| SyscallError::new("setsockopt(PACKET_VNET_HDR)", e))?;
         let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
         sys::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_VERSION, &version)
-            .map_err(|e| ("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
+            .map_err(|e| SyscallError::new("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
         let req = libc::tpacket_req3 {
             tp_block_size: block_size,
             tp_block_nr: block_count,
@@ -110,9 +123,10 @@ impl RxRing {
             tp_feature_req_word: 0,
         };
         sys::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)
-            .map_err(|e| ("setsockopt(PACKET_RX_RING)", e))?;
+            .map_err(|e| SyscallError::new("setsockopt(PACKET_RX_RING)", e))?;
         let map_len = block_size as usize * block_count as usize;
-        let base = sys::mmap_ring(fd, map_len).map_err(|e| ("mmap of the RX ring", e))?;
+        let base =
+            sys::mmap_ring(fd, map_len).map_err(|e| SyscallError::new("mmap of the RX ring", e))?;
         Ok(Self {
             base,
             map_len,
@@ -126,39 +140,42 @@ impl RxRing {
         })
     }
 
-    fn block_ptr(&self, b: usize) -> *mut u8 {
-        debug_assert!(b < self.block_count);
-        // SAFETY: b < block_count, so the offset stays inside the mapping.
-        unsafe { self.base.add(b * self.block_size) }
+    /// Start of the block the reader is at (`self.block`). Safe because of
+    /// the invariant on `block` (always `< block_count`): there is no index
+    /// argument a caller could get wrong.
+    fn block_start(&self) -> *mut u8 {
+        // SAFETY: `self.block < self.block_count` (field invariant), so
+        // `block * block_size < map_len`: the offset stays inside the single
+        // mapping `base .. base + map_len` made in `setup`.
+        unsafe { self.base.add(self.block * self.block_size) }
     }
 
-    /// The status word of block `b`, shared with the kernel.
-    fn status(&self, b: usize) -> &AtomicU32 {
-        // SAFETY: the word is inside the mapping (offset 8 of a block of at
-        // least a page), 4-aligned (blocks are page-aligned), lives as long
-        // as `self`, and the kernel accesses it atomically (it is the
-        // hand-over word of the TPACKET_V3 protocol).
-        unsafe { AtomicU32::from_ptr(self.block_ptr(b).add(BD_STATUS).cast()) }
+    /// The status word of the block the reader is at, shared with the kernel.
+    fn status(&self) -> &AtomicU32 {
+        // SAFETY: the word is at offset BD_STATUS < BLOCK_DESC_LEN <=
+        // block_size (checked in `setup`) of the current block, so inside the
+        // mapping; 4-aligned (blocks are page-aligned); it lives as long as
+        // `self`, and the kernel accesses it atomically (it is the hand-over
+        // word of the TPACKET_V3 protocol).
+        unsafe { AtomicU32::from_ptr(self.block_start().add(BD_STATUS).cast()) }
     }
 
-    /// Reads a `u32` at `off` inside the open block.
-    fn read_u32(&self, off: usize) -> u32 {
-        debug_assert!(off + 4 <= self.block_size);
-        // SAFETY: in bounds of the current block (callers check), and the
-        // block is owned by the reader (status USER), so the kernel does not
-        // write it concurrently.
-        unsafe {
-            self.block_ptr(self.block)
-                .add(off)
-                .cast::<u32>()
-                .read_unaligned()
-        }
+    /// Reads the `u32` field of the current block's descriptor at `OFF`
+    /// (a `BD_*` offset). The offset is a constant checked at compile time
+    /// against [`BLOCK_DESC_LEN`], which `setup` guarantees is `<= block_size`.
+    fn desc_u32<const OFF: usize>(&self) -> u32 {
+        const { assert!(OFF + 4 <= BLOCK_DESC_LEN) };
+        // SAFETY: `OFF + 4 <= BLOCK_DESC_LEN <= block_size` (const assert
+        // above, `setup`), so in bounds of the current block; the reader
+        // only calls this once the block's status is USER, so the kernel
+        // does not write it concurrently; read_unaligned needs no alignment.
+        unsafe { self.block_start().add(OFF).cast::<u32>().read_unaligned() }
     }
 
     /// Gives the open block back to the kernel if all its packets were read.
     pub(super) fn release_if_done(&mut self) {
         if self.open && self.remaining == 0 {
-            self.status(self.block)
+            self.status()
                 .store(libc::TP_STATUS_KERNEL, Ordering::Release);
             self.open = false;
             self.block = (self.block + 1) % self.block_count;
@@ -171,13 +188,13 @@ impl RxRing {
         loop {
             self.release_if_done();
             if !self.open {
-                let st = self.status(self.block).load(Ordering::Acquire);
+                let st = self.status().load(Ordering::Acquire);
                 if st & libc::TP_STATUS_USER == 0 {
                     return None;
                 }
                 self.open = true;
-                self.remaining = self.read_u32(BD_NUM_PKTS);
-                self.next = self.read_u32(BD_FIRST_PKT) as usize;
+                self.remaining = self.desc_u32::<BD_NUM_PKTS>();
+                self.next = self.desc_u32::<BD_FIRST_PKT>() as usize;
                 continue;
             }
             // `remaining > 0` here (release_if_done closed exhausted blocks).
@@ -191,7 +208,7 @@ impl RxRing {
             // block (checked above, SLL_OFFSET >= the header size); the block
             // is ours (status USER); read_unaligned needs no alignment.
             let h: libc::tpacket3_hdr = unsafe {
-                self.block_ptr(self.block)
+                self.block_start()
                     .add(off)
                     .cast::<libc::tpacket3_hdr>()
                     .read_unaligned()
@@ -203,11 +220,7 @@ impl RxRing {
                 continue;
             }
             // SAFETY: in bounds (checked above); plain byte read of an owned block.
-            let pkttype = unsafe {
-                *self
-                    .block_ptr(self.block)
-                    .add(off + SLL_OFFSET + SLL_PKTTYPE)
-            };
+            let pkttype = unsafe { *self.block_start().add(off + SLL_OFFSET + SLL_PKTTYPE) };
             let mut vnet = [0u8; VNET_HDR_LEN];
             // SAFETY: `start - VNET_HDR_LEN .. start` is inside the block
             // (tp_mac >= MIN_MAC_OFFSET and `end` is in bounds, both checked
@@ -215,7 +228,7 @@ impl RxRing {
             // from an owned block into a local array.
             unsafe {
                 std::ptr::copy_nonoverlapping(
-                    self.block_ptr(self.block).add(start - VNET_HDR_LEN),
+                    self.block_start().add(start - VNET_HDR_LEN),
                     vnet.as_mut_ptr(),
                     VNET_HDR_LEN,
                 );
@@ -226,9 +239,8 @@ impl RxRing {
             // block stays owned by the reader (it is given back only by a
             // later `&mut self` call), so no write happens while the slice,
             // which borrows `self`, is alive.
-            let data = unsafe {
-                std::slice::from_raw_parts(self.block_ptr(self.block).add(start), end - start)
-            };
+            let data =
+                unsafe { std::slice::from_raw_parts(self.block_start().add(start), end - start) };
             return Some(RxPacket {
                 data,
                 wire_len: h.tp_len,
@@ -257,6 +269,27 @@ impl Drop for RxRing {
         // unmapped once, here; no borrow of it can outlive `self`.
         unsafe {
             libc::munmap(self.base.cast(), self.map_len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A geometry whose blocks cannot hold their descriptor is refused
+    /// before any system call, so the descriptor reads are always in bounds.
+    #[test]
+    fn blocks_smaller_than_their_descriptor_are_refused() {
+        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        for (block_size, block_count) in [(BLOCK_DESC_LEN as u32 - 4, 4), (4096, 0)] {
+            match RxRing::setup(&fd, block_size, block_count, 16, 10) {
+                Ok(_) => panic!("geometry {block_size} x {block_count} accepted"),
+                Err(e) => {
+                    assert_eq!(e.op, "setsockopt(PACKET_RX_RING)");
+                    assert_eq!(e.source.raw_os_error(), Some(libc::EINVAL));
+                }
+            }
         }
     }
 }

@@ -201,3 +201,21 @@ pub(super) fn if_index_of(fd: &OwnedFd, name: &str) -> io::Result<Option<u32>> {
         Err(e) => Err(e),
     }
 }
+
+/// A failed system call of the socket set-up, naming the call (and option).
+#[derive(Debug, thiserror::Error)]
+#[error("{op} failed: {source}")]
+pub(super) struct SyscallError {
+    /// The system call (and option) that failed, e.g. `setsockopt(PACKET_RX_RING)`.
+    pub op: &'static str,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+impl SyscallError {
+    /// `op` failed with `source`.
+    pub(super) fn new(op: &'static str, source: io::Error) -> Self {
+        SyscallError { op, source }
+    }
+}

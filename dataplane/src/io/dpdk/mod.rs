@@ -753,10 +753,11 @@ impl<'e> Backend for DpdkBackend<'e> {
         if unsafe { sys::rte_thread_register() } != 0 {
             // SAFETY: reads this thread's rte_errno.
             let e = unsafe { sys::cnfwd_errno() };
-            return Err(IoError::Thread(format!(
-                "rte_thread_register: {} (EAL has no free lcore id; start EAL with fewer -l cores)",
-                eal::strerror(-e)
-            )));
+            return Err(IoError::ThreadSetup {
+                call: "rte_thread_register",
+                reason: eal::strerror(-e),
+                hint: "EAL has no free lcore id; start EAL with fewer -l cores",
+            });
         }
         self.registered_thread = true;
         Ok(())

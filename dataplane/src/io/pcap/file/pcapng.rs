@@ -244,17 +244,20 @@ impl State {
         obsolete: bool,
     ) -> Result<Packet, CaptureError> {
         let be = self.big_endian;
+        // The fixed part, 20 bytes in both block types, in one read:
+        // interface id (EPB: u32; obsolete PB: u16 id, u16 drops count),
+        // timestamp high and low, captured and original length.
+        let mut fixed = [0u8; 20];
+        body.bytes(&mut fixed)?;
         let interface = if obsolete {
-            let id = u32::from(body.u16(be)?);
-            let _drops = body.u16(be)?;
-            id
+            u32::from(u16_at(&fixed, 0, be))
         } else {
-            body.u32(be)?
+            u32_at(&fixed, 0, be)
         };
-        let ts_high = u64::from(body.u32(be)?);
-        let ts_low = u64::from(body.u32(be)?);
-        let caplen = body.u32(be)?;
-        let orig_len = body.u32(be)?;
+        let ts_high = u64::from(u32_at(&fixed, 4, be));
+        let ts_low = u64::from(u32_at(&fixed, 8, be));
+        let caplen = u32_at(&fixed, 12, be);
+        let orig_len = u32_at(&fixed, 16, be);
         if caplen > MAX_RECORD_LEN {
             return Err(CaptureError::RecordTooLong {
                 index: body.index,
@@ -453,6 +456,12 @@ impl<R: Read> Body<'_, R> {
 
     /// Discards `n` body bytes without buffering them.
     fn skip(&mut self, n: u64) -> Result<(), CaptureError> {
+        // Padding (0-3 bytes) and an empty options area are the common
+        // case after every packet: read them without `io::copy`'s set-up.
+        if n <= 8 {
+            let mut small = [0u8; 8];
+            return self.bytes(&mut small[..n as usize]);
+        }
         self.claim(n)?;
         let copied = io::copy(&mut self.r.by_ref().take(n), &mut io::sink())?;
         self.read += copied;
