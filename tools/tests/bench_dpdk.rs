@@ -171,3 +171,25 @@ fn cnfwd_testpmd_and_l3fwd_forward_on_memif_and_missing_binaries_are_reported() 
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn profiles_the_dpdk_comparison_cannot_route_name_the_field() {
+    use cnfwd_tools::bench::profile::Profile;
+    use cnfwd_tools::bench::vdev::check_profile;
+    let cases = [
+        ("[frames]\nvlan = 5", "frames.vlan"),
+        ("[frames]\nsizes = [80]\n[flows]\nip = \"ipv6\"\nsrc = \"2001:db8::2/128\"\ndst = \"2001:db8:3::/120\"", "flows.ip"),
+        ("[flows]\nsrc = \"10.9.0.1/32\"", "flows.src"),
+        ("[flows]\ndst = \"10.2.0.0/16\"", "flows.dst"),
+    ];
+    for (text, field) in cases {
+        let p = Profile::parse(text, "<test>").expect("valid profile");
+        let e = check_profile(&p).expect_err(text);
+        assert!(e.starts_with(field), "{text:?}: {e}");
+    }
+    let ok = Profile::parse("[flows]\ndst = \"10.3.0.0/16\"", "<test>").expect("valid");
+    assert_eq!(
+        check_profile(&ok).expect("routable"),
+        ["10.3.0.0/16".parse::<ipnet::IpNet>().expect("prefix")]
+    );
+}
