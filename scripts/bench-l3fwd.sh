@@ -8,15 +8,10 @@
 #
 #   scripts/bench-l3fwd.sh [SECONDS]      (default 10; l3fwd's sample length)
 #
-# l3fwd: built once from the sources in dpdk-doc (/usr/share/dpdk/examples,
-#   installed with apt-get if missing) against the system libdpdk with the
-#   example's own pkg-config Makefile, cached in ${CARGO_TARGET_DIR:-target}/l3fwd/.
-#   Two patches (sed on the copied source, checked to have applied):
-#   - l3fwd_lpm.c: IPv4 LPM max_rules 1024 -> 1<<20 and number_tbl8s 1<<8 ->
-#     1<<16; the example's table holds 1024 routes, far too few for the real one.
-#   - main.c: rxmode.offloads RTE_ETH_RX_OFFLOAD_CHECKSUM -> 0; net_pcap has no
-#     Rx offloads, so rte_eth_dev_configure fails otherwise (l3fwd never checks
-#     IPv4 checksums in software either way).
+# l3fwd: built once by scripts/bench-build-l3fwd.sh (sources from dpdk-doc,
+#   the example's Makefile, cached in ${CARGO_TARGET_DIR:-target}/l3fwd/),
+#   with its two patches: LPM room for the real table, and no Rx checksum
+#   offload request (net_pcap has none).
 #   Run: l3fwd -l 1 ... --vdev=net_pcap0,... -- -p 0x1 -P --config="(0,0,1)"
 #   --lookup=lpm --parse-ptype --rule_ipv4=ALL --rule_ipv6=ONE. "-l 1", not
 #   "-l 0-1": l3fwd opens one TX queue per EAL lcore and this vdev has one
@@ -96,35 +91,8 @@ stop() {
     wait "$pid" 2>/dev/null || true
 }
 
-# --- l3fwd: build once, cached ------------------------------------------
-L3DIR=$TARGET/l3fwd
-L3FWD=$L3DIR/l3fwd
-BUILD_ID="dpdk $(pkg-config --modversion libdpdk); lpm 1<<20 rules, 1<<16 tbl8s; rx offloads 0"
-if [[ ! -x $L3FWD || "$(cat "$L3DIR/BUILD-ID" 2>/dev/null)" != "$BUILD_ID" ]]; then
-    EX=/usr/share/dpdk/examples
-    if [[ ! -d $EX/l3fwd ]]; then
-        echo "== apt-get install dpdk-doc (l3fwd's sources)" >&2
-        apt-get install -y -q dpdk-doc >&2 || { apt-get update -q >&2 && apt-get install -y -q dpdk-doc >&2; }
-    fi
-    echo "== building l3fwd from $EX/l3fwd into $L3DIR" >&2
-    rm -rf "$L3DIR/src" && mkdir -p "$L3DIR/src"
-    cp -a "$EX/l3fwd" "$EX/common" "$L3DIR/src/"   # l3fwd includes ../common
-    SRC=$L3DIR/src/l3fwd
-    # Patch 1: room for the real table (see header).
-    sed -i -e 's/^#define IPV4_L3FWD_LPM_MAX_RULES .*/#define IPV4_L3FWD_LPM_MAX_RULES (1 << 20)/' \
-        -e 's/^#define IPV4_L3FWD_LPM_NUMBER_TBL8S .*/#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 16)/' \
-        "$SRC/l3fwd_lpm.c"
-    # Patch 2: no Rx checksum offload request (net_pcap offers none).
-    sed -i 's|^\(\s*\.offloads = \)RTE_ETH_RX_OFFLOAD_CHECKSUM,|\10, /* cnfwd bench: net_pcap has no Rx offloads */|' \
-        "$SRC/main.c"
-    grep -q '^#define IPV4_L3FWD_LPM_MAX_RULES (1 << 20)$' "$SRC/l3fwd_lpm.c" \
-        && grep -q '^#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 16)$' "$SRC/l3fwd_lpm.c" \
-        && grep -q 'offloads = 0, /\* cnfwd bench' "$SRC/main.c" \
-        || { echo "patching l3fwd failed (the example's source changed?)" >&2; exit 1; }
-    make -s -C "$SRC" >&2
-    cp "$SRC/build/l3fwd-shared" "$L3FWD"
-    echo "$BUILD_ID" > "$L3DIR/BUILD-ID"
-fi
+# --- l3fwd: build once, cached (patches: see scripts/bench-build-l3fwd.sh) ---
+L3FWD=$("$ROOT/scripts/bench-build-l3fwd.sh" "$TARGET/l3fwd") || { echo "building l3fwd failed" >&2; exit 1; }
 
 # --- traffic and rule files -----------------------------------------------
 echo "== building make_bench_traffic (release)" >&2

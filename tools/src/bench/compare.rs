@@ -39,13 +39,14 @@
 //! untagged IPv4.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dataplane::io::afpacket::{AfPacketBackend, RingConfig};
 use ipnet::IpNet;
 
 use super::netns::{ip, veth, Netns};
+use super::process::ForwarderProcess;
 use super::profile::{Destinations, IpVersion, Profile};
 use super::report::{ForwarderRun, SizeRun};
 use super::run::{progress_text, trial_with_retries};
@@ -83,53 +84,27 @@ pub struct VethOptions {
 struct Side {
     name: String,
     description: String,
+    /// The forwarder's process (none for the kernel); declared before the
+    /// namespace, so it is stopped before the namespace goes.
+    child: Option<ForwarderProcess>,
     /// Kept for its lifetime: dropping it deletes the namespace.
     _ns: Netns,
     tx: AfPacketBackend,
     rx: AfPacketBackend,
     traffic: Traffic,
-    child: Option<Child>,
-    /// DPDK's runtime directory of the child (removed at the end).
-    runtime_dir: Option<PathBuf>,
     search: Search,
 }
 
 impl Side {
     fn pause(&self, stop: bool) {
         if let Some(c) = &self.child {
-            let sig = if stop {
-                nix::sys::signal::Signal::SIGSTOP
-            } else {
-                nix::sys::signal::Signal::SIGCONT
-            };
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
+            c.pause(stop);
         }
     }
 }
 
-impl Drop for Side {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-            for _ in 0..50 {
-                if c.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if let Some(d) = &self.runtime_dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
-        // The namespace goes with `ns`.
-    }
-}
-
-fn mac_text(m: [u8; 6]) -> String {
+/// `m` as `aa:bb:cc:dd:ee:ff`.
+pub(crate) fn mac_text(m: [u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -276,10 +251,8 @@ pub fn compare_veth(
             side.pause(false);
             let r = trial_with_retries(profile, &mut side.tx, &mut side.rx, &side.traffic, &p);
             side.pause(true);
-            if let Some(c) = &mut side.child {
-                if let Ok(Some(st)) = c.try_wait() {
-                    return Err(format!("{}: exited during the run ({st})", side.name));
-                }
+            if let Some(st) = side.child.as_mut().and_then(ForwarderProcess::exited) {
+                return Err(format!("{}: exited during the run ({st})", side.name));
             }
             side.search
                 .feed(p, r.map_err(|e| format!("{}: {e}", side.name))?);
@@ -432,7 +405,7 @@ fn setup(
                     "cnfwd run, AF_PACKET backend, one worker on CPU {} (busy polling), static route {dst} via 10.2.0.2",
                     opts.fwd_cpu
                 ),
-                Some(child),
+                Some(ForwarderProcess::new(child, None)),
             )
         }
         "testpmd-io" | "testpmd-macswap" => {
@@ -508,7 +481,10 @@ fn setup(
                     "dpdk-testpmd --forward-mode={mode} --port-topology=paired on net_af_packet vdevs (fwd-in, fwd-out), forwarding lcore on CPU {}",
                     opts.fwd_cpu
                 ),
-                Some(child),
+                Some(ForwarderProcess::new(
+                    child,
+                    Some(PathBuf::from(format!("/var/run/dpdk/{prefix}"))),
+                )),
             )
         }
         other => {
@@ -544,12 +520,6 @@ fn setup(
         _ns: ns,
         tx,
         rx,
-        runtime_dir: name.starts_with("testpmd-").then(|| {
-            PathBuf::from(format!(
-                "/var/run/dpdk/cnfwd-bench-{}-{i}",
-                std::process::id()
-            ))
-        }),
         child,
         search: Search::new(profile.search.clone()),
     })

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod frames;
 pub mod measure;
 pub mod netns;
+pub mod process;
 pub mod profile;
 pub mod report;
 pub mod run;
@@ -21,6 +22,8 @@ pub mod search;
 pub mod stamp;
 pub mod traffic;
 pub mod trial;
+#[cfg(feature = "dpdk")]
+pub mod vdev;
 
 use std::time::{Duration, Instant};
 

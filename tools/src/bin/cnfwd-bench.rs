@@ -9,6 +9,10 @@
 //! - `cnfwd-bench compare --veth --profile P`: cnfwd (AF_PACKET) against
 //!   the Linux kernel on veth pairs in namespaces it makes
 //!   ([`cnfwd_tools::bench::compare`]).
+//! - `cnfwd-bench compare --dpdk --profile P`: cnfwd (DPDK backend)
+//!   against `dpdk-testpmd` (io, macswap) and DPDK's `l3fwd` (LPM) on
+//!   `net_memif` vdev pairs (`cnfwd_tools::bench::vdev`; needs this
+//!   program built with `--features dpdk`).
 //!
 //! All three take `--json FILE` (results) and `--report FILE.md` (Markdown,
 //! with SVG plots `FILE-*.svg` beside it). Profiles: `tools/profiles/`,
@@ -287,8 +291,11 @@ fn run_compare(
     out: &Output,
 ) -> Result<(), String> {
     let base = load(profile_path)?;
-    if dpdk || !veth {
-        return Err("compare: only --veth is implemented so far (the DPDK vdev comparison is not: scripts/bench-testpmd.sh and scripts/bench-l3fwd.sh still measure testpmd and l3fwd)".into());
+    if !dpdk && !veth {
+        return Err(
+            "compare: say where: --veth (veth pairs in namespaces) or --dpdk (DPDK memif vdevs)"
+                .into(),
+        );
     }
     let cnfwd = cnfwd.unwrap_or_else(|| {
         std::env::current_exe()
@@ -296,6 +303,111 @@ fn run_compare(
             .and_then(|p| p.parent().map(|d| d.join("cnfwd")))
             .unwrap_or_else(|| PathBuf::from("cnfwd"))
     });
+    let mut profiles = Vec::new();
+    if sizes.is_empty() {
+        profiles.push(base.clone());
+    }
+    for s in sizes {
+        if s < base.min_size() || s > cnfwd_tools::bench::profile::MAX_SIZE {
+            return Err(format!(
+                "--sizes: {s} is outside {}..={}",
+                base.min_size(),
+                cnfwd_tools::bench::profile::MAX_SIZE
+            ));
+        }
+        let mut p = base.clone();
+        p.sizes = vec![s];
+        profiles.push(p);
+    }
+    let scratch = std::env::temp_dir().join(format!("cnfwd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let date = now_utc();
+    let pb = progress_bar();
+    let (runs, setup) = if dpdk {
+        let r = compare_dpdk_runs(
+            &profiles, forwarders, cnfwd, fwd_cpu, bench_cpu, &scratch, &pb,
+        );
+        pb.finish_and_clear();
+        let _ = std::fs::remove_dir_all(&scratch);
+        (r?, format!(
+            "DPDK net_memif vdev pairs (cnfwd-bench: memif clients, forwarder: memif servers), one pair per forwarder; forwarders' forwarding core: CPU {fwd_cpu}, cnfwd-bench's generator and receiver (and the forwarders' EAL main lcores): CPU {bench_cpu}; --no-huge; trials alternate between forwarders (the others SIGSTOPped)"
+        ))
+    } else {
+        let r = compare_veth_runs(
+            &profiles, forwarders, cnfwd, fwd_cpu, bench_cpu, &scratch, &pb,
+        );
+        pb.finish_and_clear();
+        let _ = std::fs::remove_dir_all(&scratch);
+        (r?, format!(
+            "veth pairs in namespaces; forwarders on CPU {fwd_cpu}, cnfwd-bench on CPU {bench_cpu}; trials alternate between forwarders"
+        ))
+    };
+    let report = Report {
+        command: command_line(),
+        date,
+        machine: machine(),
+        setup,
+        profile: base,
+        runs,
+    };
+    write_outputs(&report, out)
+}
+
+#[cfg(feature = "dpdk")]
+fn compare_dpdk_runs(
+    profiles: &[Profile],
+    forwarders: Vec<String>,
+    cnfwd: PathBuf,
+    fwd_cpu: usize,
+    bench_cpu: usize,
+    scratch: &Path,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<SizeRun>, String> {
+    use cnfwd_tools::bench::vdev::{bench_eal_args, compare_dpdk, DpdkOptions, DPDK_FORWARDERS};
+    let opts = DpdkOptions {
+        forwarders: if forwarders.is_empty() {
+            DPDK_FORWARDERS.iter().map(|s| s.to_string()).collect()
+        } else {
+            forwarders
+        },
+        cnfwd,
+        fwd_cpu,
+        bench_cpu,
+    };
+    let pid = std::process::id();
+    let eal = dataplane::io::dpdk::Eal::init(&bench_eal_args(bench_cpu, pid))
+        .map_err(|e| format!("DPDK EAL: {e}"))?;
+    let runtime = eal.runtime_dir().to_owned();
+    let r = compare_dpdk(&eal, profiles, &opts, scratch, pb);
+    drop(eal);
+    if runtime.contains(&format!("cnfwd-bench-{pid}")) {
+        let _ = std::fs::remove_dir_all(&runtime);
+    }
+    r
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn compare_dpdk_runs(
+    _profiles: &[Profile],
+    _forwarders: Vec<String>,
+    _cnfwd: PathBuf,
+    _fwd_cpu: usize,
+    _bench_cpu: usize,
+    _scratch: &Path,
+    _pb: &indicatif::ProgressBar,
+) -> Result<Vec<SizeRun>, String> {
+    Err("this cnfwd-bench was built without DPDK: build it with `cargo build --release -p cnfwd-tools --features dpdk --bin cnfwd-bench` (needs libdpdk-dev, clang, pkg-config; and cnfwd with `cargo build --release -p dataplane --features dpdk --bin cnfwd`)".into())
+}
+
+fn compare_veth_runs(
+    profiles: &[Profile],
+    forwarders: Vec<String>,
+    cnfwd: PathBuf,
+    fwd_cpu: usize,
+    bench_cpu: usize,
+    scratch: &Path,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<SizeRun>, String> {
     let opts = VethOptions {
         forwarders: if forwarders.is_empty() {
             cnfwd_tools::bench::compare::VETH_FORWARDERS
@@ -309,44 +421,10 @@ fn run_compare(
         fwd_cpu,
         bench_cpu,
     };
-    let scratch = std::env::temp_dir().join(format!("cnfwd-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let date = now_utc();
-    let size_list: Vec<Option<usize>> = if sizes.is_empty() {
-        vec![None]
-    } else {
-        sizes.into_iter().map(Some).collect()
-    };
-    let pb = progress_bar();
-    let mut runs = Vec::new();
-    for size in size_list {
-        let mut p = base.clone();
-        if let Some(s) = size {
-            if s < p.min_size() || s > cnfwd_tools::bench::profile::MAX_SIZE {
-                return Err(format!(
-                    "--sizes: {s} is outside {}..={}",
-                    p.min_size(),
-                    cnfwd_tools::bench::profile::MAX_SIZE
-                ));
-            }
-            p.sizes = vec![s];
-        }
-        let r = compare_veth(&p, &opts, &scratch, &pb);
-        runs.push(r?);
-    }
-    pb.finish_and_clear();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let report = Report {
-        command: command_line(),
-        date,
-        machine: machine(),
-        setup: format!(
-            "veth pairs in namespaces; forwarders on CPU {fwd_cpu}, cnfwd-bench on CPU {bench_cpu}; trials alternate between forwarders"
-        ),
-        profile: base,
-        runs,
-    };
-    write_outputs(&report, out)
+    profiles
+        .iter()
+        .map(|p| compare_veth(p, &opts, scratch, pb))
+        .collect()
 }
 
 fn main() -> ExitCode {
