@@ -41,6 +41,14 @@ cargo test -p dpdk-sys --features bindings 2>&1 | tee "$tmp/test.log" || dpdk_st
 # ring that stays full and a mempool that runs dry (counted, no leak,
 # recovery).
 cargo test -p dataplane --features dpdk --test dpdk --test dpdk_cli --test dpdk_faults --test observability 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
+# cnfwd-bench compare --dpdk end to end on net_memif vdevs (root, ~20 s): cnfwd,
+# dpdk-testpmd io and l3fwd (built once by scripts/bench-build-l3fwd.sh, ~40 s,
+# cached in target/l3fwd) forward; a missing testpmd/l3fwd gets an "install" row.
+# Before `cargo test --workspace`, which rebuilds target/debug/cnfwd without DPDK.
+cargo clippy -p cnfwd-tools --features dpdk --all-targets -- -D warnings
+L3FWD=$(scripts/bench-build-l3fwd.sh) || dpdk_status=$?
+cargo build -p dataplane --features dpdk --bin cnfwd
+L3FWD=${L3FWD:-} cargo test -p cnfwd-tools --features dpdk --test bench_dpdk 2>&1 | tee -a "$tmp/test.log" || dpdk_status=$?
 # ASan + LSan over the DPDK backend (vdevs), the AF_PACKET backend, every
 # dataplane unit test and the dpdk-sys tests; any sanitizer report (tests or
 # the cnfwd processes they start) fails it.
