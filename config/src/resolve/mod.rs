@@ -61,6 +61,10 @@ pub fn resolve_in(config: &Config, pod: &Pod) -> Result<Resolved, Vec<FieldError
     resolve_with(config, &|| pod)
 }
 
+/// [`resolve`] with the pod from `pod` (called only when a port names a
+/// pod attachment or resource). The passes run in this order, and so do
+/// their errors; each pass reads only what the configuration and the
+/// passes before it resolved.
 pub(crate) fn resolve_with<'p>(
     config: &Config,
     pod: &dyn Fn() -> &'p Pod,
