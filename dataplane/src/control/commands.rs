@@ -274,6 +274,9 @@ const COMMANDS: &[CommandInfo] = &[
         help: "Stop tracing (the records stay).",
         access: Access::Write,
     },
+    super::capture::START,
+    super::capture::STOP,
+    super::capture::STATUS,
 ];
 
 #[derive(Deserialize, Default)]
@@ -481,6 +484,9 @@ impl Handler for Commands<'_> {
             "/trace/stop" => {
                 self.engine.trace().stop();
                 Ok(json!({"tracing": 0}))
+            }
+            c if c.starts_with("/capture/") => {
+                super::capture::call(self.engine, &self.state.resolved, c, params, peer)
             }
             other => Err(fail(format!("{other}: not implemented by this handler"))),
         }
