@@ -39,7 +39,7 @@ pub enum Capture {
         #[arg(long, short = 'f', value_name = "EXPR")]
         filter: Option<String>,
         /// Bytes kept of each frame (default 65535: whole frames).
-        #[arg(long, short = 's')]
+        #[arg(long)]
         snaplen: Option<u32>,
         /// The pcapng file (relative: to this directory).
         file: PathBuf,
@@ -157,6 +157,56 @@ pub fn render(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctl::cli::{request_for, Cli};
+    use clap::{CommandFactory, Parser};
+
+    fn msg(args: &[&str]) -> Result<String, String> {
+        let mut argv = vec!["cnfwdctl"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let r = request_for(&cli.command.unwrap()).map_err(|e| e.to_string())?;
+        Ok(r.unwrap().message())
+    }
+
+    #[test]
+    fn command_lines_become_capture_requests() {
+        Cli::command().debug_assert();
+        assert_eq!(
+            msg(&["capture", "start", "-p", "net1", "/tmp/x.pcapng"]).unwrap(),
+            r#"/capture/start,{"count":1000,"file":"/tmp/x.pcapng","port":"net1"}"#
+        );
+        assert_eq!(
+            msg(&[
+                "capture",
+                "start",
+                "--port",
+                "net1",
+                "-d",
+                "rx",
+                "--direction",
+                "tx,drop",
+                "-c",
+                "5",
+                "-f",
+                "udp port 53",
+                "--snaplen",
+                "128",
+                "/tmp/x.pcapng",
+            ])
+            .unwrap(),
+            r#"/capture/start,{"count":5,"directions":"rx,tx,drop","file":"/tmp/x.pcapng","filter":"udp port 53","port":"net1","snaplen":128}"#
+        );
+        // A relative file is made absolute here.
+        let m = msg(&["capture", "start", "-p", "net1", "x.pcapng"]).unwrap();
+        let cwd = std::env::current_dir().unwrap().join("x.pcapng");
+        assert!(m.contains(&format!("\"file\":{}", json!(cwd))), "{m}");
+        assert_eq!(msg(&["capture", "stop"]).unwrap(), "/capture/stop");
+        assert_eq!(msg(&["capture", "status"]).unwrap(), "/capture/status");
+        // The port and the file are required.
+        assert!(msg(&["capture", "start", "x.pcapng"]).is_err());
+        assert!(msg(&["capture", "start", "-p", "net1"]).is_err());
+        assert!(msg(&["capture", "start", "-p", "p", "-c", "x", "f"]).is_err());
+    }
 
     #[test]
     fn status_text_names_every_figure() {

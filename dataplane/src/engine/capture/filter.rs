@@ -16,8 +16,8 @@
 //!   Wireshark's display filters do; tcpdump needs `vlan and ...` for a
 //!   tagged frame. `vlan N` matches a frame with a tag of VID N at either
 //!   level.
-//! - `host` matches IPv4 and IPv6 source/destination and the ARP sender
-//!   and target addresses (as tcpdump's `host` does for `arp`);
+//! - `host` and `net` match IPv4 and IPv6 source/destination and the ARP
+//!   sender and target addresses (as tcpdump's do for `arp`);
 //!   `port` matches TCP, UDP and SCTP ports of an unfragmented packet or a
 //!   first fragment (tcpdump too looks at first fragments only).
 //! - IPv6 extension headers (hop-by-hop, routing, fragment, destination
@@ -66,9 +66,9 @@ pub enum Side {
 /// One test on a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Test {
-    /// IPv4 (ethertype 0x0800, through tags).
+    /// IPv4 (EtherType 0x0800, through tags).
     Ip,
-    /// IPv6.
+    /// IPv6 (EtherType 0x86dd, through tags).
     Ip6,
     /// ARP.
     Arp,
@@ -315,7 +315,11 @@ impl Fields {
             }
             ETHERTYPE_ARP => {
                 // Ethernet/IPv4 ARP only: sender at 14, target at 24.
-                if let (Some(spa), Some(tpa)) = (be32(d, off + 14), be32(d, off + 24)) {
+                let eth_ipv4 = be16(d, off + 2) == Some(ETHERTYPE_IPV4)
+                    && d.get(off + 4..off + 6) == Some(&[6, 4][..]);
+                if let (true, Some(spa), Some(tpa)) =
+                    (eth_ipv4, be32(d, off + 14), be32(d, off + 24))
+                {
                     f.arp = Some((spa, tpa));
                 }
                 None
@@ -341,8 +345,10 @@ impl Fields {
             })
         }
         match t {
-            Test::Ip => self.v4.is_some(),
-            Test::Ip6 => self.v6.is_some(),
+            // As tcpdump: the EtherType alone (a malformed header is
+            // still `ip`; addresses need a whole one).
+            Test::Ip => self.ethertype == ETHERTYPE_IPV4,
+            Test::Ip6 => self.ethertype == ETHERTYPE_IPV6,
             Test::Arp => self.ethertype == ETHERTYPE_ARP,
             Test::Tcp => self.l3() && self.proto == 6,
             Test::Udp => self.l3() && self.proto == 17,
@@ -352,7 +358,9 @@ impl Fields {
             Test::Vlan(Some(vid)) => self.tags.contains(&Some(vid)),
             Test::Host4(s, a) => side(self.v4, s, |x| x == a) || side(self.arp, s, |x| x == a),
             Test::Host6(s, a) => side(self.v6, s, |x| x == a),
-            Test::Net4(s, a, m) => side(self.v4, s, |x| x & m == a),
+            Test::Net4(s, a, m) => {
+                side(self.v4, s, |x| x & m == a) || side(self.arp, s, |x| x & m == a)
+            }
             Test::Net6(s, a, m) => side(self.v6, s, |x| x & m == a),
             Test::Port(s, proto, p) => {
                 (proto == 0 || proto == self.proto) && side(self.ports, s, |x| x == p)
