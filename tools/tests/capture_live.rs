@@ -530,11 +530,11 @@ fn capture_rx_tx_and_drop_of_a_live_port_into_a_pcapng_tshark_reads() {
     );
     // The echo request leaves on db, its reply comes in on db.
     assert!(
-        rows.contains(&vec!["2".to_string(), "10.1.0.5".to_string()]),
+        rows.contains(&vec![o.to_string(), "10.1.0.5".to_string()]),
         "{rows:?}"
     );
     assert!(
-        rows.contains(&vec!["1".to_string(), "10.2.0.20".to_string()]),
+        rows.contains(&vec![i.to_string(), "10.2.0.20".to_string()]),
         "{rows:?}"
     );
     // Stopped: nothing more is written.
