@@ -186,7 +186,7 @@ impl Program {
                     }
                 }
                 Op::And | Op::Or => {
-                    if sp < 2 || sp > MAX_DEPTH {
+                    if !(2..=MAX_DEPTH).contains(&sp) {
                         return false; // unreachable for compiled programs
                     }
                     let (a, b) = (stack[sp - 2], stack[sp - 1]);
