@@ -293,10 +293,12 @@ pub fn drive_with<B: Backend + Send>(
             Some(addr) => {
                 let process = {
                     let control = control_stats.clone();
+                    let capture = Arc::clone(h.capture());
                     move || ProcessMetrics {
                         uptime: started.elapsed(),
                         started_unix,
                         control: *control.lock().unwrap_or_else(|e| e.into_inner()),
+                        capture: capture.totals(),
                     }
                 };
                 Some(MetricsServer::serve(

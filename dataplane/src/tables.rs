@@ -566,8 +566,14 @@ impl Tables {
                             .map(|(i, k)| (*k, i as u32))
                             .collect()
                     });
-                    let idx =
-                        adjacency_index(&self.ports, nets, &mut adjacencies, &mut keys, index, key)?;
+                    let idx = adjacency_index(
+                        &self.ports,
+                        nets,
+                        &mut adjacencies,
+                        &mut keys,
+                        index,
+                        key,
+                    )?;
                     let v = Arc::make_mut(&mut vrfs[vrf as usize]);
                     if let Some(old) = v.insert(prefix, idx)? {
                         v.onlink.remove(nets, prefix, keys[old as usize]);

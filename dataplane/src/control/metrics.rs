@@ -24,6 +24,7 @@
 //! | `cnfwd_port_rx_missed_total` | `port` (frames lost before cnfwd: AF_PACKET `kernel_drops`, DPDK `imissed`; 0 for captures) |
 //! | `cnfwd_build_info` (gauge, 1) | `version` |
 //! | `cnfwd_uptime_seconds` (gauge) | |
+//! | `cnfwd_capture_packets_total`, `cnfwd_capture_overflow_total` | |
 //! | `cnfwd_start_time_seconds` (gauge, Unix time) | |
 //! | `cnfwd_vrf_routes` (gauge) | `vrf`, `family` (`ipv4`, `ipv6`) |
 //! | `cnfwd_control_clients` (gauge), `cnfwd_control_rejected_clients_total`, `cnfwd_control_refused_requests_total`, `cnfwd_control_requests_total`, `cnfwd_control_errors_total` | (with a management socket) |
@@ -78,6 +79,9 @@ pub struct ProcessMetrics {
     pub started_unix: Duration,
     /// The management socket's counters, when it serves one.
     pub control: Option<super::ServerStats>,
+    /// Live capture: packets written and lost to full queues, over every
+    /// capture of this run.
+    pub capture: (u64, u64),
 }
 
 /// The exposition text for `stats` (names from `tables`; counters beyond the
@@ -116,6 +120,21 @@ pub fn render_with(
             "gauge",
         );
         sample(&mut out, "cnfwd_uptime_seconds", &[], p.uptime.as_secs());
+        for (name, help, v) in [
+            (
+                "cnfwd_capture_packets_total",
+                "Packets written to live capture files (capture start).",
+                p.capture.0,
+            ),
+            (
+                "cnfwd_capture_overflow_total",
+                "Packets a live capture matched but lost: the worker's capture queue was full.",
+                p.capture.1,
+            ),
+        ] {
+            family(&mut out, name, help, "counter");
+            sample(&mut out, name, &[], v);
+        }
         family(
             &mut out,
             "cnfwd_start_time_seconds",

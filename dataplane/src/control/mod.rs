@@ -6,6 +6,7 @@
 //! - [`socket`]: [`Server`], a single-threaded non-blocking `SOCK_SEQPACKET`
 //!   server driven from the control thread's loop by [`Server::poll`];
 //! - [`auth`]: who may run read and write commands (`SO_PEERCRED`, groups);
+//! - [`capture`]: `/capture/*`, live packet capture into a pcapng file;
 //! - [`commands`]: the commands of a running cnfwd (ports, routes,
 //!   neighbours, config apply/save, trace...);
 //! - [`ethdev`]: DPDK's standard `/ethdev/*` and `/eal/*` telemetry
@@ -27,6 +28,7 @@
 //! control thread's loop with a short timeout.
 
 pub mod auth;
+pub mod capture;
 pub mod changes;
 pub mod client;
 pub mod commands;

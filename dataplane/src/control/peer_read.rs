@@ -85,13 +85,13 @@ const SEARCH: u32 = 1;
 
 /// The peer's identity for permission checks: uid, primary and
 /// supplementary groups.
-struct Who {
+pub(super) struct Who {
     uid: u32,
     groups: Vec<u32>,
 }
 
 impl Who {
-    fn of(peer: &Peer) -> Who {
+    pub(super) fn of(peer: &Peer) -> Who {
         let mut groups = vec![peer.gid];
         if peer.pid > 0 {
             if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", peer.pid)) {
@@ -113,7 +113,7 @@ impl Who {
     /// Whether the mode bits of `m` grant `bits` (4 read, 1 search) to this
     /// identity: owner class, else group class, else others, as the
     /// kernel's `generic_permission` picks one class.
-    fn may(&self, m: &Metadata, bits: u32) -> bool {
+    pub(super) fn may(&self, m: &Metadata, bits: u32) -> bool {
         let mode = m.mode();
         let class = if m.uid() == self.uid {
             mode >> 6

@@ -15,6 +15,7 @@
 //! - [`cores`]: which cores the workers run on (configured, or chosen on
 //!   the ports' NUMA node from sysfs).
 
+pub mod capture;
 pub mod cores;
 pub mod snapshot;
 pub mod trace;
@@ -58,6 +59,8 @@ pub struct Worker<B: Backend> {
     pub stats: Stats,
     /// Tracing, when the engine offers it: (this worker's id, shared state).
     trace: Option<(usize, std::sync::Arc<trace::TraceShared>)>,
+    /// Live capture, when the engine offers it: (this worker's id, shared state).
+    capture: Option<(usize, Arc<capture::CaptureShared>)>,
     /// CSN clock: capture timestamps (replay) instead of the monotonic clock.
     packet_clock: bool,
     /// The CSN clock of the last burst (ns).
@@ -115,6 +118,7 @@ impl<B: Backend> Worker<B> {
             tx: TxQueues::new(tables.ports.len(), 2 * burst),
             stats: Stats::new(tables.ports.len(), tables.networks.len()),
             trace: None,
+            capture: None,
             packet_clock: false,
             now: 0,
             held: VecDeque::new(),
@@ -233,6 +237,11 @@ impl<B: Backend> Worker<B> {
         self.trace = Some((worker, trace));
     }
 
+    /// Lets the control thread capture this worker's packets.
+    pub fn set_capture(&mut self, worker: usize, capture: Arc<capture::CaptureShared>) {
+        self.capture = Some((worker, capture));
+    }
+
     /// Receives one burst from `port`, forwards it with `t` and flushes the
     /// TX queues. Returns the number of records received (packets plus
     /// rejected capture records).
@@ -331,6 +340,11 @@ impl<B: Backend> Worker<B> {
             Some((_, tr)) if tr.wants(port) => trace::ingress(&self.rx[..n]),
             _ => Vec::new(),
         };
+        // Capture: one relaxed load unless this port is captured.
+        let tap = capture::tap(&self.capture, port);
+        if let Some(tap) = &tap {
+            tap.frames(capture::Directions::RX, &self.rx[..n]);
+        }
         self.pipeline
             .process(t, port, &mut self.rx[..n], &mut self.verdicts[..n]);
         if let Some((id, tr)) = &self.trace {
@@ -434,6 +448,9 @@ impl<B: Backend> Worker<B> {
                     }
                 }
                 Verdict::Drop(reason) => {
+                    if let Some(tap) = &tap {
+                        tap.dropped(buf.data(), reason);
+                    }
                     self.stats.ports[pi].drops[reason as usize] += 1;
                     if let Some(c) = self.stats.networks.get_mut(net as usize) {
                         c.drops[reason as usize] += 1;
@@ -823,6 +840,9 @@ impl<B: Backend> Worker<B> {
         for (p, (q, queued_bytes)) in tx.queues.iter_mut().zip(&mut tx.bytes).enumerate() {
             if q.is_empty() {
                 continue;
+            }
+            if let Some(tap) = capture::tap(&self.capture, p as PortId) {
+                tap.frames(capture::Directions::TX, q);
             }
             let queued = q.len();
             let bytes = std::mem::take(queued_bytes);

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use cnfwd_config::PortId;
 
+use super::capture::CaptureShared;
 use super::snapshot::{SnapshotReader, Snapshots};
 use super::trace::TraceShared;
 use super::Worker;
@@ -201,6 +202,7 @@ pub struct EngineHandle {
     csn: Arc<LearnSync>,
     stop: Arc<AtomicBool>,
     trace: Arc<TraceShared>,
+    capture: Arc<CaptureShared>,
     slow: Arc<SlowShared>,
     /// The neighbour table's own counters, as the control thread last set
     /// them (added to every [`EngineHandle::stats`]).
@@ -255,6 +257,11 @@ impl EngineHandle {
             .iter()
             .map(|s| s.sample.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect()
+    }
+
+    /// Live packet capture of all workers.
+    pub fn capture(&self) -> &Arc<CaptureShared> {
+        &self.capture
     }
 
     /// Packet tracing of all workers.
@@ -317,6 +324,7 @@ where
         csn: Arc::new(LearnSync::new(backends.len())),
         stop: Arc::clone(&stop),
         trace: Arc::default(),
+        capture: Arc::new(CaptureShared::new(backends.len())),
         slow: Arc::new(SlowShared::new(backends.len())),
         table_counters: Arc::default(),
         started: Instant::now(),
@@ -329,6 +337,7 @@ where
             let slot = Arc::clone(&slots[id]);
             let worker_stop = Arc::clone(&stop);
             let trace = Arc::clone(&handle.trace);
+            let capture = Arc::clone(&handle.capture);
             let csn = Arc::clone(&handle.csn);
             let slow = Arc::clone(&handle.slow);
             let core = opts.cores.get(id).copied().flatten();
@@ -350,7 +359,7 @@ where
                         reader,
                         &slot,
                         &worker_stop,
-                        (&trace, csn, slow),
+                        (&trace, csn, slow, capture),
                         opts,
                     );
                     if r.is_err() {
@@ -415,7 +424,12 @@ fn worker_loop<B: Backend>(
     mut reader: SnapshotReader,
     slot: &Slot,
     stop: &AtomicBool,
-    (trace, csn, slow): (&Arc<TraceShared>, Arc<LearnSync>, Arc<SlowShared>),
+    (trace, csn, slow, capture): (
+        &Arc<TraceShared>,
+        Arc<LearnSync>,
+        Arc<SlowShared>,
+        Arc<CaptureShared>,
+    ),
     opts: &EngineOptions,
 ) -> Result<(), IoError> {
     backend.worker_started()?;
@@ -423,6 +437,7 @@ fn worker_loop<B: Backend>(
     worker.set_csn(id, csn, reader.load());
     worker.set_slow(id, slow);
     worker.set_trace(id, Arc::clone(trace));
+    worker.set_capture(id, capture);
     let ports = backend.port_count();
     let (mut rounds, mut idle_rounds, mut sleeps, mut empty) = (0u64, 0u64, 0u64, 0u32);
     // The first round publishes at once: readers learn the worker polls.

@@ -422,7 +422,11 @@ impl Pipeline {
                 .iter_mut()
                 .zip(meta.iter())
                 .zip(next.iter_mut().zip(adj.iter()))
-                .zip(verdicts.iter_mut().zip(rpf.iter().zip(src_adj.iter().zip(frag_mtu.iter_mut()))))
+                .zip(
+                    verdicts
+                        .iter_mut()
+                        .zip(rpf.iter().zip(src_adj.iter().zip(frag_mtu.iter_mut()))),
+                )
                 .enumerate()
             {
                 *fm = 0;
@@ -435,9 +439,19 @@ impl Pipeline {
                         Err(to) => *nx = to,
                     }
                 }
-                if let Some(verdict) =
-                    finish(t, port, in_port, &mut self.bridge, slow, m, *nx, a, buf, i, fm)
-                {
+                if let Some(verdict) = finish(
+                    t,
+                    port,
+                    in_port,
+                    &mut self.bridge,
+                    slow,
+                    m,
+                    *nx,
+                    a,
+                    buf,
+                    i,
+                    fm,
+                ) {
                     *v = verdict;
                 }
             }
@@ -517,9 +531,19 @@ impl Pipeline {
             .zip(verdicts.iter_mut().zip(frag_mtu.iter_mut()))
             .enumerate()
         {
-            if let Some(verdict) =
-                finish(t, port, in_port, &mut self.bridge, slow, m, *nx, a, buf, i, fm)
-            {
+            if let Some(verdict) = finish(
+                t,
+                port,
+                in_port,
+                &mut self.bridge,
+                slow,
+                m,
+                *nx,
+                a,
+                buf,
+                i,
+                fm,
+            ) {
                 *v = verdict;
             }
         }

@@ -67,11 +67,7 @@ pub fn rewrite_routed<B: PacketBuf>(
     };
     // Every routed frame holds at least an Ethernet header and an IP
     // header, so 16 bytes are there.
-    let Some(Ok(l2)) = buf
-        .data_mut()
-        .get_mut(..16)
-        .map(<&mut [u8; 16]>::try_from)
-    else {
+    let Some(Ok(l2)) = buf.data_mut().get_mut(..16).map(<&mut [u8; 16]>::try_from) else {
         return false;
     };
     l2[field::DST].copy_from_slice(&dst);

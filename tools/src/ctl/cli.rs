@@ -67,6 +67,10 @@ pub enum Command {
     /// Packet trace.
     #[command(subcommand)]
     Trace(Trace),
+    /// Live packet capture of a port into a pcapng file (like VPP's
+    /// `pcap trace`): start, stop, status.
+    #[command(subcommand)]
+    Capture(super::capture::Capture),
     /// Probe: exit 0 when live (every worker polling), 1 when not, 2 when
     /// the socket cannot be reached; prints one line of why (--json: the
     /// /health reply).
@@ -231,7 +235,7 @@ pub struct Request {
 }
 
 impl Request {
-    fn new(command: &str, params: Option<Value>) -> Self {
+    pub(super) fn new(command: &str, params: Option<Value>) -> Self {
         Request {
             command: command.to_string(),
             params,
@@ -406,6 +410,7 @@ pub fn request_for(cmd: &Command) -> Result<Option<Request>, UsageError> {
         }
         Command::Trace(Trace::Stop) => Request::new("/trace/stop", None),
         Command::Trace(Trace::Show) => Request::new("/trace/show", None),
+        Command::Capture(c) => super::capture::request(c)?,
         Command::Health { .. } => Request::new("/health", None),
         Command::Completions { .. } => return Ok(None),
     };

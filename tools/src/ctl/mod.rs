@@ -9,6 +9,7 @@
 //! with the same exit status. `health` is a probe: 1 also when the reply
 //! says unhealthy ([`health`]).
 
+pub mod capture;
 pub mod cli;
 pub mod health;
 pub mod interactive;

@@ -89,6 +89,9 @@ pub fn render_reply(command: &str, value: &Value) -> String {
         "/info" => &["version", "pid", "uptime_seconds"],
         "/trace/start" | "/trace/stop" => return trace_state(value),
         "/trace/show" => return trace(value),
+        "/capture/start" | "/capture/stop" | "/capture/status" => {
+            return super::capture::render(value)
+        }
         "/config" => return config(value),
         "/stats" => return stats(value),
         _ => &[],

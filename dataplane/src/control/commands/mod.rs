@@ -11,8 +11,9 @@
 //! does): [`status`] (`/health`, `/ports`, `/networks`, `/vrfs`),
 //! [`stats`] (`/stats`, `/drops`, `/workers`, `/stats/clear`), [`routes`],
 //! [`neighbours`], [`csn`] (`/csn/*`, `/allowlist/*`), [`config`]
-//! (`/config`, `/config/apply`, `/config/save`) and [`trace`]; `AREAS`
-//! below concatenates the areas. A command without a handler cannot be
+//! (`/config`, `/config/apply`, `/config/save`), [`trace`] and live
+//! capture (`/capture/*`, in `control/capture.rs`); `AREAS` below
+//! concatenates the areas. A command without a handler cannot be
 //! written, and the listing and the dispatch come from the same table.
 //!
 //! Guarantees:
@@ -64,6 +65,7 @@ const AREAS: &[&[Command]] = &[
     csn::COMMANDS,
     config::COMMANDS,
     trace::COMMANDS,
+    super::capture::COMMANDS,
 ];
 
 /// What runs one command: the round's [`Commands`], the request's
