@@ -11,6 +11,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 # The Linux hosts of dataplane/tests/linux_hosts.rs and slow_overload.rs.
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v tracepath >/dev/null 2>&1 || need_apt+=(iputils-tracepath)
+# tshark reads the live capture files (tools/tests/capture_live.rs) and checks
+# the capture filter (dataplane/tests/capture_filter.rs).
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get"
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
