@@ -459,30 +459,20 @@ impl Tables {
                 fib6: Fib6::new(),
                 onlink: OnLink::new(&networks, vrfs.len() as u16),
             };
-            for route in &v.routes {
-                let key = AdjKey::from(route.target);
-                let idx = adjacency_index(
-                    &ports,
-                    &networks,
-                    &mut adjacencies,
-                    &mut adj_keys,
-                    &mut index,
-                    key,
-                )?;
-                if let Some(old) = t.insert(route.prefix, idx)? {
-                    t.onlink
-                        .remove(&networks, route.prefix, adj_keys[old as usize]);
-                }
-                t.onlink.add(&networks, route.prefix, key);
-            }
-            // Directed broadcasts of the VRF's connected prefixes, as
-            // Linux's local table has them: never forwarded, never sources.
+            // The VRF's routes, then the directed broadcasts of its
+            // connected prefixes, as Linux's local table has them: never
+            // forwarded, never sources.
             let vrf_id = vrfs.len() as u16;
-            for (n, ne) in networks.iter().enumerate() {
-                if !ne.l3 || ne.vrf != vrf_id || ne.broadcast4 == 0 {
-                    continue;
-                }
-                let key = AdjKey::Broadcast(n as NetworkId);
+            let routes = v.routes.iter().map(|r| (r.prefix, AdjKey::from(r.target)));
+            let broadcasts = networks
+                .iter()
+                .enumerate()
+                .filter(|(_, ne)| ne.l3 && ne.vrf == vrf_id && ne.broadcast4 != 0)
+                .map(|(n, ne)| {
+                    let host = ipnet::Ipv4Net::from(std::net::Ipv4Addr::from(ne.broadcast4));
+                    (IpNet::V4(host), AdjKey::Broadcast(n as NetworkId))
+                });
+            for (prefix, key) in routes.chain(broadcasts) {
                 let idx = adjacency_index(
                     &ports,
                     &networks,
@@ -491,9 +481,6 @@ impl Tables {
                     &mut index,
                     key,
                 )?;
-                let prefix = IpNet::V4(ipnet::Ipv4Net::from(std::net::Ipv4Addr::from(
-                    ne.broadcast4,
-                )));
                 if let Some(old) = t.insert(prefix, idx)? {
                     t.onlink.remove(&networks, prefix, adj_keys[old as usize]);
                 }

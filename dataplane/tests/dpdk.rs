@@ -75,10 +75,10 @@ fn mbuf_ops(be: &DpdkBackend<'_>) {
     assert_eq!(unsafe { (*b.as_ptr()).pkt_len }, (FRAME_LEN + 4) as u32);
     b.data_mut()[..4].copy_from_slice(&[1, 2, 3, 4]);
     assert_eq!(&b.data()[4..], frame(7));
-    assert!(b.adj(4));
+    assert!(b.cut_front(4));
     assert_eq!(b.data(), frame(7));
     assert!(!b.prepend(head + 1), "more than the headroom");
-    assert!(!b.adj(FRAME_LEN + 1), "more than the frame");
+    assert!(!b.cut_front(FRAME_LEN + 1), "more than the frame");
     assert_eq!(b.data(), frame(7));
     let c = b.try_clone().unwrap();
     assert_eq!(c.data(), b.data());

@@ -15,9 +15,10 @@ pub trait PacketBuf: Sized {
     /// Grows the frame by `n` bytes at the front (taken from headroom).
     /// Returns false, changing nothing, if the headroom is smaller than `n`.
     fn prepend(&mut self, n: usize) -> bool;
-    /// Removes `n` bytes from the front. Returns false, changing nothing, if
-    /// the frame is shorter than `n`.
-    fn adj(&mut self, n: usize) -> bool;
+    /// Removes `n` bytes from the front (DPDK's `rte_pktmbuf_adj`; named
+    /// apart from the adjacencies `adj` means in the pipeline). Returns
+    /// false, changing nothing, if the frame is shorter than `n`.
+    fn cut_front(&mut self, n: usize) -> bool;
     /// Removes `n` bytes from the end (link-layer padding after a
     /// datagram). Returns false, changing nothing, if the frame is shorter
     /// than `n`.
@@ -125,7 +126,7 @@ impl PacketBuf for HeapBuf {
     }
 
     #[inline]
-    fn adj(&mut self, n: usize) -> bool {
+    fn cut_front(&mut self, n: usize) -> bool {
         if n > self.end - self.start {
             return false;
         }
@@ -203,9 +204,9 @@ mod tests {
         assert!(b.prepend(4));
         b.data_mut()[..4].copy_from_slice(&[9, 9, 9, 9]);
         assert_eq!(b.data(), &[9, 9, 9, 9, 1, 2, 3, 4]);
-        assert!(b.adj(6));
+        assert!(b.cut_front(6));
         assert_eq!(b.data(), &[3, 4]);
-        assert!(!b.adj(3));
+        assert!(!b.cut_front(3));
         assert_eq!(b.data(), &[3, 4]);
         assert!(!b.prepend(HEADROOM + 10));
         assert!(b.trim(1));

@@ -412,6 +412,7 @@ impl Pipeline {
         // neighbour, rewrite; the slow path's answers and errors; L2
         // decisions. Without a CSN, one pass in packet order.
         let frag_mtu = &mut self.frag_mtu[..n];
+        let at = Arrival { t, port, in_port };
         let cs = &mut self.csn;
         if cs.held {
             cs.hold.fill(0);
@@ -439,21 +440,7 @@ impl Pipeline {
                         Err(to) => *nx = to,
                     }
                 }
-                if let Some(verdict) = finish(
-                    t,
-                    port,
-                    in_port,
-                    &mut self.bridge,
-                    slow,
-                    m,
-                    *nx,
-                    a,
-                    buf,
-                    i,
-                    fm,
-                ) {
-                    *v = verdict;
-                }
+                finish(at, &mut self.bridge, slow, m, *nx, a, buf, i, fm, v);
             }
             return;
         };
@@ -531,21 +518,7 @@ impl Pipeline {
             .zip(verdicts.iter_mut().zip(frag_mtu.iter_mut()))
             .enumerate()
         {
-            if let Some(verdict) = finish(
-                t,
-                port,
-                in_port,
-                &mut self.bridge,
-                slow,
-                m,
-                *nx,
-                a,
-                buf,
-                i,
-                fm,
-            ) {
-                *v = verdict;
-            }
+            finish(at, &mut self.bridge, slow, m, *nx, a, buf, i, fm, v);
         }
     }
 }
@@ -589,15 +562,23 @@ fn route_checks<'t>(
     }
 }
 
-/// The last step of stage 3 for a packet whose route checks are done: the
-/// verdict of a routed packet (by adjacency index), of the slow path, or of
-/// the bridge; `None` when the verdict is already set.
+/// Where a burst came in: the snapshot it is forwarded with and its
+/// ingress port (entry and id).
+#[derive(Clone, Copy)]
+struct Arrival<'a> {
+    t: &'a Tables,
+    port: &'a crate::tables::PortEntry,
+    in_port: PortId,
+}
+
+/// The last step of stage 3 for a packet whose route checks are done: sets
+/// the verdict of a routed packet (by adjacency index), of the slow path,
+/// or of the bridge; leaves `v` alone when it is already set (`Done`, and
+/// ARP/ND answered in stage 1b).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn finish<B: PacketBuf>(
-    t: &Tables,
-    port: &crate::tables::PortEntry,
-    in_port: PortId,
+    at: Arrival<'_>,
     table: &mut Bridge,
     slow: &mut SlowStage,
     m: &Meta,
@@ -606,9 +587,11 @@ fn finish<B: PacketBuf>(
     buf: &mut B,
     i: usize,
     frag_mtu: &mut u16,
-) -> Option<Verdict> {
-    Some(match nx {
-        Next::Done | Next::Arp | Next::Nd => return None,
+    v: &mut Verdict,
+) {
+    let Arrival { t, port, in_port } = at;
+    *v = match nx {
+        Next::Done | Next::Arp | Next::Nd => return,
         Next::L3 => match t.adjacencies.get(a as usize) {
             Some(adj) => route_post(t, m, adj, buf, slow, i, frag_mtu),
             None => Verdict::Drop(DropReason::NoRoute),
@@ -627,7 +610,7 @@ fn finish<B: PacketBuf>(
             r => slow.icmp_error(t, m, buf, i, r, ErrorKind::NetUnreachable, &t.slow),
         },
         Next::L2 => bridge(t, table, slow, in_port, m, buf),
-    })
+    };
 }
 
 /// The L4 header and payload of a parsed IP packet in `frame` (empty when

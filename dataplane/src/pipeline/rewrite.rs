@@ -101,7 +101,7 @@ pub fn set_tag<B: PacketBuf>(buf: &mut B, in_tci: Option<u16>, out_vid: Option<u
         }
         (Some(_), None) => {
             buf.data_mut().copy_within(0..12, 4);
-            return buf.adj(4);
+            return buf.cut_front(4);
         }
         (None, None) => {}
     }

@@ -160,23 +160,7 @@ cores = [{fwd_cpu}]
 name = "bench"
 static_routes = [{{ prefix = "{dst}", next_hop = "10.2.0.2" }}]
 
-[[l3_networks]]
-name = "gen-net"
-vlan = 101
-l3_isolation_domain = "bench"
-ip_allocation_type = "IPV4"
-ipv4_connected_prefix = "10.1.0.0/24"
-ipv4_gateway = "10.1.0.1"
-
-[[l3_networks]]
-name = "sink-net"
-vlan = 102
-l3_isolation_domain = "bench"
-ip_allocation_type = "IPV4"
-ipv4_connected_prefix = "10.2.0.0/24"
-ipv4_gateway = "10.2.0.1"
-neighbors = [{{ ip = "10.2.0.2", mac = "{s}" }}]
-
+{networks}
 [[ports]]
 name = "gen"
 backend = "af_packet"
@@ -193,9 +177,35 @@ mac = "{b}"
 mode = "access"
 networks = ["sink-net"]
 "#,
-        s = mac_text(s_mac),
+        networks = routed_networks(s_mac),
         a = mac_text(a_mac),
         b = mac_text(b_mac),
+    )
+}
+
+/// The two networks every compared cnfwd routes between, in its TOML:
+/// `gen-net` (10.1.0.0/24) and `sink-net` (10.2.0.0/24, the sink 10.2.0.2
+/// a static neighbour at `sink_mac`), both in VRF `bench`.
+pub(crate) fn routed_networks(sink_mac: [u8; 6]) -> String {
+    format!(
+        r#"[[l3_networks]]
+name = "gen-net"
+vlan = 101
+l3_isolation_domain = "bench"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.1.0.0/24"
+ipv4_gateway = "10.1.0.1"
+
+[[l3_networks]]
+name = "sink-net"
+vlan = 102
+l3_isolation_domain = "bench"
+ip_allocation_type = "IPV4"
+ipv4_connected_prefix = "10.2.0.0/24"
+ipv4_gateway = "10.2.0.1"
+neighbors = [{{ ip = "10.2.0.2", mac = "{sink}" }}]
+"#,
+        sink = mac_text(sink_mac)
     )
 }
 

@@ -211,23 +211,7 @@ static_routes = [
 {routes}
 ]
 
-[[l3_networks]]
-name = "gen-net"
-vlan = 101
-l3_isolation_domain = "bench"
-ip_allocation_type = "IPV4"
-ipv4_connected_prefix = "10.1.0.0/24"
-ipv4_gateway = "10.1.0.1"
-
-[[l3_networks]]
-name = "sink-net"
-vlan = 102
-l3_isolation_domain = "bench"
-ip_allocation_type = "IPV4"
-ipv4_connected_prefix = "10.2.0.0/24"
-ipv4_gateway = "10.2.0.1"
-neighbors = [{{ ip = "10.2.0.2", mac = "{sink}" }}]
-
+{networks}
 [[ports]]
 name = "gen"
 backend = "dpdk"
@@ -245,7 +229,7 @@ mode = "access"
 networks = ["sink-net"]
 "#,
         routes = routes.join("\n"),
-        sink = mac_text(SINK_MAC),
+        networks = super::compare::routed_networks(SINK_MAC),
         a = mac_text(FWD_IN_MAC),
         b = mac_text(FWD_OUT_MAC),
     )

@@ -149,7 +149,7 @@ impl PacketBuf for Mbuf<'_> {
     }
 
     #[inline]
-    fn adj(&mut self, n: usize) -> bool {
+    fn cut_front(&mut self, n: usize) -> bool {
         // SAFETY: `self.m` is a valid single-segment mbuf we own; n <=
         // data_len keeps the data inside the buffer.
         unsafe {
