@@ -154,6 +154,7 @@ impl Peer {
                 )
             };
             assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+            common::rawsock::large_receive_buffer(&fd);
             Peer { fd }
         })
     }

@@ -57,6 +57,7 @@ impl RawSocket {
                 )
             };
             assert_eq!(r, 0, "bind {name}: {}", std::io::Error::last_os_error());
+            large_receive_buffer(&fd);
             fd
         });
         RawSocket {
@@ -140,4 +141,23 @@ pub fn drain_all(sockets: &[RawSocket], quiet: Duration, within: Duration) -> Ve
         }
     }
     got
+}
+
+/// Gives a test's packet socket a receive buffer for a whole test's frames
+/// (the default holds a few hundred): a test reader that falls behind on a
+/// loaded machine must not lose frames cnfwd forwarded. As root,
+/// `SO_RCVBUFFORCE` passes `rmem_max`.
+pub fn large_receive_buffer(fd: &OwnedFd) {
+    let bytes: libc::c_int = 16 << 20;
+    // SAFETY: `bytes` is a live c_int of the length passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
 }
