@@ -235,6 +235,25 @@ networks = ["sink-net"]
     )
 }
 
+/// A DPDK child forwarder's EAL arguments up to `--`: its `lcores`
+/// arguments, no hugepages or PCI, its own file prefix (memif needs the
+/// multi-process channel, so no `--no-shconf`), and its memif pair.
+fn child_eal(lcores: Vec<String>, prefix: &str, in_dev: &str, out_dev: &str) -> Vec<String> {
+    let mut args = lcores;
+    args.extend([
+        "--no-huge".into(),
+        "-m".into(),
+        "512".into(),
+        "--no-pci".into(),
+        "--file-prefix".into(),
+        prefix.to_owned(),
+        format!("--vdev={in_dev}"),
+        format!("--vdev={out_dev}"),
+        "--".into(),
+    ]);
+    args
+}
+
 /// Opens one DPDK port on `device` (in cnfwd-bench's EAL).
 fn open_port<'e>(eal: &'e Eal, name: &str, device: &str) -> Result<DpdkBackend<'e>, String> {
     let text = format!(
@@ -356,27 +375,25 @@ fn start(
                         std::env::var("TESTPMD").map(|t| format!(" (TESTPMD={t})")).unwrap_or_default()
                     )
                 })?;
-            let args = vec![
-                "-l".into(),
-                format!("{bench},{fwd}"),
-                "--main-lcore".into(),
-                bench.clone(),
-                "--no-huge".into(),
-                "-m".into(),
-                "512".into(),
-                "--no-pci".into(),
-                "--file-prefix".into(),
-                prefix.clone(),
-                format!("--vdev={in_dev}"),
-                format!("--vdev={out_dev}"),
-                "--".into(),
+            let mut args = child_eal(
+                vec![
+                    "-l".into(),
+                    format!("{bench},{fwd}"),
+                    "--main-lcore".into(),
+                    bench.clone(),
+                ],
+                &prefix,
+                &in_dev,
+                &out_dev,
+            );
+            args.extend([
                 format!("--forward-mode={mode}"),
                 "--port-topology=paired".into(),
                 "--auto-start".into(),
                 "--total-num-mbufs=16384".into(),
                 "--stats-period".into(),
                 "1".into(),
-            ];
+            ]);
             (
                 testpmd,
                 args,
@@ -400,18 +417,8 @@ fn start(
             // l3fwd --lookup=lpm wants an IPv6 rule file too.
             std::fs::write(&v6, "R2001:db8::/32 0\n")
                 .map_err(|e| format!("{}: {e}", v6.display()))?;
-            let args = vec![
-                "-l".into(),
-                fwd.clone(),
-                "--no-huge".into(),
-                "-m".into(),
-                "512".into(),
-                "--no-pci".into(),
-                "--file-prefix".into(),
-                prefix.clone(),
-                format!("--vdev={in_dev}"),
-                format!("--vdev={out_dev}"),
-                "--".into(),
+            let mut args = child_eal(vec!["-l".into(), fwd.clone()], &prefix, &in_dev, &out_dev);
+            args.extend([
                 "-p".into(),
                 "0x3".into(),
                 "-P".into(),
@@ -421,7 +428,7 @@ fn start(
                 format!("--rule_ipv4={}", v4.display()),
                 format!("--rule_ipv6={}", v6.display()),
                 format!("--eth-dest=1,{}", mac_text(SINK_MAC)),
-            ];
+            ]);
             (
                 l3fwd,
                 args,

@@ -157,16 +157,9 @@ pub fn render(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctl::cli::{request_for, Cli};
-    use clap::{CommandFactory, Parser};
-
-    fn msg(args: &[&str]) -> Result<String, String> {
-        let mut argv = vec!["cnfwdctl"];
-        argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
-        let r = request_for(&cli.command.unwrap()).map_err(|e| e.to_string())?;
-        Ok(r.unwrap().message())
-    }
+    use crate::ctl::cli::tests::msg;
+    use crate::ctl::cli::Cli;
+    use clap::CommandFactory;
 
     #[test]
     fn command_lines_become_capture_requests() {

@@ -455,11 +455,13 @@ pub fn local_help(words: &[String]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    fn msg(args: &[&str]) -> Result<String, String> {
+    /// The request message a command line becomes ("" for a local
+    /// command), or the parse error.
+    pub(crate) fn msg(args: &[&str]) -> Result<String, String> {
         let mut argv = vec!["cnfwdctl"];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
